@@ -1,0 +1,65 @@
+"""Export stage: a folder a LAMMPS user takes away (compressed model, in.lammps, summary)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import ase.io
+from ase.data import atomic_masses, atomic_numbers
+
+from .generate import reference_crystal
+from .templates import render
+from .tools import executable, run_tool
+
+FROZEN = "frozen_model.pb"
+COMPRESSED = "compressed_model.pb"
+SUMMARY = "summary.json"
+
+
+def compress_model(frozen: Path, out: Path, workdir: Path) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_tool([executable("dp"), "--tf", "compress", "-i", str(Path(frozen).resolve()), "-o", str(Path(out).resolve())],
+             workdir, "compress.log")
+    return out
+
+
+def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: float = 300.0, md_steps: int = 100) -> Path:
+    ase.io.write(out_dir / "conf.lmp", reference_crystal(config), format="lammps-data",
+                 specorder=[config.element], atom_style="atomic")
+    text = render(
+        "in.lammps.j2",
+        element=config.element,
+        mass_amu=float(atomic_masses[atomic_numbers[config.element]]),
+        data_file="conf.lmp",
+        model_file=model_file,
+        temperature_K=temperature_K,
+        md_steps=md_steps,
+    )
+    path = out_dir / "in.lammps"
+    path.write_text(text)
+    return path
+
+
+def export_potential(config, frozen_model: Path, out_dir: Path, history: list[dict], seed: int) -> dict:
+    """Compress the model, write in.lammps and a JSON summary with test errors against the reference."""
+    from .validate import test_against_reference
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(frozen_model, out_dir / FROZEN)
+    compress_model(out_dir / FROZEN, out_dir / COMPRESSED, out_dir / "compress")
+    write_lammps_example(config, out_dir, COMPRESSED)
+    summary = {
+        "element": config.element,
+        "labeler": config.labeler.kind,
+        "rounds": history,
+        "frames_per_round": [r["frames_added"] for r in history],
+        "accurate_ratios": [r["selection"]["accurate_ratio"] for r in history],
+        "test_errors": test_against_reference(config, out_dir / COMPRESSED, seed),
+        "model": COMPRESSED,
+        "lammps_input": "in.lammps",
+    }
+    (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    return summary

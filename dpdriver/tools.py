@@ -1,0 +1,73 @@
+"""Running the external tools (dp, lmp) from the same installation as dpdriver itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+from .errors import ToolError, UserError
+
+
+def executable(name: str) -> str:
+    """The tool next to this Python first (the venv's dp/lmp), then PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise UserError(f"'{name}' not found; install dpdriver's stack with: pip install -e . (it brings deepmd-kit[cpu,lmp])")
+    return found
+
+
+def single_thread_env() -> dict[str, str]:
+    """Each tool process gets one thread so that parallel steps share the cores without thrashing."""
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS="1",
+        TF_INTRA_OP_PARALLELISM_THREADS="1",
+        TF_INTER_OP_PARALLELISM_THREADS="1",
+        DP_INTRA_OP_PARALLELISM_THREADS="1",
+        DP_INTER_OP_PARALLELISM_THREADS="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    return env
+
+
+def run_tool(
+    args: list[str],
+    cwd: Path,
+    log_name: str,
+    progress_pattern: Optional[str] = None,
+    on_progress: Optional[Callable[[int], None]] = None,
+) -> None:
+    """Run a tool in cwd with its output in cwd/log_name; report progress numbers matched in the output."""
+    cwd = Path(cwd)
+    log_path = cwd / log_name
+    regex = re.compile(progress_pattern) if progress_pattern else None
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=single_thread_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if regex and on_progress:
+                match = regex.search(line)
+                if match:
+                    on_progress(int(match.group(1)))
+        code = proc.wait()
+    if code != 0:
+        tail = log_path.read_text().strip().splitlines()[-3:]
+        raise ToolError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed (exit {code}); see {log_path}: {' | '.join(tail)}")
+
+
+def write_progress(path: Path, done: int, total: int) -> None:
+    """A tiny file the driver's progress bar reads: '<done> <total>'."""
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(f"{done} {total}\n")
+    tmp.replace(path)
