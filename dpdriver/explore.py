@@ -12,6 +12,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 
 from .errors import ToolError
+from .seeds import derive_seed
 from .templates import render
 from .tools import executable, run_tool, write_progress
 
@@ -48,8 +49,7 @@ def plan_tasks(exploration, round_index: int, n_starts: int, seed: int) -> list[
                         md_steps=exploration.md_steps,
                         timestep_ps=exploration.timestep_ps,
                         deviation_every_steps=exploration.deviation_every_steps,
-                        # LAMMPS velocity seeds must be positive and differ per task and round
-                        seed=1 + (seed * 7919 + round_index * 104729 + index * 13) % 900_000_000,
+                        seed=derive_seed(seed, "md", round_index, index),
                     )
                 )
     return tasks

@@ -1,0 +1,147 @@
+"""`dpdriver run`: rounds of train -> explore -> select -> label until converged, then export.
+
+Each round is one dflow Workflow; this module only decides what runs next and moves finished
+outputs into the run directory, so a killed run resumes from its last finished round or step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .config import RunConfig
+from .data import count_frames
+from .label import make_labeler
+from .rundir import claim_run_dir, install
+from .workflow import build
+from .workflow.local import configure_local, submit_local, workflow_dir
+from .workflow.progress import Stage, StageMonitor, read_output_parameter
+
+ROUND_RECORD = "round.json"
+
+
+def _artifact(wf_dir: Path, key: str, name: str, relative_path: str) -> Path:
+    """A file or folder a finished step produced, by the relative path its OP returned.
+
+    An artifact is a folder holding the OP's outputs at their relative paths (all slices' for a
+    sliced step), locally as after `download_artifact` from Argo.
+    """
+    path = wf_dir / key / "outputs" / "artifacts" / name / relative_path
+    if not path.exists():
+        raise FileNotFoundError(f"step {key} has no output {name}/{relative_path}")
+    return path
+
+
+def _describe_labels(dirs: list[Path]) -> str:
+    report = read_output_parameter(dirs[0], "report")
+    return f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']}, {len(report['failed'])} failed"
+
+
+def _describe_selection(dirs: list[Path]) -> str:
+    s = read_output_parameter(dirs[0], "summary")
+    return (f"{s['frames']} frames: accurate {s['accurate']}, candidate {s['candidate']}, failed {s['failed']} "
+            f"(accurate ratio {s['accurate_ratio']:.3f}); {s['selected']} selected")
+
+
+def _describe_exploration(dirs: list[Path]) -> str:
+    crashed = sum(1 for d in dirs for status in (d / "workdir").glob("*/status.json") if not json.loads(status.read_text())["ok"])
+    return f"{len(dirs)} LAMMPS MD tasks done" + (f", {crashed} crashed (their frames count as failed)" if crashed else "")
+
+
+class Runner:
+    def __init__(self, config: RunConfig, run_dir: Path, echo=print):
+        self.config, self.run_dir, self.echo = config, Path(run_dir), echo
+        self.data_dir = self.run_dir / "data"
+        self.log = self.run_dir / "dpdriver.log"
+
+    def _submit(self, wf, prefix: str, stages: list[Stage]) -> Path:
+        monitor = StageMonitor(workflow_dir(wf), prefix, stages)
+        return submit_local(wf, self.log, monitor)
+
+    def initial_data(self) -> None:
+        target = self.data_dir / "init"
+        if target.exists():
+            return
+        wf = build.init_workflow(self.config)
+        wf_dir = self._submit(wf, "init    ", [Stage("label", "init", 1, _describe_labels)])
+        install(_artifact(wf_dir, "init", "data", "init"), target)
+
+    def round(self, r: int) -> dict:
+        record_path = self.run_dir / "rounds" / f"round.{r:03d}" / ROUND_RECORD
+        if record_path.exists():
+            return json.loads(record_path.read_text())
+        started = time.monotonic()
+        frames_before = count_frames(self.data_dir)
+        wf = build.round_workflow(self.config, r, self.data_dir)
+        n_models, n_tasks = self.config.training.models, len(build.plan_tasks(
+            self.config.exploration, r, self.config.exploration.starts_per_task, self.config.seed))
+        stages = [
+            Stage("train", build.stage_key("train", r), n_models,
+                  lambda d: f"{len(d)} models x {self.config.training.steps} steps trained and frozen"),
+            Stage("explore", build.stage_key("explore", r), n_tasks, _describe_exploration),
+            Stage("select", build.stage_key("select", r), 1, _describe_selection),
+            Stage("label", build.stage_key("label", r), 1, _describe_labels),
+        ]
+        wf_dir = self._submit(wf, f"round {r}", stages)
+        round_dir = record_path.parent
+        for i in range(n_models):
+            model = _artifact(wf_dir, f"{build.stage_key('train', r)}-0", "model", f"train.{i:03d}/graph.pb")
+            install(model, round_dir / "models" / f"graph.{i:03d}.pb")
+        select_dir = wf_dir / build.stage_key("select", r)
+        summary = read_output_parameter(select_dir, "summary")
+        report = read_output_parameter(wf_dir / build.stage_key("label", r), "report")
+        if report["labeled"]:
+            install(_artifact(wf_dir, build.stage_key("label", r), "data", f"round.{r:03d}"), self.data_dir / f"round.{r:03d}")
+        record = {
+            "round": r,
+            "frames_trained_on": frames_before,
+            "frames_added": report["labeled"],
+            "label_failures": report["failed"],
+            "selection": summary,
+            "elapsed_s": round(time.monotonic() - started, 1),
+        }
+        record_path.write_text(json.dumps(record, indent=2))
+        return record
+
+    def export(self, history: list[dict], stop_reason: str) -> dict:
+        target = self.run_dir / "export"
+        last = history[-1]["round"]
+        model = self.run_dir / "rounds" / f"round.{last:03d}" / "models" / "graph.000.pb"
+        if not target.exists():
+            wf = build.export_workflow(self.config, model, history)
+            describe = lambda d: (lambda s: f"compressed; test RMSE vs {s['test_errors']['reference']}: "
+                                  f"E {s['test_errors']['energy_rmse_meV_atom']:.1f} meV/atom, "
+                                  f"F {s['test_errors']['force_rmse_eV_A']:.3f} eV/A")(read_output_parameter(d[0], "summary"))
+            wf_dir = self._submit(wf, "export  ", [Stage("export", "export", 1, describe)])
+            install(_artifact(wf_dir, "export", "export", "export"), target)
+        summary_path = target / "summary.json"
+        summary = json.loads(summary_path.read_text())
+        summary.update(stop_reason=stop_reason, exported_from_round=last)
+        summary_path.write_text(json.dumps(summary, indent=2))
+        return summary
+
+    def run(self) -> dict:
+        conv = self.config.convergence
+        self.initial_data()
+        history, stop_reason = [], f"round limit ({conv.max_rounds}) reached"
+        for r in range(conv.max_rounds):
+            record = self.round(r)
+            history.append(record)
+            if record["selection"]["accurate_ratio"] >= conv.accurate_ratio_target:
+                stop_reason = f"converged: accurate ratio {record['selection']['accurate_ratio']:.3f} >= {conv.accurate_ratio_target}"
+                break
+            if record["frames_added"] == 0:
+                stop_reason = "nothing left to label: no candidate frames in this round"
+                break
+        self.echo(f"stopped: {stop_reason}")
+        return self.export(history, stop_reason)
+
+
+def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
+    make_labeler(config.labeler).check_element(config.element)
+    resumed = claim_run_dir(run_dir, config.to_plain())
+    configure_local(Path(run_dir) / "dflow", workers=config.training.parallel)
+    if resumed:
+        echo(f"resuming the run in {run_dir}")
+    return Runner(config, Path(run_dir), echo).run()

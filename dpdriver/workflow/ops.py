@@ -1,0 +1,148 @@
+"""dflow OPs: each unpacks its inputs, calls one stage function and packs the outputs; no logic of its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List
+
+import ase.io
+from dflow.python import OP, OPIO, Artifact, OPIOSign
+
+from ..config import RunConfig
+from ..data import system_dirs
+from ..explore import MDTask, run_md_task
+from ..export import export_potential
+from ..generate import initial_structures, reference_crystal
+from ..label import label_to_data, make_labeler
+from ..seeds import derive_seed
+from ..select import select_candidates
+from ..train import train_model
+
+CANDIDATES_FILE = "candidates.extxyz"
+
+
+def _config(op_in: OPIO) -> RunConfig:
+    return RunConfig.model_validate(op_in["config"])
+
+
+class InitData(OP):
+    """Generate the initial structures and label them."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"config": dict})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"data": Artifact(Path), "report": dict})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        out = Path("init")
+        report = label_to_data(make_labeler(config.labeler), initial_structures(config), out, [config.element])
+        return OPIO({"data": out, "report": report})
+
+
+class Train(OP):
+    """Train and freeze one model of the ensemble on every dataset so far."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"config": dict, "round_index": int, "model_index": int, "data": Artifact(Path)})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"model": Artifact(Path), "lcurve": Artifact(Path)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        workdir = Path(f"train.{op_in['model_index']:03d}")
+        seed = derive_seed(config.seed, "train", op_in["round_index"], op_in["model_index"])
+        graph = train_model(config.training, [config.element], system_dirs(op_in["data"]), workdir, seed)
+        return OPIO({"model": graph, "lcurve": workdir / "lcurve.out"})
+
+
+class Explore(OP):
+    """One LAMMPS MD task with model deviation from the whole ensemble."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"config": dict, "task": dict, "models": Artifact(List[Path])})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"task_dir": Artifact(Path)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        task = MDTask(**op_in["task"])
+        workdir = Path(task.name)
+        run_md_task(task, reference_crystal(config), sorted(op_in["models"]), config.element, workdir)
+        return OPIO({"task_dir": workdir})
+
+
+class Select(OP):
+    """Classify all explored frames and choose the candidates to label."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"config": dict, "round_index": int, "task_dirs": Artifact(List[Path])})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"summary": dict, "candidates": Artifact(Path)})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        seed = derive_seed(config.seed, "select", op_in["round_index"])
+        summary, candidates = select_candidates(sorted(op_in["task_dirs"]), config.element, config.selection, seed)
+        out = Path(CANDIDATES_FILE)
+        ase.io.write(out, candidates, format="extxyz") if candidates else out.write_text("")
+        Path("selection.json").write_text(json.dumps(summary, indent=2))
+        return OPIO({"summary": summary, "candidates": out})
+
+
+class Label(OP):
+    """Label the selected candidates into a new dataset of this round."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"config": dict, "round_index": int, "candidates": Artifact(Path)})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"data": Artifact(Path), "report": dict})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        path = Path(op_in["candidates"])
+        structures = ase.io.read(path, index=":", format="extxyz") if path.stat().st_size else []
+        out = Path(f"round.{op_in['round_index']:03d}")
+        report = label_to_data(make_labeler(config.labeler), structures, out, [config.element])
+        return OPIO({"data": out, "report": report})
+
+
+class Export(OP):
+    """Compress one model and write the folder a LAMMPS user takes away."""
+
+    @classmethod
+    def get_input_sign(cls):
+        return OPIOSign({"config": dict, "history": list, "model": Artifact(Path)})
+
+    @classmethod
+    def get_output_sign(cls):
+        return OPIOSign({"export": Artifact(Path), "summary": dict})
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        out = Path("export")
+        seed = derive_seed(config.seed, "test")
+        summary = export_potential(config, Path(op_in["model"]), out, op_in["history"], seed)
+        return OPIO({"export": out, "summary": summary})
