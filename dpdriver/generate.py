@@ -55,7 +55,7 @@ def initial_structures(config) -> list[Atoms]:
     )
 
 
-def test_structures(config, seed: int) -> list[Atoms]:
+def held_out_structures(config, seed: int) -> list[Atoms]:
     """Fresh structures for test errors: other scales, stronger rattle, a different seed."""
     val = config.validation
     base = reference_crystal(config)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import RunConfig
 from .data import count_frames
+from .errors import UserError
 from .label import make_labeler
 from .rundir import claim_run_dir, install
 from .workflow import build
@@ -138,8 +139,22 @@ class Runner:
         return self.export(history, stop_reason)
 
 
-def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
+def preflight(config: RunConfig) -> None:
+    """Fail in seconds, before anything is written, on what would fail a round later."""
+    import tempfile
+
+    from .doctor import check_pair_style
+
     make_labeler(config.labeler).check_element(config.element)
+    with tempfile.TemporaryDirectory(prefix="dpdriver-preflight-") as tmp:
+        try:
+            check_pair_style(Path(tmp))
+        except UserError as exc:
+            raise UserError(f"{exc} (run `dpdriver doctor` for all checks)") from None
+
+
+def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
+    preflight(config)
     resumed = claim_run_dir(run_dir, config.to_plain())
     configure_local(Path(run_dir) / "dflow", workers=config.training.parallel)
     if resumed:

@@ -14,7 +14,12 @@ from .errors import ToolError, UserError
 
 
 def executable(name: str) -> str:
-    """The tool next to this Python first (the venv's dp/lmp), then PATH."""
+    """DPDRIVER_<NAME> if set (e.g. a cluster's own lmp), else the tool next to this Python, else PATH."""
+    override = os.environ.get(f"DPDRIVER_{name.upper()}")
+    if override:
+        if not Path(override).is_file():
+            raise UserError(f"DPDRIVER_{name.upper()}={override} is not a file; point it to the {name} executable or unset it")
+        return override
     beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .generate import test_structures
+from .generate import held_out_structures
 from .label import make_labeler
 
 
@@ -44,6 +44,6 @@ def model_errors(model: Path, systems, type_map: list[str]) -> dict:
 def test_against_reference(config, model: Path, seed: int) -> dict:
     """Label fresh structures with the run's labeler and compare the model with them."""
     labeler = make_labeler(config.labeler)
-    result = labeler.label(test_structures(config, seed))
+    result = labeler.label(held_out_structures(config, seed))
     errors = model_errors(model, result.systems, [config.element])
     return {"reference": labeler.name, "label_failures": len(result.failures), **errors}
