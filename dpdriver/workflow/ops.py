@@ -26,16 +26,26 @@ def _config(op_in: OPIO) -> RunConfig:
     return RunConfig.model_validate(op_in["config"])
 
 
-class InitData(OP):
-    """Generate the initial structures and label them."""
+class StageOP(OP):
+    """An OP declared by its `inputs` and `outputs` signatures."""
+
+    inputs: dict = {}
+    outputs: dict = {}
 
     @classmethod
     def get_input_sign(cls):
-        return OPIOSign({"config": dict})
+        return OPIOSign(cls.inputs)
 
     @classmethod
     def get_output_sign(cls):
-        return OPIOSign({"data": Artifact(Path), "report": dict})
+        return OPIOSign(cls.outputs)
+
+
+class InitData(StageOP):
+    """Generate the initial structures and label them."""
+
+    inputs = {"config": dict}
+    outputs = {"data": Artifact(Path), "report": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -45,16 +55,11 @@ class InitData(OP):
         return OPIO({"data": out, "report": report})
 
 
-class Train(OP):
+class Train(StageOP):
     """Train and freeze one model of the ensemble on every dataset so far."""
 
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"config": dict, "round_index": int, "model_index": int, "data": Artifact(Path)})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"model": Artifact(Path), "lcurve": Artifact(Path)})
+    inputs = {"config": dict, "round_index": int, "model_index": int, "data": Artifact(Path)}
+    outputs = {"model": Artifact(Path), "lcurve": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -65,16 +70,11 @@ class Train(OP):
         return OPIO({"model": graph, "lcurve": workdir / "lcurve.out"})
 
 
-class Explore(OP):
+class Explore(StageOP):
     """One LAMMPS MD task with model deviation from the whole ensemble."""
 
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"config": dict, "task": dict, "models": Artifact(List[Path])})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"task_dir": Artifact(Path)})
+    inputs = {"config": dict, "task": dict, "models": Artifact(List[Path])}
+    outputs = {"task_dir": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -85,16 +85,11 @@ class Explore(OP):
         return OPIO({"task_dir": workdir})
 
 
-class Select(OP):
+class Select(StageOP):
     """Classify all explored frames and choose the candidates to label."""
 
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"config": dict, "round_index": int, "task_dirs": Artifact(List[Path])})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"summary": dict, "candidates": Artifact(Path)})
+    inputs = {"config": dict, "round_index": int, "task_dirs": Artifact(List[Path])}
+    outputs = {"summary": dict, "candidates": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -107,16 +102,11 @@ class Select(OP):
         return OPIO({"summary": summary, "candidates": out})
 
 
-class Label(OP):
+class Label(StageOP):
     """Label the selected candidates into a new dataset of this round."""
 
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"config": dict, "round_index": int, "candidates": Artifact(Path)})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"data": Artifact(Path), "report": dict})
+    inputs = {"config": dict, "round_index": int, "candidates": Artifact(Path)}
+    outputs = {"data": Artifact(Path), "report": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -128,16 +118,11 @@ class Label(OP):
         return OPIO({"data": out, "report": report})
 
 
-class Export(OP):
+class Export(StageOP):
     """Compress one model and write the folder a LAMMPS user takes away."""
 
-    @classmethod
-    def get_input_sign(cls):
-        return OPIOSign({"config": dict, "history": list, "model": Artifact(Path)})
-
-    @classmethod
-    def get_output_sign(cls):
-        return OPIOSign({"export": Artifact(Path), "summary": dict})
+    inputs = {"config": dict, "history": list, "model": Artifact(Path)}
+    outputs = {"export": Artifact(Path), "summary": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:

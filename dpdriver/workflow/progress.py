@@ -80,7 +80,7 @@ class StageMonitor:
             detail = f"(summary unavailable: {exc})"
         line = f"{self.prefix} {stage.name:<8} {detail}  [{time.monotonic() - started:.1f} s]"
         self.lines.append(line)
-        self.terminal.write("\r\033[K" + line + "\n")
+        self.terminal.write(("\r\033[K" if self.terminal.isatty() else "") + line + "\n")
 
     def _loop(self) -> None:
         index, started = 0, time.monotonic()
