@@ -23,10 +23,10 @@ def configure_local(dflow_dir: Path, workers: int) -> None:
 
 @contextlib.contextmanager
 def output_to(log_path: Path):
-    """Send everything written to fds 1 and 2 (dflow, TensorFlow, LAMMPS) to a log; yield the terminal."""
+    """Send everything written to fds 1 and 2 (dflow, TensorFlow, LAMMPS) to a log; yield the user's stdout."""
     sys.stdout.flush()
     sys.stderr.flush()
-    terminal = os.fdopen(os.dup(2), "w", buffering=1)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
     saved = os.dup(1), os.dup(2)
     with open(log_path, "a") as log:
         os.dup2(log.fileno(), 1)
