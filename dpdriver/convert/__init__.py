@@ -1,0 +1,1 @@
+"""`dpdriver convert`: VASP outputs -> DeePMD data, every frame accounted for."""

@@ -1,0 +1,138 @@
+"""Reading one VASP run with dpdata, then the gates dpdata does not give, frame by frame."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import re
+import shutil
+import tempfile
+import warnings
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dpdata
+import numpy as np
+
+from .discover import Run
+from .scf import IonicStep, scan_outcar, scan_vasprun
+
+OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
+
+
+@dataclass
+class Frame:
+    system: dpdata.LabeledSystem  # one frame
+    source: str
+    ionic_step: int
+    run_id: str
+    ml_predicted: bool = False
+
+
+@dataclass
+class FileReport:
+    file: str
+    kind: str
+    vasp_version: str = "?"
+    elements: str = ""
+    found: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    ml_frames: int = 0
+    complete: bool = True
+    has_virial: bool = True
+    error: str | None = None
+    also_written: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def plain_file(path: Path):
+    """The path itself, or a decompressed temporary copy (dpdata reads paths, not streams)."""
+    opener = OPENERS.get(path.suffix)
+    if opener is None:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="dpdriver-convert-") as tmp:
+        target = Path(tmp) / path.stem
+        with opener(path, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        yield target
+
+
+def vasp_version(path: Path, kind: str) -> str:
+    with open(path, errors="replace") as f:
+        head = f.read(20000)
+    pattern = r"vasp\.(\d+\.\d+(?:\.\d+)?)" if kind == "outcar" else r'name="version"[^>]*>\s*([\d.]+)'
+    m = re.search(pattern, head)
+    return m.group(1) if m else "?"
+
+
+def _match_steps(energies: np.ndarray, steps: list[IonicStep], by_energy: bool) -> list[IonicStep | None]:
+    """The ionic step of each dpdata frame: by energy in file order (OUTCAR), or by order (vasprun.xml)."""
+    if not by_energy:
+        return [steps[i] if i < len(steps) else None for i in range(len(energies))]
+    matched, start = [], 0
+    for energy in energies:
+        hit = next((j for j in range(start, len(steps))
+                    if steps[j].energy_eV is not None and abs(steps[j].energy_eV - energy) < 1e-4), None)
+        matched.append(steps[hit] if hit is not None else None)
+        start = hit + 1 if hit is not None else start
+    return matched
+
+
+def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, include_ml: bool) -> tuple[FileReport, list[Frame]]:
+    report = FileReport(str(run.source), run.kind, also_written=[str(p) for p in run.also_written])
+    frames: list[Frame] = []
+    with plain_file(run.source) as path:
+        report.vasp_version = vasp_version(path, run.kind)
+        with open(path, "rb" if run.kind == "xml" else "r", **({} if run.kind == "xml" else {"errors": "replace"})) as f:
+            if run.kind == "outcar":
+                steps, report.ml_frames, _ = scan_outcar(f)
+                report.complete = "General timing and accounting" in path.read_text(errors="replace")[-20000:]
+            else:
+                steps, _, report.complete = scan_vasprun(f)
+        fmt = "vasp/outcar" if run.kind == "outcar" else "vasp/xml"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                system = dpdata.LabeledSystem(str(path), fmt=fmt, convergence_check=False)
+        except Exception as exc:  # dpdata raises many types on damaged files; the report keeps the reason
+            report.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            report.found = len(steps)
+            report.rejected["unreadable"] = len(steps)
+            return report, frames
+        ml_system = None
+        if include_ml and report.ml_frames:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ml_system = dpdata.LabeledSystem(str(path), fmt=fmt, ml=True)
+    report.elements = ",".join(f"{n}{c}" for n, c in zip(system["atom_names"], system["atom_numbs"]) if c)
+    report.has_virial = "virials" in system.data
+    unknown = [n for n, c in zip(system["atom_names"], system["atom_numbs"]) if c and type_map and n not in type_map]
+    if unknown:
+        raise ValueError(f"{run.source}: element(s) {', '.join(unknown)} not in --type-map {','.join(type_map)}")
+    report.found = max(len(steps), len(system))
+    matched = _match_steps(system["energies"], steps, by_energy=run.kind == "outcar")
+    unmatched_steps = report.found - len(system)
+    if unmatched_steps > 0:
+        report.rejected["incomplete_step" if not report.complete else "unparsed_step"] += unmatched_steps
+    for i, step in enumerate(matched):
+        forces = system["forces"][i]
+        reason = None
+        if step is not None and not step.converged:
+            reason = "scf_unconverged"
+        elif not (np.isfinite(system["energies"][i]) and np.all(np.isfinite(forces))):
+            reason = "non_finite"
+        elif np.max(np.linalg.norm(forces, axis=1)) > max_force_eV_A:
+            reason = "force_above_threshold"
+        if reason:
+            report.rejected[reason] += 1
+            continue
+        frames.append(Frame(system[i], str(run.source), step.index if step else i, run.run_id))
+    if ml_system is not None:
+        frames.extend(Frame(ml_system[i], str(run.source), -1 - i, run.run_id, ml_predicted=True) for i in range(len(ml_system)))
+    report.kept = len(frames)
+    return report, frames

@@ -1,0 +1,102 @@
+"""The convert pipeline over files: discover -> read with gates (in parallel) -> dataset gates -> write."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import UserError
+from .discover import find_runs
+from .read import FileReport, read_run
+from .write import drop_duplicates, drop_energy_outliers, split_by_run, write_index, write_output
+
+REPORT_FILE, INDEX_FILE = "convert_report.json", "index.csv"
+
+
+def _read(args):
+    run, type_map, max_force, include_ml = args
+    try:
+        return read_run(run, type_map, max_force, include_ml)
+    except ValueError as exc:
+        if "not in --type-map" in str(exc):
+            raise UserError(f"{exc}; add it to --type-map or leave that file out") from None
+        raise
+
+
+def convert(roots: list[Path], out_dir: Path, type_map: list[str] | None = None, fmt: str = "deepmd/npy",
+            valid_fraction: float = 0.1, seed: int = 0, workers: int = 1, include_ml: bool = False,
+            max_force_eV_A: float = 50.0, max_energy_deviation_eV_atom: float = 5.0) -> dict:
+    missing = [str(r) for r in roots if not Path(r).exists()]
+    if missing:
+        raise UserError(f"{', '.join(missing)} not found; pass folders or files holding VASP outputs")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise UserError(f"output folder '{out_dir}' is not empty; choose a new -o folder (nothing was written)")
+    runs = find_runs([Path(r) for r in roots])
+    if not runs:
+        raise UserError("no OUTCAR or vasprun.xml found below " + ", ".join(map(str, roots)))
+    jobs = [(run, type_map, max_force_eV_A, include_ml) for run in runs]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_read, jobs, chunksize=4))
+    else:
+        results = [_read(job) for job in jobs]
+    reports: dict[str, FileReport] = {r.file: r for r, _ in results}
+    frames = [f for _, fs in results for f in fs]
+    frames, duplicates = drop_duplicates(frames)
+    frames, outliers = drop_energy_outliers(frames, max_energy_deviation_eV_atom)
+    for frame in duplicates:
+        reports[frame.source].rejected["duplicate"] += 1
+    for frame, deviation in outliers:
+        reports[frame.source].rejected[f"energy_outlier({deviation:+.2f} eV/atom)"] += 1
+    for frame in duplicates + [f for f, _ in outliers]:
+        reports[frame.source].kept -= 1
+    if not frames:
+        raise UserError(f"no usable frames in {len(runs)} VASP run(s) (see the reasons with --report-only); nothing written")
+    type_map = type_map or sorted({n for f in frames for n, c in zip(f.system["atom_names"], f.system["atom_numbs"]) if c})
+    split = split_by_run(frames, valid_fraction, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = write_output(frames, split, out_dir, fmt, type_map)
+    write_index(rows, out_dir / INDEX_FILE)
+    totals = Counter()
+    for report in reports.values():
+        totals["found"] += report.found
+        totals["kept"] += report.kept
+        totals.update({f"rejected:{k}": v for k, v in report.rejected.items()})
+        totals["ml_frames_excluded" if not include_ml else "ml_frames_included"] += report.ml_frames
+    summary = {
+        "type_map": type_map,
+        "format": fmt,
+        "runs": len(runs),
+        "frames_written": len(rows),
+        "train_frames": sum(r["split"] == "train" for r in rows),
+        "valid_frames": sum(r["split"] == "valid" for r in rows),
+        "totals": dict(totals),
+        "files": [{**asdict(r), "rejected": dict(r.rejected)} for r in reports.values()],
+    }
+    (out_dir / REPORT_FILE).write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def report_table(summary: dict) -> str:
+    lines = [f"{'file':<60} {'VASP':<8} {'elements':<14} {'found':>5} {'kept':>5}  rejected / notes"]
+    for f in summary["files"]:
+        notes = [f"{k} {v}" for k, v in f["rejected"].items()]
+        if f["ml_frames"]:
+            notes.append(f"ML frames {f['ml_frames']} ({'included' if summary['totals'].get('ml_frames_included') else 'excluded'})")
+        if not f["complete"]:
+            notes.append("truncated")
+        if not f["has_virial"]:
+            notes.append("no virial")
+        if f["error"]:
+            notes.append(f["error"][:60])
+        if f["also_written"]:
+            notes.append(f"+{len(f['also_written'])} file(s) of the same run not read again")
+        name = f["file"] if len(f["file"]) <= 60 else "..." + f["file"][-57:]
+        lines.append(f"{name:<60} {f['vasp_version']:<8} {f['elements'][:14]:<14} {f['found']:>5} {f['kept']:>5}  {'; '.join(notes)}")
+    lines.append(f"{summary['frames_written']} frames written ({summary['train_frames']} train, {summary['valid_frames']} validation) "
+                 f"from {summary['runs']} runs; type map {','.join(summary['type_map'])}")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""dpdriver convert on the real VASP outputs in ../shared/fixtures/vasp (read in place)."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dpdriver.convert.discover import find_runs, kind_of
+from dpdriver.convert.run import convert
+from dpdriver.errors import UserError
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vasp"
+pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"VASP fixtures not found at {FIXTURES}")
+
+
+@pytest.fixture(scope="module")
+def everything(tmp_path_factory):
+    out = tmp_path_factory.mktemp("convert") / "data"
+    summary = convert([FIXTURES], out, workers=2, seed=3)
+    return summary, out
+
+
+def by_name(summary, suffix):
+    hits = [f for f in summary["files"] if f["file"].endswith(suffix)]
+    assert len(hits) == 1, suffix
+    return hits[0]
+
+
+def test_every_output_file_has_an_outcome(everything):
+    summary, _ = everything
+    manifest = [line.split("\t") for line in (FIXTURES / "MANIFEST.tsv").read_text().splitlines()[1:]]
+    outputs = [FIXTURES / row[0] for row in manifest if row[5] in ("OUTCAR", "vasprun")]
+    accounted = {f["file"] for f in summary["files"]} | {p for f in summary["files"] for p in f["also_written"]}
+    assert {str(p) for p in outputs if kind_of(p)} <= accounted
+    for f in summary["files"]:
+        assert f["kept"] + sum(f["rejected"].values()) >= f["found"] - 0  # every found frame kept or rejected
+        assert f["kept"] >= 0
+
+
+def single(path, tmp_path, **options):
+    """The report row of one file converted on its own (copies elsewhere in the tree are duplicates)."""
+    summary = convert([FIXTURES / path], tmp_path / path.replace("/", "_"), valid_fraction=0, **options)
+    return summary["files"][0]
+
+
+def test_unconverged_steps_by_what_the_file_says(everything, tmp_path):
+    summary, _ = everything
+    # step 1 used all 10 iterations with dE 9.2e-6 > EDIFF 1e-6: rejected; step 3 used all 10 but met EDIFF: kept
+    partial = single("aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.nelm-breach-partial", tmp_path)
+    assert (partial["found"], partial["kept"], partial["rejected"]) == (5, 4, {"scf_unconverged": 1})
+    assert by_name(summary, "OUTCAR.nelm-breach-consistent")["kept"] == 0
+    ch4 = single("dpdata/tests/poscars/OUTCAR.ch4.unconverged", tmp_path)  # dpdata 1.1.0 keeps 1; step 2 converged on iteration NELM
+    assert (ch4["kept"], ch4["rejected"]) == (2, {"scf_unconverged": 1})
+    assert by_name(summary, "unconverged/vasprun.xml.electronic")["rejected"] == {"scf_unconverged": 5}
+
+
+def test_truncated_files_keep_their_complete_frames(tmp_path):
+    relax = single("aiida-vasp/src/aiida_vasp/test_data/relax-truncated/vasprun.xml", tmp_path)  # dpdata's default raises ParseError here
+    assert not relax["complete"] and relax["kept"] == 18 and relax["error"] is None
+    broken = single("nomad-electronic-parsers/tests/data/vasp/vasprun.xml.broken", tmp_path)
+    assert not broken["complete"] and broken["kept"] == 1
+    unfinished = single("aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.unfinished", tmp_path)
+    assert not unfinished["complete"] and unfinished["kept"] == 12
+
+
+def test_ml_frames_excluded_by_default_and_included_on_request(everything, tmp_path):
+    summary, _ = everything
+    ml = by_name(summary, "poscars/OUTCAR.ch4.ml")
+    assert (ml["kept"], ml["ml_frames"]) == (4, 10)
+    assert summary["totals"]["ml_frames_excluded"] >= 10 + 2 + 13 + 3
+    with_ml = convert([FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.ml"], tmp_path / "ml", include_ml=True, valid_fraction=0)
+    assert with_ml["frames_written"] == 14
+    rows = list(csv.DictReader(open(tmp_path / "ml" / "index.csv")))
+    assert sum(r["ml_predicted"] == "True" for r in rows) == 10
+    assert (tmp_path / "ml/train/H4C1-novirial").is_dir()  # ML frames carry no virial
+
+
+def test_runs_without_stress_are_marked_no_virial(everything):
+    summary, out = everything
+    optics = by_name(summary, "optics/OUTCAR")
+    assert not optics["has_virial"] and optics["kept"] == 1
+    novirial = [p for p in out.glob("*/*-novirial") if p.is_dir()]
+    assert novirial and all(not list(p.glob("set.*/virial.npy")) for p in novirial)
+    assert all(list(p.glob("set.*/virial.npy")) for p in out.glob("*/*") if p.is_dir() and not p.name.endswith("-novirial"))
+
+
+def test_gzipped_run_with_both_files_is_read_once(everything):
+    summary, _ = everything
+    run = by_name(summary, "adsorbate_wf/3/outputs/OUTCAR.gz")
+    assert run["kept"] == 15 and run["also_written"] == [str(FIXTURES / "atomate/atomate/vasp/test_files/adsorbate_wf/3/outputs/vasprun.xml.gz")]
+
+
+def test_split_is_by_run_and_index_covers_every_frame(everything):
+    summary, out = everything
+    rows = list(csv.DictReader(open(out / "index.csv")))
+    assert len(rows) == summary["frames_written"] == summary["train_frames"] + summary["valid_frames"]
+    assert summary["valid_frames"] > 0
+    split_of = {}
+    for row in rows:
+        assert split_of.setdefault(row["source_file"], row["split"]) == row["split"]
+    written = sum(len(np.load(p)) for p in out.rglob("set.*/energy.npy"))
+    assert written == len(rows)
+
+
+def test_split_is_deterministic_with_a_seed(tmp_path):
+    source = FIXTURES / "aiida-vasp"
+    a = convert([source], tmp_path / "a", seed=5, valid_fraction=0.3)
+    b = convert([source], tmp_path / "b", seed=5, valid_fraction=0.3)
+    assert (tmp_path / "a/index.csv").read_text().replace(str(tmp_path / "a"), "") == \
+        (tmp_path / "b/index.csv").read_text().replace(str(tmp_path / "b"), "")
+    assert a["valid_frames"] == b["valid_frames"]
+
+
+def test_duplicates_are_kept_once(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        shutil.copyfile(FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged", tmp_path / "runs" / name / "OUTCAR")
+    summary = convert([tmp_path / "runs"], tmp_path / "out", valid_fraction=0)
+    assert summary["frames_written"] == 2 and summary["totals"]["rejected:duplicate"] == 2
+
+
+def test_hdf5_output(tmp_path):
+    summary = convert([FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged"], tmp_path / "h5", fmt="deepmd/hdf5", valid_fraction=0)
+    import dpdata
+
+    system = dpdata.LabeledSystem(str(tmp_path / "h5/train.hdf5") + "#/H4C1", fmt="deepmd/hdf5")
+    assert len(system) == summary["frames_written"] == 2
+
+
+def test_element_outside_type_map_names_the_file(cli, tmp_path):
+    result = cli("convert", FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged", "-o", tmp_path / "o", "--type-map", "Cu")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "OUTCAR.ch4.unconverged" in result.stderr and "not in --type-map Cu" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_nothing_usable_is_an_error(cli, tmp_path):
+    result = cli("convert", FIXTURES / "aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.nelm-breach-consistent", "-o", tmp_path / "o")
+    assert result.returncode == 2 and result.stderr.startswith("dpdriver: error: no usable frames")
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_prints_the_table_and_writes_the_report(cli, tmp_path):
+    result = cli("convert", FIXTURES / "dpdata", "-o", tmp_path / "o", "--type-map", "H,C,O,Ti,Ge,Al,Ni,Si,Li,P,S,Na,Cl,F,Fe,Cu,Ag,Au,Pt,Pd,N,X", "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert "OUTCAR.ch4.ml" in result.stdout and "ML frames 10 (excluded)" in result.stdout
+    report = json.loads((tmp_path / "o/convert_report.json").read_text())
+    assert report["type_map"][:4] == ["H", "C", "O", "Ti"]
