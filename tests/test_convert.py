@@ -149,3 +149,10 @@ def test_cli_prints_the_table_and_writes_the_report(cli, tmp_path):
     assert "OUTCAR.ch4.ml" in result.stdout and "ML frames 10 (excluded)" in result.stdout
     report = json.loads((tmp_path / "o/convert_report.json").read_text())
     assert report["type_map"][:4] == ["H", "C", "O", "Ti"]
+
+
+def test_outlying_forces_are_rejected_with_their_value(tmp_path):
+    row = single("chgnet/tests/files/parse-vasp-no-magmoms.zip_contents/parse-vasp-no-magmoms/OUTCAR", tmp_path)
+    rejected = [r for r in row["rejections"] if r["reason"] == "force_above_threshold"]
+    assert len(rejected) == 1 and rejected[0]["value"] > 1000  # a 2.9e4 eV/A force in this real file
+    assert row["kept"] == row["found"] - 1

@@ -46,6 +46,12 @@ class FileReport:
     has_virial: bool = True
     error: str | None = None
     also_written: list[str] = field(default_factory=list)
+    rejections: list[dict] = field(default_factory=list)  # per rejected frame: ionic step, reason, value
+    warnings: list[str] = field(default_factory=list)  # what dpdata warned, e.g. POSCAR/POTCAR species order
+
+    def reject(self, reason: str, ionic_step: int, value=None) -> None:
+        self.rejected[reason] += 1
+        self.rejections.append({"ionic_step": ionic_step, "reason": reason, "value": value})
 
 
 @contextmanager
@@ -60,6 +66,12 @@ def plain_file(path: Path):
         with opener(path, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         yield target
+
+
+def tail_text(path: Path, size: int = 20000) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - size))
+        return f.read().decode(errors="replace")
 
 
 def vasp_version(path: Path, kind: str) -> str:
@@ -91,14 +103,16 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
         with open(path, "rb" if run.kind == "xml" else "r", **({} if run.kind == "xml" else {"errors": "replace"})) as f:
             if run.kind == "outcar":
                 steps, report.ml_frames, _ = scan_outcar(f)
-                report.complete = "General timing and accounting" in path.read_text(errors="replace")[-20000:]
+                report.complete = "General timing and accounting" in tail_text(path)
             else:
                 steps, _, report.complete = scan_vasprun(f)
         fmt = "vasp/outcar" if run.kind == "outcar" else "vasp/xml"
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 system = dpdata.LabeledSystem(str(path), fmt=fmt, convergence_check=False)
+            report.warnings = sorted({str(w.message).splitlines()[0][:200] for w in caught
+                                      if "unconverged" not in str(w.message) and "convergence" not in str(w.message)})
         except Exception as exc:  # dpdata raises many types on damaged files; the report keeps the reason
             report.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
             report.found = len(steps)
@@ -120,18 +134,17 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
     if unmatched_steps > 0:
         report.rejected["incomplete_step" if not report.complete else "unparsed_step"] += unmatched_steps
     for i, step in enumerate(matched):
-        forces = system["forces"][i]
-        reason = None
+        ionic_step = step.index if step else i
+        energy, forces = float(system["energies"][i]), system["forces"][i]
+        max_force = float(np.max(np.linalg.norm(forces, axis=1))) if np.all(np.isfinite(forces)) else float("nan")
         if step is not None and not step.converged:
-            reason = "scf_unconverged"
-        elif not (np.isfinite(system["energies"][i]) and np.all(np.isfinite(forces))):
-            reason = "non_finite"
-        elif np.max(np.linalg.norm(forces, axis=1)) > max_force_eV_A:
-            reason = "force_above_threshold"
-        if reason:
-            report.rejected[reason] += 1
-            continue
-        frames.append(Frame(system[i], str(run.source), step.index if step else i, run.run_id))
+            report.reject("scf_unconverged", ionic_step, step.last_energy_change_eV)
+        elif not (np.isfinite(energy) and np.isfinite(max_force)):
+            report.reject("non_finite", ionic_step, f"E={energy}, max|F|={max_force}")
+        elif max_force > max_force_eV_A:
+            report.reject("force_above_threshold", ionic_step, max_force)
+        else:
+            frames.append(Frame(system[i], str(run.source), ionic_step, run.run_id))
     if ml_system is not None:
         frames.extend(Frame(ml_system[i], str(run.source), -1 - i, run.run_id, ml_predicted=True) for i in range(len(ml_system)))
     report.kept = len(frames)

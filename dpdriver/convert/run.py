@@ -49,9 +49,9 @@ def convert(roots: list[Path], out_dir: Path, type_map: list[str] | None = None,
     frames, duplicates = drop_duplicates(frames)
     frames, outliers = drop_energy_outliers(frames, max_energy_deviation_eV_atom)
     for frame in duplicates:
-        reports[frame.source].rejected["duplicate"] += 1
+        reports[frame.source].reject("duplicate", frame.ionic_step)
     for frame, deviation in outliers:
-        reports[frame.source].rejected[f"energy_outlier({deviation:+.2f} eV/atom)"] += 1
+        reports[frame.source].reject("energy_outlier", frame.ionic_step, f"{deviation:+.3f} eV/atom from the median")
     for frame in duplicates + [f for f, _ in outliers]:
         reports[frame.source].kept -= 1
     if not frames:
@@ -93,6 +93,7 @@ def report_table(summary: dict) -> str:
             notes.append("no virial")
         if f["error"]:
             notes.append(f["error"][:60])
+        notes.extend(f["warnings"][:1])
         if f["also_written"]:
             notes.append(f"+{len(f['also_written'])} file(s) of the same run not read again")
         name = f["file"] if len(f["file"]) <= 60 else "..." + f["file"][-57:]
