@@ -100,12 +100,11 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
     frames: list[Frame] = []
     with plain_file(run.source) as path:
         report.vasp_version = vasp_version(path, run.kind)
-        with open(path, "rb" if run.kind == "xml" else "r", **({} if run.kind == "xml" else {"errors": "replace"})) as f:
-            if run.kind == "outcar":
-                steps, report.ml_frames, _ = scan_outcar(f)
-                report.complete = "General timing and accounting" in tail_text(path)
-            else:
-                steps, _, report.complete = scan_vasprun(f)
+        if run.kind == "outcar":
+            steps, report.ml_frames, _ = scan_outcar(path)
+            report.complete = "General timing and accounting" in tail_text(path)
+        else:
+            steps, _, report.complete = scan_vasprun(path)
         fmt = "vasp/outcar" if run.kind == "outcar" else "vasp/xml"
         try:
             with warnings.catch_warnings(record=True) as caught:

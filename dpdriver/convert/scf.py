@@ -7,10 +7,11 @@ that used all NELM iterations converged only if its last energy changes are belo
 
 from __future__ import annotations
 
+import mmap
+import os
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import IO, Optional
+from typing import Optional
 
 
 @dataclass
@@ -28,69 +29,102 @@ def _converged(iterations: int, nelm: int, change: Optional[float], ediff: float
     return change is not None and abs(change) < ediff
 
 
-_FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][-+]?\d+)?"
+_FLOAT = rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[EeDd][-+]?\d+)?"
+_OUTCAR_EVENTS = re.compile(
+    rb"NELM\s*=\s*(?P<nelm>\d+)"
+    rb"|EDIFF\s*=\s*(?P<ediff>" + _FLOAT + rb")"
+    rb"|Iteration\s+\d+\s*\(\s*(?P<iteration>\d+)\)"
+    rb"|total energy-change \(2\. order\)\s*:\s*(?P<change>" + _FLOAT + rb")\s*\(\s*(?P<band_change>" + _FLOAT + rb")?"
+    rb"|free  energy ML TOTEN(?P<ml>)"
+    rb"|free  energy   TOTEN\s*=\s*(?P<energy>" + _FLOAT + rb")"
+)
 
 
-def scan_outcar(lines: IO[str]) -> tuple[list[IonicStep], int, dict]:
-    """Ionic steps of an OUTCAR (ML-predicted steps excluded), the count of ML steps, and settings."""
-    nelm, ediff = 60, 1e-4
+def _float(raw: bytes) -> float:
+    return float(raw.replace(b"D", b"E").replace(b"d", b"e"))
+
+
+def scan_outcar(path) -> tuple[list[IonicStep], int, dict]:
+    """Ionic steps of an OUTCAR (ML-predicted steps excluded), the count of ML steps, and settings.
+
+    One regular-expression pass over the memory-mapped file: fast, and flat in memory.
+    """
+    nelm, ediff = None, None
     steps: list[IonicStep] = []
     iterations, change, ml_steps = 0, None, 0
-    for line in lines:
-        if "NELM   =" in line or line.lstrip().startswith("NELM"):
-            m = re.search(r"NELM\s*=\s*(\d+)", line)
-            if m:
-                nelm = int(m.group(1))
-        elif "EDIFF  =" in line:
-            m = re.search(r"EDIFF\s*=\s*(" + _FLOAT + ")", line)
-            if m:
-                ediff = float(m.group(1).replace("D", "E").replace("d", "e"))
-        elif "Iteration" in line and "(" in line:
-            m = re.search(r"Iteration\s+\d+\s*\(\s*(\d+)\)", line)
-            if m:
-                iterations = max(iterations, int(m.group(1)))
-        elif "total energy-change (2. order)" in line:
-            values = re.findall(_FLOAT, line.split(":", 1)[1])
-            if values:
-                change = max(abs(float(v)) for v in values[:2])
-        elif "free  energy ML TOTEN" in line:
-            ml_steps += 1
-        elif "free  energy   TOTEN" in line:
-            m = re.search(r"TOTEN\s*=\s*(" + _FLOAT + ")", line)
-            energy = float(m.group(1)) if m else None
-            steps.append(IonicStep(len(steps), energy, iterations, change, _converged(iterations, nelm, change, ediff)))
-            iterations, change = 0, None
-    return steps, ml_steps, {"NELM": nelm, "EDIFF": ediff}
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return steps, 0, {"NELM": 60, "EDIFF": 1e-4}
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text:
+            for m in _OUTCAR_EVENTS.finditer(text):
+                kind = m.lastgroup
+                if kind == "nelm":
+                    nelm = nelm or int(m.group("nelm"))
+                elif kind == "ediff":
+                    ediff = ediff if ediff is not None else _float(m.group("ediff"))
+                elif kind == "iteration":
+                    iterations = max(iterations, int(m.group("iteration")))
+                elif kind in ("change", "band_change"):
+                    values = [_float(v) for v in (m.group("change"), m.group("band_change")) if v]
+                    change = max(abs(v) for v in values)
+                elif kind == "ml":
+                    ml_steps += 1
+                elif kind == "energy":
+                    converged = _converged(iterations, nelm or 60, change, 1e-4 if ediff is None else ediff)
+                    steps.append(IonicStep(len(steps), _float(m.group("energy")), iterations, change, converged))
+                    iterations, change = 0, None
+    return steps, ml_steps, {"NELM": nelm or 60, "EDIFF": 1e-4 if ediff is None else ediff}
 
 
-def scan_vasprun(stream) -> tuple[list[IonicStep], dict, bool]:
-    """Ionic steps of a vasprun.xml up to where it breaks off; True when the file was complete."""
+_VASPRUN_EVENTS = re.compile(
+    rb"<(?P<open>parameters|calculation|scstep)>"
+    rb"|</(?P<close>parameters|calculation|scstep)>"
+    rb"|name=\"(?P<setting>NELM|EDIFF)\">\s*(?P<setting_value>" + _FLOAT + rb")"
+    rb"|name=\"e_fr_energy\">\s*(?P<energy>" + _FLOAT + rb")"
+)
+
+
+def scan_vasprun(path) -> tuple[list[IonicStep], dict, bool]:
+    """Ionic steps of a vasprun.xml up to where it breaks off; True when the file was complete.
+
+    A regular-expression pass over the memory-mapped file, not an XML parse: it reads a file cut
+    off mid-element as far as it goes, fast and flat in memory. Only finished <calculation>s count.
+    """
     found: dict[str, float] = {}  # the first NELM/EDIFF of <parameters> (later ones belong to GW settings)
     steps: list[IonicStep] = []
-    complete = True
-    in_parameters = False
-    try:
-        for event, element in ET.iterparse(stream, events=("start", "end")):
-            if event == "start":
-                in_parameters = in_parameters or element.tag == "parameters"
-                continue
-            if element.tag == "parameters":
-                in_parameters = False
-            elif element.tag == "i" and in_parameters and element.get("name") in ("NELM", "EDIFF"):
-                found.setdefault(element.get("name"), float((element.text or "nan").strip()))
-            elif element.tag == "calculation":
-                energies = []
-                for scstep in element.findall("scstep"):
-                    e = scstep.find("energy/i[@name='e_fr_energy']")
-                    if e is not None and e.text:
-                        energies.append(float(e.text))
-                change = abs(energies[-1] - energies[-2]) if len(energies) >= 2 else None
-                final = element.find("energy/i[@name='e_fr_energy']")
-                energy = float(final.text) if final is not None and final.text else None
-                n = len(element.findall("scstep"))
-                nelm, ediff = int(found.get("NELM", 60)), found.get("EDIFF", 1e-4)
-                steps.append(IonicStep(len(steps), energy, n, change, _converged(n, nelm, change, ediff)))
-                element.clear()
-    except ET.ParseError:
-        complete = False
+    in_parameters = in_scstep = False
+    scstep_energies: list[float] = []
+    final = None
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return steps, {"NELM": 60, "EDIFF": 1e-4}, False
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text:
+            complete = text.rfind(b"</modeling>", max(0, len(text) - 4096)) >= 0
+            for m in _VASPRUN_EVENTS.finditer(text):
+                kind = m.lastgroup
+                if kind == "open":
+                    tag = m.group("open")
+                    in_parameters = in_parameters or tag == b"parameters"
+                    if tag == b"calculation":
+                        scstep_energies, final, in_scstep = [], None, False
+                    elif tag == b"scstep":
+                        in_scstep = True
+                elif kind == "close":
+                    tag = m.group("close")
+                    if tag == b"parameters":
+                        in_parameters = False
+                    elif tag == b"scstep":
+                        in_scstep = False
+                    else:
+                        nelm, ediff = int(found.get("NELM", 60)), found.get("EDIFF", 1e-4)
+                        n = len(scstep_energies)
+                        change = abs(scstep_energies[-1] - scstep_energies[-2]) if n >= 2 else None
+                        steps.append(IonicStep(len(steps), final, n, change, _converged(n, nelm, change, ediff)))
+                elif kind == "setting_value" and in_parameters:
+                    found.setdefault(m.group("setting").decode(), _float(m.group("setting_value")))
+                elif kind == "energy":
+                    if in_scstep:
+                        scstep_energies.append(_float(m.group("energy")))
+                    else:
+                        final = _float(m.group("energy"))
     return steps, {"NELM": int(found.get("NELM", 60)), "EDIFF": found.get("EDIFF", 1e-4)}, complete
