@@ -30,6 +30,12 @@ def stage_key(stage: str, round_index: int | None = None) -> str:
     return stage if round_index is None else f"{stage}-r{round_index:03d}"
 
 
+def round_step(stage: str, op, plain_config: dict, round_index: int, **artifacts) -> Step:
+    """A one-pod step of a round, keyed by stage and round so that a resumed run skips it once done."""
+    return Step(stage, template(op), parameters={"config": plain_config, "round_index": round_index},
+                artifacts=artifacts, key=stage_key(stage, round_index))
+
+
 def init_workflow(config: RunConfig) -> Workflow:
     wf = Workflow(name="init", id="init")
     wf.add(Step("init", template(ops.InitData), parameters={"config": config.to_plain()}, key=stage_key("init")))
@@ -57,20 +63,8 @@ def round_workflow(config: RunConfig, round_index: int, data_dir: Path) -> Workf
         with_param=argo_range(len(tasks)),
         key=stage_key("explore", round_index) + "-{{item}}",
     )
-    select = Step(
-        "select",
-        template(ops.Select),
-        parameters={"config": plain, "round_index": round_index},
-        artifacts={"task_dirs": explore.outputs.artifacts["task_dir"]},
-        key=stage_key("select", round_index),
-    )
-    label = Step(
-        "label",
-        template(ops.Label),
-        parameters={"config": plain, "round_index": round_index},
-        artifacts={"candidates": select.outputs.artifacts["candidates"]},
-        key=stage_key("label", round_index),
-    )
+    select = round_step("select", ops.Select, plain, round_index, task_dirs=explore.outputs.artifacts["task_dir"])
+    label = round_step("label", ops.Label, plain, round_index, candidates=select.outputs.artifacts["candidates"])
     wf = Workflow(name=round_id(round_index), id=round_id(round_index))
     for step in (train, explore, select, label):
         wf.add(step)
