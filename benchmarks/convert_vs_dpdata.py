@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/convert_vs_dpdata.py [FIXTURES_DIR] [--repeat N]
 Prints frames/s of both, the ratio (target: single-worker convert <= 1.2x the bare loop's time),
-the speedup of --workers 2, and the peak memory (RSS) of each, each measured in a fresh process.
+the speedup of --workers 2, and the peak memory (RSS) of each, each measured in a fresh process;
+then peak memory on one vasprun.xml of 100 and of 3,000 frames.
 """
 
 from __future__ import annotations
@@ -51,6 +52,37 @@ def measure(script: str, *args: str) -> tuple[float, int, int]:
     return float(seconds), int(frames), int(rss_kb)
 
 
+def long_vasprun(fixtures: Path, frames: int, folder: Path) -> Path:
+    """A vasprun.xml of `frames` ionic steps: a real MD file's last <calculation> repeated.
+
+    The frames are identical, so convert keeps one (the rest are duplicates): this measures reading.
+    """
+    text = (fixtures / "dpdata/tests/poscars/vasprun.h2o.md.xml").read_text()
+    start, end = text.rfind("<calculation>"), text.rfind("</calculation>") + len("</calculation>")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "vasprun.xml"
+    with open(path, "w") as f:
+        f.write(text[:start])
+        for _ in range(frames):
+            f.write(text[start:end] + "\n")
+        f.write(text[end:])
+    return path
+
+
+def memory_by_frames(fixtures: Path) -> dict:
+    """Peak RSS of convert and of the bare dpdata loop on one file of 100 and of 3,000 frames."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for frames in (100, 3000):
+            folder = long_vasprun(fixtures, frames, Path(tmp) / f"md{frames}")
+            bare = measure(BARE, str(folder))
+            conv = measure(CONVERT, str(folder), f"{tmp}/out{frames}", "1")
+            rows[frames] = {"file_MB": folder.joinpath("vasprun.xml").stat().st_size / 2**20,
+                            "bare_peak_rss_MB": bare[2] / 1024, "convert_peak_rss_MB": conv[2] / 1024,
+                            "convert_seconds": conv[0], "bare_seconds": bare[0], "frames_written": conv[1]}
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("fixtures", nargs="?", default=str(DEFAULT))
@@ -69,6 +101,7 @@ def main() -> None:
     report = {name: {"seconds": s, "frames": f, "frames_per_s": f / s, "peak_rss_MB": rss / 1024} for name, (s, f, rss) in best.items()}
     report["time_ratio_convert_1_worker_over_bare"] = best["convert_1_worker"][0] / best["bare_dpdata"][0]
     report["speedup_2_workers"] = best["convert_1_worker"][0] / best["convert_2_workers"][0]
+    report["memory_by_frames_in_one_file"] = memory_by_frames(Path(args.fixtures))
     print(json.dumps(report, indent=2))
 
 
