@@ -74,7 +74,7 @@ def memory_by_frames(fixtures: Path) -> dict:
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for frames in (100, 3000):
-            folder = long_vasprun(fixtures, frames, Path(tmp) / f"md{frames}")
+            folder = long_vasprun(fixtures, frames, Path(tmp) / f"md{frames}").parent
             bare = measure(BARE, str(folder))
             conv = measure(CONVERT, str(folder), f"{tmp}/out{frames}", "1")
             rows[frames] = {"file_MB": folder.joinpath("vasprun.xml").stat().st_size / 2**20,

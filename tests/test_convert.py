@@ -156,3 +156,18 @@ def test_outlying_forces_are_rejected_with_their_value(tmp_path):
     rejected = [r for r in row["rejections"] if r["reason"] == "force_above_threshold"]
     assert len(rejected) == 1 and rejected[0]["value"] > 1000  # a 2.9e4 eV/A force in this real file
     assert row["kept"] == row["found"] - 1
+
+
+def test_long_vasprun_read_in_chunks_gives_the_same_frames(tmp_path, monkeypatch):
+    import dpdriver.convert.read as read
+
+    source = "dpdata/tests/poscars/vasprun.h2o.md.10.xml"
+    whole = convert([FIXTURES / source], tmp_path / "whole", valid_fraction=0)
+    monkeypatch.setattr(read, "CHUNK_BYTES", 0)
+    monkeypatch.setattr(read, "CHUNK_STEPS", 3)
+    chunked = convert([FIXTURES / source], tmp_path / "chunked", valid_fraction=0)
+    assert chunked["frames_written"] == whole["frames_written"] == 10
+    for name in ("energy", "force", "virial", "coord", "box"):
+        a = np.load(next((tmp_path / "whole").rglob(f"set.000/{name}.npy")))
+        b = np.load(next((tmp_path / "chunked").rglob(f"set.000/{name}.npy")))
+        assert np.array_equal(a, b), name

@@ -95,6 +95,43 @@ def _match_steps(energies: np.ndarray, steps: list[IonicStep], by_energy: bool) 
     return matched
 
 
+CHUNK_BYTES = 32 * 2**20  # vasprun.xml files above this are parsed a chunk of calculations at a time
+CHUNK_STEPS = 200
+
+
+def _dpdata_read(path: Path, fmt: str, **options) -> dpdata.LabeledSystem:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        system = dpdata.LabeledSystem(str(path), fmt=fmt, **options)
+    system.caught_warnings = caught
+    return system
+
+
+def read_vasprun_in_chunks(path: Path, steps: list[IonicStep]) -> dpdata.LabeledSystem:
+    """dpdata builds the whole XML tree; for a long run, feed it the calculations a chunk at a time."""
+    import mmap
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text, \
+            tempfile.TemporaryDirectory(prefix="dpdriver-chunks-") as tmp:
+        header = text[: steps[0].span[0]]
+        system, caught = None, []
+        for first in range(0, len(steps), CHUNK_STEPS):
+            chunk = Path(tmp) / "vasprun.xml"
+            with open(chunk, "wb") as out:
+                out.write(header)
+                for step in steps[first: first + CHUNK_STEPS]:
+                    out.write(text[step.span[0]: step.span[1]] + b"\n")
+                out.write(b"</modeling>\n")
+            part = _dpdata_read(chunk, "vasp/xml", convergence_check=False)
+            caught += part.caught_warnings
+            if system is None:
+                system = part
+            else:
+                system.append(part)
+    system.caught_warnings = caught
+    return system
+
+
 def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, include_ml: bool) -> tuple[FileReport, list[Frame]]:
     report = FileReport(str(run.source), run.kind, also_written=[str(p) for p in run.also_written])
     frames: list[Frame] = []
@@ -107,10 +144,11 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
             steps, _, report.complete = scan_vasprun(path)
         fmt = "vasp/outcar" if run.kind == "outcar" else "vasp/xml"
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                system = dpdata.LabeledSystem(str(path), fmt=fmt, convergence_check=False)
-            report.warnings = sorted({str(w.message).splitlines()[0][:200] for w in caught
+            if run.kind == "xml" and steps and path.stat().st_size > CHUNK_BYTES:
+                system = read_vasprun_in_chunks(path, steps)
+            else:
+                system = _dpdata_read(path, fmt, convergence_check=False)
+            report.warnings = sorted({str(w.message).splitlines()[0][:200] for w in system.caught_warnings
                                       if "unconverged" not in str(w.message) and "convergence" not in str(w.message)})
         except Exception as exc:  # dpdata raises many types on damaged files; the report keeps the reason
             report.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
@@ -119,9 +157,7 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
             return report, frames
         ml_system = None
         if include_ml and report.ml_frames:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ml_system = dpdata.LabeledSystem(str(path), fmt=fmt, ml=True)
+            ml_system = _dpdata_read(path, fmt, ml=True)
     report.elements = ",".join(f"{n}{c}" for n, c in zip(system["atom_names"], system["atom_numbs"]) if c)
     report.has_virial = "virials" in system.data
     unknown = [n for n, c in zip(system["atom_names"], system["atom_numbs"]) if c and type_map and n not in type_map]

@@ -21,6 +21,7 @@ class IonicStep:
     iterations: int
     last_energy_change_eV: Optional[float]
     converged: bool
+    span: Optional[tuple[int, int]] = None  # byte range of a vasprun.xml <calculation>, for chunked reading
 
 
 def _converged(iterations: int, nelm: int, change: Optional[float], ediff: float) -> bool:
@@ -94,7 +95,7 @@ def scan_vasprun(path) -> tuple[list[IonicStep], dict, bool]:
     steps: list[IonicStep] = []
     in_parameters = in_scstep = False
     scstep_energies: list[float] = []
-    final = None
+    final, opened_at = None, 0
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             return steps, {"NELM": 60, "EDIFF": 1e-4}, False
@@ -106,7 +107,7 @@ def scan_vasprun(path) -> tuple[list[IonicStep], dict, bool]:
                     tag = m.group("open")
                     in_parameters = in_parameters or tag == b"parameters"
                     if tag == b"calculation":
-                        scstep_energies, final, in_scstep = [], None, False
+                        scstep_energies, final, in_scstep, opened_at = [], None, False, m.start()
                     elif tag == b"scstep":
                         in_scstep = True
                 elif kind == "close":
@@ -119,7 +120,8 @@ def scan_vasprun(path) -> tuple[list[IonicStep], dict, bool]:
                         nelm, ediff = int(found.get("NELM", 60)), found.get("EDIFF", 1e-4)
                         n = len(scstep_energies)
                         change = abs(scstep_energies[-1] - scstep_energies[-2]) if n >= 2 else None
-                        steps.append(IonicStep(len(steps), final, n, change, _converged(n, nelm, change, ediff)))
+                        steps.append(IonicStep(len(steps), final, n, change, _converged(n, nelm, change, ediff),
+                                               (opened_at, m.end())))
                 elif kind == "setting_value" and in_parameters:
                     found.setdefault(m.group("setting").decode(), _float(m.group("setting_value")))
                 elif kind == "energy":
