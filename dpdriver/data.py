@@ -27,9 +27,3 @@ def system_dirs(root: Path) -> list[Path]:
 def count_frames(root: Path) -> int:
     return sum(len(np.load(energy)) for energy in Path(root).rglob("set.*/energy.npy"))
 
-
-def load_systems(root: Path, type_map: list[str]) -> dpdata.MultiSystems:
-    multi = dpdata.MultiSystems(type_map=type_map)
-    for folder in system_dirs(root):
-        multi.append(dpdata.LabeledSystem(str(folder), fmt="deepmd/npy", type_map=type_map))
-    return multi
