@@ -42,7 +42,7 @@ def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: 
     return path
 
 
-def export_potential(config, frozen_model: Path, out_dir: Path, history: list[dict], seed: int) -> dict:
+def export_potential(config, frozen_model: Path, out_dir: Path, history: list[dict], stop_reason: str, seed: int) -> dict:
     """Compress the model, write in.lammps and a JSON summary with test errors against the reference."""
     from .validate import test_against_reference
 
@@ -55,6 +55,8 @@ def export_potential(config, frozen_model: Path, out_dir: Path, history: list[di
         "element": config.element,
         "labeler": config.labeler.kind,
         "rounds": history,
+        "stop_reason": stop_reason,
+        "exported_from_round": history[-1]["round"],
         "frames_per_round": [r["frames_added"] for r in history],
         "accurate_ratios": [r["selection"]["accurate_ratio"] for r in history],
         "test_errors": test_against_reference(config, out_dir / COMPRESSED, seed),

@@ -50,6 +50,12 @@ def _describe_exploration(dirs: list[Path]) -> str:
     return f"{len(dirs)} LAMMPS MD tasks done" + (f", {crashed} crashed (their frames count as failed)" if crashed else "")
 
 
+def _describe_export(dirs: list[Path]) -> str:
+    errors = read_output_parameter(dirs[0], "summary")["test_errors"]
+    return (f"compressed; test RMSE vs {errors['reference']}: E {errors['energy_rmse_meV_atom']:.1f} meV/atom, "
+            f"F {errors['force_rmse_eV_A']:.3f} eV/A")
+
+
 class Runner:
     def __init__(self, config: RunConfig, run_dir: Path, echo=print):
         self.config, self.run_dir, self.echo = config, Path(run_dir), echo
@@ -110,17 +116,10 @@ class Runner:
         last = history[-1]["round"]
         model = self.run_dir / "rounds" / f"round.{last:03d}" / "models" / "graph.000.pb"
         if not target.exists():
-            wf = build.export_workflow(self.config, model, history)
-            describe = lambda d: (lambda s: f"compressed; test RMSE vs {s['test_errors']['reference']}: "
-                                  f"E {s['test_errors']['energy_rmse_meV_atom']:.1f} meV/atom, "
-                                  f"F {s['test_errors']['force_rmse_eV_A']:.3f} eV/A")(read_output_parameter(d[0], "summary"))
-            wf_dir = self._submit(wf, "export  ", [Stage("export", "export", 1, describe)])
+            wf = build.export_workflow(self.config, model, history, stop_reason)
+            wf_dir = self._submit(wf, "export  ", [Stage("export", "export", 1, _describe_export)])
             install(_artifact(wf_dir, "export", "export", "export"), target)
-        summary_path = target / "summary.json"
-        summary = json.loads(summary_path.read_text())
-        summary.update(stop_reason=stop_reason, exported_from_round=last)
-        summary_path.write_text(json.dumps(summary, indent=2))
-        return summary
+        return json.loads((target / "summary.json").read_text())
 
     def run(self) -> dict:
         conv = self.config.convergence

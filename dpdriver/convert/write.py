@@ -52,22 +52,24 @@ def drop_energy_outliers(frames: list[Frame], max_deviation_eV_atom: float) -> t
 
 
 def split_by_run(frames: list[Frame], valid_fraction: float, seed: int) -> dict[str, str]:
-    """run_id -> 'train' or 'valid'; whole runs go to validation so correlated MD frames do not leak."""
+    """run_id -> 'train' or 'valid'; whole runs go to validation so correlated MD frames do not leak.
+
+    Runs are taken in a seeded random order into validation until it holds valid_fraction of the
+    frames; at least one run always stays in training.
+    """
     runs = sorted({f.run_id for f in frames})
+    assigned = {run: "train" for run in runs}
     if valid_fraction <= 0 or len(runs) < 2:
-        return {r: "train" for r in runs}
+        return assigned
     sizes = defaultdict(int)
     for f in frames:
         sizes[f.run_id] += 1
-    order = np.random.default_rng(seed).permutation(len(runs))
-    target, assigned, valid = valid_fraction * len(frames), {}, 0
-    for i in order:
-        run = runs[i]
-        goes_valid = valid < target and len(assigned) < len(runs) - 1 and sum(v == "valid" for v in assigned.values()) < len(runs) - 1
-        assigned[run] = "valid" if goes_valid and valid + sizes[run] <= max(target * 1.5, sizes[run]) else "train"
-        valid += sizes[run] if assigned[run] == "valid" else 0
-    if "train" not in assigned.values():
-        assigned[runs[order[-1]]] = "train"
+    target, valid = valid_fraction * len(frames), 0
+    for i in np.random.default_rng(seed).permutation(len(runs))[:-1]:  # the last run drawn stays in training
+        if valid >= target:
+            break
+        assigned[runs[i]] = "valid"
+        valid += sizes[runs[i]]
     return assigned
 
 

@@ -71,13 +71,13 @@ def round_workflow(config: RunConfig, round_index: int, data_dir: Path) -> Workf
     return wf
 
 
-def export_workflow(config: RunConfig, model: Path, history: list[dict]) -> Workflow:
+def export_workflow(config: RunConfig, model: Path, history: list[dict], stop_reason: str) -> Workflow:
     wf = Workflow(name="export", id="export")
     wf.add(
         Step(
             "export",
             template(ops.Export),
-            parameters={"config": config.to_plain(), "history": history},
+            parameters={"config": config.to_plain(), "history": history, "stop_reason": stop_reason},
             artifacts={"model": upload_artifact(str(model))},
             key=stage_key("export"),
         )

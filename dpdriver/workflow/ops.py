@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List
 
-import ase.io
 from dflow.python import OP, OPIO, Artifact, OPIOSign
 
 from ..config import RunConfig
@@ -16,7 +14,7 @@ from ..export import export_potential
 from ..generate import initial_structures, reference_crystal
 from ..label import label_to_data, make_labeler
 from ..seeds import derive_seed
-from ..select import select_candidates
+from ..select import read_candidates, select_candidates, write_candidates
 from ..train import train_model
 
 CANDIDATES_FILE = "candidates.extxyz"
@@ -96,10 +94,7 @@ class Select(StageOP):
         config = _config(op_in)
         seed = derive_seed(config.seed, "select", op_in["round_index"])
         summary, candidates = select_candidates(sorted(op_in["task_dirs"]), config.element, config.selection, seed)
-        out = Path(CANDIDATES_FILE)
-        ase.io.write(out, candidates, format="extxyz") if candidates else out.write_text("")
-        Path("selection.json").write_text(json.dumps(summary, indent=2))
-        return OPIO({"summary": summary, "candidates": out})
+        return OPIO({"summary": summary, "candidates": write_candidates(candidates, Path(CANDIDATES_FILE))})
 
 
 class Label(StageOP):
@@ -111,8 +106,7 @@ class Label(StageOP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        path = Path(op_in["candidates"])
-        structures = ase.io.read(path, index=":", format="extxyz") if path.stat().st_size else []
+        structures = read_candidates(op_in["candidates"])
         out = Path(f"round.{op_in['round_index']:03d}")
         report = label_to_data(make_labeler(config.labeler), structures, out, [config.element])
         return OPIO({"data": out, "report": report})
@@ -121,7 +115,7 @@ class Label(StageOP):
 class Export(StageOP):
     """Compress one model and write the folder a LAMMPS user takes away."""
 
-    inputs = {"config": dict, "history": list, "model": Artifact(Path)}
+    inputs = {"config": dict, "history": list, "stop_reason": str, "model": Artifact(Path)}
     outputs = {"export": Artifact(Path), "summary": dict}
 
     @OP.exec_sign_check
@@ -129,5 +123,5 @@ class Export(StageOP):
         config = _config(op_in)
         out = Path("export")
         seed = derive_seed(config.seed, "test")
-        summary = export_potential(config, Path(op_in["model"]), out, op_in["history"], seed)
+        summary = export_potential(config, Path(op_in["model"]), out, op_in["history"], op_in["stop_reason"], seed)
         return OPIO({"export": out, "summary": summary})
