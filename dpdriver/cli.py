@@ -29,6 +29,23 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_init(args) -> int:
+    from .config import load_config
+    from .initdata import build_initial_data, dry_run, result_table
+    from .rundir import claim_run_dir
+
+    config = load_config(args.config)
+    print(dry_run(config))
+    if args.dry_run:
+        return 0
+    out = Path(args.output or f"init-{Path(args.config).stem}")
+    claim_run_dir(out, {k: v for k, v in config.to_plain().items() if k in ("element", "seed", "labeler", "initial_data")})
+    report = build_initial_data(config, out / "data", out / "tasks")
+    print(result_table(report))
+    print(f"data: {out / 'data'} (deepmd/npy, provenance.jsonl, init_report.json)")
+    return 0 if report["labeled"] else EXIT_USER_ERROR
+
+
 def cmd_convert(args) -> int:
     from .convert.run import INDEX_FILE, REPORT_FILE, convert, report_table
 
@@ -56,6 +73,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="YAML config (see examples/cu-emt/config.yaml)")
     run.add_argument("--workdir", help="run directory (default: run_dir of the config, else runs/<config name>)")
     run.set_defaults(func=cmd_run)
+    init = sub.add_parser("init", help="generate and label the initial training set of a config",
+                          description="Applies the config's generators (volume scan, strain, Bain path, c/a, normal "
+                                      "modes, rattle, MD with the labeler, random structures, vacancy, interstitial, "
+                                      "surfaces, and their combinations) to the element's crystal and labels the "
+                                      "result. Prints the plan first; running again resumes (finished labels are kept).")
+    init.add_argument("config", help="YAML config (see examples/)")
+    init.add_argument("-o", "--output", help="output folder (default: init-<config name>)")
+    init.add_argument("--dry-run", action="store_true", help="print the plan (structures, atoms, label cost) and stop")
+    init.set_defaults(func=cmd_init)
     conv = sub.add_parser("convert", help="convert VASP runs (OUTCAR, vasprun.xml, also gzipped) to DeePMD data",
                           description="Finds VASP outputs recursively, rejects SCF-unconverged, ML-predicted, non-finite, "
                                       "outlying and duplicate frames, keeps what truncated files hold, splits train/validation "

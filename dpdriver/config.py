@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, ValidationError, model_validator
 
 from .errors import UserError
 
@@ -20,30 +20,210 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LabelerConfig(Strict):
-    """Who computes reference energies, forces and virials."""
+IncarValue = Union[bool, int, float, str, list[float]]
 
-    kind: Literal["emt"] = "emt"  # ASE's EMT: the free, exact stand-in for DFT
+
+class EMTLabelerConfig(Strict):
+    """ASE's EMT (Al, Cu, Ag, Au, Ni, Pd, Pt): exact, free labels, the stand-in for DFT."""
+
+    kind: Literal["emt"] = "emt"
+
+
+class ASELabelerConfig(Strict):
+    """Any ASE calculator, imported by path and built with these keyword arguments."""
+
+    kind: Literal["ase"]
+    calculator: str = Field(pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")  # e.g. gpaw.GPAW
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class VaspLabelerConfig(Strict):
+    """One VASP single point per structure, in its own task folder, read back through the convert gates."""
+
+    kind: Literal["vasp"]
+    command: str = Field(min_length=1)  # run in each task folder, e.g. "mpirun -n 64 vasp_std"
+    potcar_dir: str  # the user's POTCAR library; relative paths are relative to the working directory
+    potcars: dict[str, str] = Field(default_factory=dict)  # element -> file under potcar_dir; default <El>/POTCAR
+    encut_eV: float = Field(520.0, gt=0)
+    kspacing_per_A: float = Field(0.15, gt=0)  # VASP's KSPACING convention (2*pi included), Gamma-centred mesh
+    ediff_eV: float = Field(1e-6, gt=0)
+    nelm: int = Field(120, ge=1)
+    ismear: int = 1  # Methfessel-Paxton: metals
+    sigma_eV: float = Field(0.2, gt=0)
+    prec: Literal["Normal", "Accurate"] = "Accurate"
+    magmom_per_atom: dict[str, float] = Field(default_factory=dict)  # overrides the Fe/Co/Ni initial moments
+    incar: dict[str, IncarValue] = Field(default_factory=dict)  # any other INCAR tag, last word over the defaults
+
+
+LabelerConfig = Annotated[Union[EMTLabelerConfig, ASELabelerConfig, VaspLabelerConfig], Field(discriminator="kind")]
+
+
+class GeneratorConfig(Strict):
+    """Shared by all generators: a name, an optional base generator, and whether its structures are labeled."""
+
+    name: Optional[str] = None  # default: the kind; must be unique
+    base: Optional[str] = None  # apply to every structure of that generator instead of the ideal crystal
+    keep: bool = True  # false: only a base for other generators, not labeled itself
+    takes_base: ClassVar[bool] = True
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+class VolumeScanConfig(GeneratorConfig):
+    kind: Literal["volume_scan"]
+    volume_change_range: tuple[float, float] = (-0.10, 0.10)  # relative volume change, e.g. -10 % ... +10 %
+    count: int = Field(5, ge=1)
+
+
+class StrainConfig(GeneratorConfig):
+    """Homogeneous strain F = 1 + eps of the cell; eps by mode, amplitudes spread over the range (0 left out)."""
+
+    kind: Literal["strain"]
+    modes: list[Literal["uniaxial", "biaxial", "shear"]] = Field(
+        default_factory=lambda: ["uniaxial", "biaxial", "shear"], min_length=1)
+    strain_range: tuple[float, float] = (-0.03, 0.03)
+    count_per_mode: int = Field(4, ge=1)
+
+
+class BainPathConfig(GeneratorConfig):
+    """Body-centred tetragonal cells at the reference volume per atom: c/a = 1 is bcc, sqrt(2) is fcc."""
+
+    kind: Literal["bain_path"]
+    c_over_a_range: tuple[float, float] = (0.9, 1.5)
+    count: int = Field(7, ge=1)
+    takes_base: ClassVar[bool] = False
+
+
+class COverAConfig(GeneratorConfig):
+    """hcp only: c/a changed at constant volume."""
+
+    kind: Literal["c_over_a"]
+    change_range: tuple[float, float] = (-0.05, 0.05)
+    count: int = Field(5, ge=1)
+
+
+class NormalModesConfig(GeneratorConfig):
+    """phonopy finite displacements of the supercell; with temperatures, harmonic thermal samples from
+    force constants computed with the labeler on those displacements (which are labeled anyway)."""
+
+    kind: Literal["normal_modes"]
+    displacement_A: float = Field(0.01, gt=0)
+    temperatures_K: list[PositiveFloat] = Field(default_factory=list)
+    per_temperature: int = Field(5, ge=1)
+    takes_base: ClassVar[bool] = False
+
+
+class RattleConfig(GeneratorConfig):
+    """Gaussian displacements of every atom, per_stdev structures at each amplitude of the schedule."""
+
+    kind: Literal["rattle"]
+    stdev_A: list[NonNegativeFloat] = Field(default_factory=lambda: [0.02, 0.05, 0.1], min_length=1)
+    per_stdev: int = Field(3, ge=1)
+    min_distance_A: Optional[PositiveFloat] = None  # redraw a structure with atoms closer than this
+
+
+class MDConfig(GeneratorConfig):
+    """Langevin NVT with the labeler itself (AIMD-style) from the ideal supercell, kept every `stride` steps."""
+
+    kind: Literal["md"]
+    temperatures_K: list[PositiveFloat] = Field(default_factory=lambda: [300.0, 900.0], min_length=1)
+    steps: int = Field(200, ge=1)
+    stride: int = Field(20, ge=1)  # keep one frame per stride: decorrelated, not every step
+    equilibration_steps: int = Field(0, ge=0)
+    timestep_fs: float = Field(2.0, gt=0)
+    friction_per_fs: float = Field(0.01, gt=0)
+    takes_base: ClassVar[bool] = False
+
+
+class RandomStructuresConfig(GeneratorConfig):
+    """Random cells and positions (random-structure-search style) at a density range, atoms kept apart."""
+
+    kind: Literal["random"]
+    count: int = Field(10, ge=1)
+    atoms: int = Field(8, ge=1)
+    volume_per_atom_range: tuple[float, float] = (0.9, 1.3)  # times the reference volume per atom
+    min_distance_A: Optional[PositiveFloat] = None  # default: 0.8 x the nearest-neighbour distance
+    max_cell_skew: float = Field(0.3, ge=0, le=0.6)  # off-diagonal cell entries relative to the diagonal
+    takes_base: ClassVar[bool] = False
+
+
+class VacancyConfig(GeneratorConfig):
+    kind: Literal["vacancy"]
+    vacancies: int = Field(1, ge=1)  # atoms removed per structure
+    count: int = Field(1, ge=1)  # structures per base (sites drawn at random)
+
+
+class InterstitialConfig(GeneratorConfig):
+    """One extra atom at the largest empty site of each base structure."""
+
+    kind: Literal["interstitial"]
+
+
+class SurfaceConfig(GeneratorConfig):
+    """Slabs with vacuum, low-index planes of the reference crystal."""
+
+    kind: Literal["surface"]
+    miller_indices: Optional[list[tuple[int, int, int]]] = None  # default fcc/bcc 111,100,110; hcp 001,100
+    layers: int = Field(4, ge=2)
+    vacuum_A: float = Field(10.0, gt=0)  # total vacuum between periodic images
+    min_in_plane_A: float = Field(7.0, gt=0)  # in-plane repeats until both lengths reach this
+    takes_base: ClassVar[bool] = False
+
+
+Generator = Annotated[
+    Union[VolumeScanConfig, StrainConfig, BainPathConfig, COverAConfig, NormalModesConfig, RattleConfig,
+          MDConfig, RandomStructuresConfig, VacancyConfig, InterstitialConfig, SurfaceConfig],
+    Field(discriminator="kind"),
+]
+
+
+def _default_generators() -> list:
+    return [
+        VolumeScanConfig(kind="volume_scan", keep=False, volume_change_range=(-0.17, 0.17), count=5),
+        RattleConfig(kind="rattle", base="volume_scan", stdev_A=[0.05], per_stdev=6),
+    ]
 
 
 class InitialDataConfig(Strict):
-    """Initial training set: a volume scan of the ideal crystal, each volume rattled."""
+    """The initial training set: generators applied to the element's ideal crystal, then labeled."""
 
-    lattice: Literal["fcc", "bcc"] = "fcc"
-    lattice_constant_A: Optional[float] = Field(None, gt=0)  # None: ASE's reference value
-    supercell: tuple[int, int, int] = (2, 2, 2)  # conventional cells; fcc 2x2x2 = 32 atoms
-    lattice_scales: list[float] = Field(
-        default_factory=lambda: [0.94, 0.97, 1.0, 1.03, 1.06], min_length=1
-    )
-    rattled_per_scale: int = Field(6, ge=1)
-    rattle_stdev_A: float = Field(0.05, ge=0)
+    lattice: Literal["fcc", "bcc", "hcp"] = "fcc"
+    lattice_constant_A: Optional[PositiveFloat] = None  # None: ASE's reference value for the element
+    c_over_a: Optional[PositiveFloat] = None  # hcp; None: ASE's reference value, else ideal 1.633
+    supercell: Optional[tuple[int, int, int]] = None  # repeats of the unit cell; default (2, 2, 2)
+    target_atoms: Optional[int] = Field(None, ge=1)  # or: the repeats whose atom count is nearest this
+    generators: list[Generator] = Field(default_factory=_default_generators)
+    data_dirs: list[str] = Field(default_factory=list)  # DeePMD data you have (dpdriver convert/init output), added as is
+    label_budget: Optional[int] = Field(None, ge=1)  # refuse a plan that labels more structures than this
 
     @model_validator(mode="after")
-    def _positive(self):
-        if any(s <= 0 for s in self.lattice_scales):
-            raise ValueError("lattice_scales must all be > 0")
-        if any(n < 1 for n in self.supercell):
+    def _consistent(self):
+        if self.supercell is not None and self.target_atoms is not None:
+            raise ValueError("give supercell or target_atoms, not both")
+        if self.supercell is not None and any(n < 1 for n in self.supercell):
             raise ValueError("supercell entries must be >= 1")
+        seen: list[str] = []
+        for gen in self.generators:
+            if gen.label in seen:
+                raise ValueError(f"two generators are named '{gen.label}'; give each a unique name")
+            if gen.base is not None:
+                if not gen.takes_base:
+                    raise ValueError(f"generator '{gen.label}' ({gen.kind}) builds its own cells and takes no base")
+                if gen.base not in seen:
+                    raise ValueError(f"generator '{gen.label}' has base '{gen.base}', which is not a generator listed "
+                                     f"before it (listed before: {', '.join(seen) or 'none'})")
+            for lo_hi in ("volume_change_range", "strain_range", "c_over_a_range", "change_range", "volume_per_atom_range"):
+                if hasattr(gen, lo_hi) and getattr(gen, lo_hi)[0] > getattr(gen, lo_hi)[1]:
+                    raise ValueError(f"generator '{gen.label}': {lo_hi} must be [low, high]")
+            if gen.kind == "c_over_a" and self.lattice != "hcp":
+                raise ValueError(f"generator '{gen.label}' (c_over_a) needs lattice: hcp")
+            if gen.kind == "volume_scan" and gen.volume_change_range[0] <= -1:
+                raise ValueError(f"generator '{gen.label}': volume_change_range must stay above -1")
+            seen.append(gen.label)
+        if not any(g.keep for g in self.generators) and not self.data_dirs:
+            raise ValueError("no generator has keep: true and no data_dirs are given, so there is nothing to train on")
         return self
 
 
@@ -120,7 +300,7 @@ class RunConfig(Strict):
     element: str = "Cu"
     seed: int = 2026
     run_dir: Optional[str] = None  # relative to the config file; --workdir overrides
-    labeler: LabelerConfig = LabelerConfig()
+    labeler: LabelerConfig = EMTLabelerConfig()
     initial_data: InitialDataConfig = InitialDataConfig()
     training: TrainingConfig = TrainingConfig()
     exploration: ExplorationConfig = ExplorationConfig()
@@ -147,29 +327,57 @@ def _key_lines(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def _model_at(path: tuple) -> type[BaseModel] | None:
-    model: Any = RunConfig
-    for part in path:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
-            return None
-        model = field.annotation
-    return model
+def _models_in(annotation) -> list[type[BaseModel]]:
+    """The config classes an annotation can hold (through Optional, Union, list and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _kind_of(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("kind")
+    return field.default if field is not None and isinstance(field.default, str) else (
+        get_args(field.annotation)[0] if field is not None and get_args(field.annotation) else None)
+
+
+def _resolve(loc: tuple) -> tuple[type[BaseModel] | None, tuple]:
+    """The config class at an error location, and the location without pydantic's union tags."""
+    candidates: list[type[BaseModel]] = [RunConfig]
+    shown: list = []
+    for part in loc:
+        if isinstance(part, int):
+            shown.append(part)
+            continue
+        tagged = [m for m in candidates if _kind_of(m) == part]
+        if len(candidates) > 1 and tagged:
+            candidates = tagged
+            continue
+        field = candidates[0].model_fields.get(part) if len(candidates) == 1 else None
+        shown.append(part)
+        candidates = _models_in(field.annotation) if field is not None else []
+    return (candidates[0] if len(candidates) == 1 else None), tuple(shown)
 
 
 def _describe(error: dict, source: str, lines: dict[tuple, int]) -> str:
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    raw_loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    _, loc = _resolve(raw_loc)
     key = ".".join(str(p) for p in loc) or "(top level)"
     line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
     where = f"{source}:{line}" if line else source
     if error["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        parent, _ = _resolve(raw_loc[:-1])
         valid = sorted(parent.model_fields) if parent else []
         near = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
         hint = f"did you mean '{near[0]}'?" if near else f"valid keys here: {', '.join(valid)}"
         return f"{where}: unknown key '{key}'; {hint}"
+    if error["type"] == "union_tag_invalid":
+        expected = [t.strip(" '") for t in error["ctx"]["expected_tags"].split(",")]
+        near = difflib.get_close_matches(str(error["ctx"]["tag"]), expected, n=1, cutoff=0.5)
+        hint = f"did you mean '{near[0]}'?" if near else f"choose one of: {', '.join(expected)}"
+        return f"{where}: '{key}': unknown kind '{error['ctx']['tag']}'; {hint}"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{where}: '{key}': {message} (got {error.get('input')!r})"
+    got = "" if isinstance(error.get("input"), dict) else f" (got {error.get('input')!r})"
+    return f"{where}: '{key}': {message}{got}"
 
 
 def parse_config(text: str, source: str = "<config>") -> RunConfig:

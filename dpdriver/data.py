@@ -27,3 +27,23 @@ def system_dirs(root: Path) -> list[Path]:
 def count_frames(root: Path) -> int:
     return sum(len(np.load(energy)) for energy in Path(root).rglob("set.*/energy.npy"))
 
+
+
+def check_data_dir(path: Path, type_map: list[str]) -> int:
+    """Frames in a given DeePMD data folder, after checking that it exists and holds only the run's elements."""
+    from .errors import UserError
+
+    path = Path(path)
+    systems = system_dirs(path) if path.is_dir() else []
+    if not systems:
+        raise UserError(f"initial_data.data_dirs: '{path}' holds no DeePMD data (no type.raw below it); "
+                        "give the output folder of `dpdriver convert` or `dpdriver init`")
+    for system in systems:
+        names_file = system / "type_map.raw"
+        names = names_file.read_text().split() if names_file.exists() else type_map
+        types = {int(t) for t in (system / "type.raw").read_text().split()}
+        used = {names[t] for t in types if t < len(names)}
+        if not used <= set(type_map):
+            raise UserError(f"initial_data.data_dirs: {system} holds {', '.join(sorted(used - set(type_map)))}, "
+                            f"not only {', '.join(type_map)}; give data of the run's element")
+    return count_frames(path)

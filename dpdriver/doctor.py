@@ -75,19 +75,19 @@ def check_md(workdir: Path) -> str:
     from .config import RunConfig
     from .data import system_dirs
     from .explore import plan_tasks, run_md_task
-    from .generate import initial_structures, reference_crystal
-    from .label import label_to_data, make_labeler
+    from .generate import ideal_crystal
+    from .initdata import build_initial_data
     from .train import train_model
 
     config = RunConfig.model_validate({
-        "initial_data": {"lattice_scales": [0.98, 1.02], "rattled_per_scale": 2},
+        "initial_data": {"generators": [{"kind": "rattle", "stdev_A": [0.05], "per_stdev": 4}]},
         "training": {"steps": 20, "models": 2},
         "exploration": {"temperatures_K": [300], "ensembles": ["nvt"], "md_steps": 10, "deviation_every_steps": 5},
     })
-    label_to_data(make_labeler(config.labeler), initial_structures(config), workdir / "data", ["Cu"])
+    build_initial_data(config, workdir / "data", workdir / "label-tasks")
     graph = train_model(config.training, ["Cu"], system_dirs(workdir / "data"), workdir / "train", seed=1)
     task = plan_tasks(config.exploration, 0, 1, config.seed)[0]
-    status = run_md_task(task, reference_crystal(config), [graph, graph], "Cu", workdir / "md")
+    status = run_md_task(task, ideal_crystal(config), [graph, graph], "Cu", workdir / "md")
     if not status["ok"]:
         raise UserError(f"a 10-step LAMMPS MD with a DeePMD model failed ({status['error']}); fix: {REINSTALL}")
     return "trained a 20-step model and ran 10 MD steps with it in LAMMPS"

@@ -9,7 +9,7 @@ from pathlib import Path
 import ase.io
 from ase.data import atomic_masses, atomic_numbers
 
-from .generate import reference_crystal
+from .generate import ideal_crystal
 from .templates import render
 from .tools import executable, run_tool
 
@@ -26,7 +26,7 @@ def compress_model(frozen: Path, out: Path, workdir: Path) -> Path:
 
 
 def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: float = 300.0, md_steps: int = 100) -> Path:
-    ase.io.write(out_dir / "conf.lmp", reference_crystal(config), format="lammps-data",
+    ase.io.write(out_dir / "conf.lmp", ideal_crystal(config), format="lammps-data",
                  specorder=[config.element], atom_style="atomic")
     text = render(
         "in.lammps.j2",

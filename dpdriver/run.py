@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from .config import RunConfig
-from .data import count_frames
+from .data import check_data_dir, count_frames
 from .errors import UserError
+from .initdata import dry_run
 from .label import make_labeler
 from .rundir import claim_run_dir, install
 from .workflow import build
@@ -67,8 +68,11 @@ class Runner:
         return submit_local(wf, self.log, monitor)
 
     def initial_data(self) -> None:
+        for i, given in enumerate(self.config.initial_data.data_dirs):
+            if not (self.data_dir / f"given.{i:03d}").exists():
+                install(Path(given), self.data_dir / f"given.{i:03d}")
         target = self.data_dir / "init"
-        if target.exists():
+        if target.exists() or not any(g.keep for g in self.config.initial_data.generators):
             return
         wf = build.init_workflow(self.config)
         wf_dir = self._submit(wf, "init    ", [Stage("label", "init", 1, _describe_labels)])
@@ -144,7 +148,10 @@ def preflight(config: RunConfig) -> None:
 
     from .doctor import check_pair_style
 
-    make_labeler(config.labeler).check_element(config.element)
+    make_labeler(config.labeler).check(config.element)
+    for given in config.initial_data.data_dirs:
+        check_data_dir(Path(given), [config.element])
+    dry_run(config)  # generator plan problems (budget, labeler cannot run MD) before anything is written
     with tempfile.TemporaryDirectory(prefix="dpdriver-preflight-") as tmp:
         try:
             check_pair_style(Path(tmp))

@@ -44,6 +44,6 @@ def model_errors(model: Path, systems, type_map: list[str]) -> dict:
 def test_against_reference(config, model: Path, seed: int) -> dict:
     """Label fresh structures with the run's labeler and compare the model with them."""
     labeler = make_labeler(config.labeler)
-    result = labeler.label(held_out_structures(config, seed))
+    result = labeler.label(held_out_structures(config, seed), Path("test-label-tasks"))
     errors = model_errors(model, result.systems, [config.element])
     return {"reference": labeler.name, "label_failures": len(result.failures), **errors}

@@ -12,7 +12,7 @@ from ase.calculators.emt import EMT
 
 from dpdriver.config import load_config
 from dpdriver.data import count_frames
-from dpdriver.generate import reference_crystal, volume_scan_rattled
+from dpdriver.generate import deformed, ideal_crystal, rattle
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +20,9 @@ TINY = """\
 element: Cu
 seed: 11
 initial_data:
-  lattice_scales: [0.97, 1.0, 1.03]
-  rattled_per_scale: 5
+  generators:
+    - {kind: volume_scan, name: volumes, volume_change_range: [-0.09, 0.09], count: 3, keep: false}
+    - {kind: rattle, base: volumes, stdev_A: [0.05], per_stdev: 5}
 training:
   models: 2
   steps: 500
@@ -109,7 +110,9 @@ def test_exported_model_agrees_with_emt_on_fresh_structures(finished_run):
 
     run_dir, config_path, _ = finished_run
     config = load_config(config_path)
-    fresh = volume_scan_rattled(reference_crystal(config), [0.985, 1.015], 3, 0.04, seed=12345)
+    rng = np.random.default_rng(12345)
+    fresh = [atoms for scale in (0.985, 1.015)
+             for atoms, _ in rattle(deformed(ideal_crystal(config), scale * np.eye(3)), [0.04], 3, rng)]
     model = DeepPot(str(run_dir / "export/compressed_model.pb"))
     d_e, d_f, f_ref = [], [], []
     for atoms in fresh:

@@ -1,6 +1,17 @@
-"""One labeler interface for every reference method (EMT now; any ASE calculator and VASP next)."""
+"""One labeler interface for every reference method: EMT, any ASE calculator, VASP."""
 
-from .base import Labeler, LabelResult, label_to_data, make_labeler
-from .emt import EMTLabeler
+from .ase_calculator import ASELabeler, EMTLabeler
+from .base import PROVENANCE_FILE, Labeler, LabelResult, label_to_data
+from .vasp import VaspLabeler
 
-__all__ = ["Labeler", "LabelResult", "EMTLabeler", "label_to_data", "make_labeler"]
+__all__ = ["Labeler", "LabelResult", "EMTLabeler", "ASELabeler", "VaspLabeler", "PROVENANCE_FILE",
+           "label_to_data", "make_labeler"]
+
+
+def make_labeler(labeler_config) -> Labeler:
+    settings = labeler_config.model_dump(mode="json")
+    if labeler_config.kind == "emt":
+        return EMTLabeler(settings)
+    if labeler_config.kind == "ase":
+        return ASELabeler(labeler_config.calculator, labeler_config.parameters, settings)
+    return VaspLabeler(labeler_config, settings)

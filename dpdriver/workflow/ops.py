@@ -11,7 +11,8 @@ from ..config import RunConfig
 from ..data import system_dirs
 from ..explore import MDTask, run_md_task
 from ..export import export_potential
-from ..generate import initial_structures, reference_crystal
+from ..generate import ideal_crystal
+from ..initdata import build_initial_data
 from ..label import label_to_data, make_labeler
 from ..seeds import derive_seed
 from ..select import read_candidates, select_candidates, write_candidates
@@ -49,7 +50,7 @@ class InitData(StageOP):
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         out = Path("init")
-        report = label_to_data(make_labeler(config.labeler), initial_structures(config), out, [config.element])
+        report = build_initial_data(config, out, Path("init-tasks"))
         return OPIO({"data": out, "report": report})
 
 
@@ -79,7 +80,7 @@ class Explore(StageOP):
         config = _config(op_in)
         task = MDTask(**op_in["task"])
         workdir = Path(task.name)
-        run_md_task(task, reference_crystal(config), sorted(op_in["models"]), config.element, workdir)
+        run_md_task(task, ideal_crystal(config), sorted(op_in["models"]), config.element, workdir)
         return OPIO({"task_dir": workdir})
 
 
@@ -108,7 +109,7 @@ class Label(StageOP):
         config = _config(op_in)
         structures = read_candidates(op_in["candidates"])
         out = Path(f"round.{op_in['round_index']:03d}")
-        report = label_to_data(make_labeler(config.labeler), structures, out, [config.element])
+        report = label_to_data(make_labeler(config.labeler), structures, out, [config.element], Path("label-tasks"))
         return OPIO({"data": out, "report": report})
 
 

@@ -1,0 +1,84 @@
+"""The element's ideal crystal: lattice constants from ASE's data unless given, supercell by repeats or atom count."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from ase import Atoms
+from ase.build import bulk
+from ase.data import atomic_numbers, reference_states
+
+from ..errors import UserError
+
+IDEAL_C_OVER_A = math.sqrt(8 / 3)
+DEFAULT_SUPERCELL = (2, 2, 2)
+
+
+def reference_lattice_constant_A(element: str, lattice: str) -> float:
+    """ASE's tabulated lattice constant, when the element's reference state is that lattice."""
+    state = reference_states[atomic_numbers[element]] or {}
+    if state.get("symmetry") != lattice or "a" not in state:
+        raise UserError(
+            f"ASE has no {lattice} lattice constant for {element} (its reference state is "
+            f"{state.get('symmetry', 'unknown')}); set initial_data.lattice_constant_A"
+        )
+    return float(state["a"])
+
+
+def reference_c_over_a(element: str) -> float:
+    state = reference_states[atomic_numbers[element]] or {}
+    return float(state.get("c/a", IDEAL_C_OVER_A)) if state.get("symmetry") == "hcp" else IDEAL_C_OVER_A
+
+
+def unit_cell(element: str, lattice: str, a_A: float, c_over_a: float | None = None) -> Atoms:
+    """Conventional cubic cell for fcc/bcc (4/2 atoms); orthorhombic 4-atom cell for hcp."""
+    if lattice == "hcp":
+        return bulk(element, "hcp", a=a_A, c=a_A * (c_over_a or IDEAL_C_OVER_A), orthorhombic=True)
+    return bulk(element, lattice, a=a_A, cubic=True)
+
+
+def choose_repeats(cell: Atoms, target_atoms: int, max_repeat: int = 12) -> tuple[int, int, int]:
+    """Repeats whose atom count is near the target with a near-isotropic supercell (each 10 % off the
+    target weighs like a 20 % spread of the cell lengths)."""
+    lengths = cell.cell.lengths()
+
+    def score(reps):
+        n_atoms = len(cell) * math.prod(reps)
+        sizes = lengths * np.array(reps)
+        return abs(n_atoms - target_atoms) / target_atoms + 0.5 * (sizes.max() / sizes.min() - 1)
+
+    return min(itertools.product(range(1, max_repeat + 1), repeat=3), key=score)
+
+
+def reference_unit_cell(config, hexagonal: bool = False) -> Atoms:
+    """The run's unit cell at its lattice constant(s); `hexagonal` gives the 2-atom hcp cell whose Miller
+    indices users know, instead of the orthorhombic one."""
+    init = config.initial_data
+    a = init.lattice_constant_A or reference_lattice_constant_A(config.element, init.lattice)
+    c_over_a = init.c_over_a or reference_c_over_a(config.element)
+    if hexagonal and init.lattice == "hcp":
+        return bulk(config.element, "hcp", a=a, c=a * c_over_a)
+    return unit_cell(config.element, init.lattice, a, c_over_a)
+
+
+def ideal_crystal(config) -> Atoms:
+    """The ideal supercell of the run's element, the start of every generator without a base."""
+    init = config.initial_data
+    cell = reference_unit_cell(config)
+    if init.target_atoms is not None:
+        repeats = choose_repeats(cell, init.target_atoms)
+    else:
+        repeats = init.supercell or DEFAULT_SUPERCELL
+    return cell.repeat(tuple(repeats))
+
+
+def volume_per_atom_A3(atoms: Atoms) -> float:
+    return atoms.get_volume() / len(atoms)
+
+
+def nearest_neighbour_distance_A(atoms: Atoms) -> float:
+    distances = atoms.get_all_distances(mic=True)
+    return float(np.min(distances[np.triu_indices(len(atoms), 1)])) if len(atoms) > 1 else float(
+        np.min(atoms.cell.lengths()))

@@ -1,0 +1,103 @@
+"""Labelers that are ASE calculators in this process: EMT, or any calculator by import path (e.g. GPAW)."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import dpdata
+from ase import Atoms
+
+from ..errors import UserError
+from .base import Labeler
+
+
+@contextmanager
+def working_directory(path: Path):
+    """Calculators that write files (GPAW's text output, checkpoints) write them into the task folder."""
+    path.mkdir(parents=True, exist_ok=True)
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+# keyword arguments of ASE's Calculator base classes, accepted besides a calculator's own default_parameters
+CALCULATOR_BASE_ARGUMENTS = {"restart", "ignore_bad_restart_file", "label", "atoms", "directory", "txt",
+                             "communicator", "comm", "parallel", "command", "profile"}
+
+
+class ASECalculatorLabeler(Labeler):
+    writes_files = True
+
+    def label_one(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
+        frame = atoms.copy()
+        frame.info = {}
+        frame.calc = self.calculator()
+        if not self.writes_files:
+            return dpdata.LabeledSystem(frame, fmt="ase/structure")
+        with working_directory(task_dir):
+            return dpdata.LabeledSystem(frame, fmt="ase/structure")
+
+
+class EMTLabeler(ASECalculatorLabeler):
+    name = "emt"
+    writes_files = False
+
+    def supported_elements(self) -> set[str]:
+        from ase.calculators.emt import parameters
+
+        return {symbol for symbol in parameters if symbol not in {"H", "C", "N", "O"}}
+
+    def calculator(self):
+        from ase.calculators.emt import EMT
+
+        return EMT()
+
+
+class ASELabeler(ASECalculatorLabeler):
+    """`calculator: gpaw.GPAW` with `parameters: {...}`: the class is imported where the labels are computed."""
+
+    name = "ase"
+
+    def __init__(self, calculator: str, parameters: dict, settings: dict | None = None):
+        super().__init__(settings)
+        self.import_path, self.parameters = calculator, parameters
+
+    def calculator_class(self):
+        module_name, _, class_name = self.import_path.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module_name), class_name)
+        except ImportError as exc:
+            raise UserError(f"labeler.calculator '{self.import_path}': cannot import {module_name} ({exc}); "
+                            f"install it in this environment or fix the import path") from None
+        except AttributeError:
+            raise UserError(f"labeler.calculator '{self.import_path}': {module_name} has no {class_name}; "
+                            "fix the class name") from None
+
+    def supported_elements(self) -> None:
+        return None
+
+    def check(self, element: str) -> None:
+        super().check(element)
+        known = getattr(self.calculator_class(), "default_parameters", None)
+        if isinstance(known, dict) and known:  # ASE calculators list their parameters: a typo is not ignored
+            for name in self.parameters:
+                if name not in known and name not in CALCULATOR_BASE_ARGUMENTS:
+                    near = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+                    hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(sorted(known))}"
+                    raise UserError(f"labeler.parameters.{name} is not a parameter of {self.import_path}; {hint}")
+        try:
+            self.calculator()
+        except UserError:
+            raise
+        except TypeError as exc:
+            raise UserError(f"labeler.parameters do not fit {self.import_path}: {exc}; fix labeler.parameters") from None
+
+    def calculator(self):
+        return self.calculator_class()(**self.parameters)
