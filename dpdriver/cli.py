@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -31,7 +32,7 @@ def cmd_run(args) -> int:
 
 def cmd_init(args) -> int:
     from .config import load_config
-    from .initdata import build_initial_data, dry_run, result_table
+    from .initdata import REPORT_FILE, build_initial_data, dry_run, result_table
     from .rundir import claim_run_dir
 
     config = load_config(args.config)
@@ -40,7 +41,11 @@ def cmd_init(args) -> int:
         return 0
     out = Path(args.output or f"init-{Path(args.config).stem}")
     claim_run_dir(out, {k: v for k, v in config.to_plain().items() if k in ("element", "seed", "labeler", "initial_data")})
-    report = build_initial_data(config, out / "data", out / "tasks")
+    if (out / "data" / REPORT_FILE).exists():
+        report = json.loads((out / "data" / REPORT_FILE).read_text())
+        print(f"{out} already holds this initial data set; nothing relabeled")
+    else:
+        report = build_initial_data(config, out / "data", out / "tasks")
     print(result_table(report))
     print(f"data: {out / 'data'} (deepmd/npy, provenance.jsonl, init_report.json)")
     return 0 if report["labeled"] else EXIT_USER_ERROR

@@ -16,6 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFlo
 from .errors import UserError
 
 
+class AtError(ValueError):
+    """A validation error inside a list or mapping of the model, located there for the user."""
+
+    def __init__(self, message: str, *subpath):
+        super().__init__(message)
+        self.subpath = subpath
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -205,22 +213,23 @@ class InitialDataConfig(Strict):
         if self.supercell is not None and any(n < 1 for n in self.supercell):
             raise ValueError("supercell entries must be >= 1")
         seen: list[str] = []
-        for gen in self.generators:
+        for i, gen in enumerate(self.generators):
+            def fail(message):
+                raise AtError(f"generator '{gen.label}': {message}", "generators", i)
+
             if gen.label in seen:
-                raise ValueError(f"two generators are named '{gen.label}'; give each a unique name")
-            if gen.base is not None:
-                if not gen.takes_base:
-                    raise ValueError(f"generator '{gen.label}' ({gen.kind}) builds its own cells and takes no base")
-                if gen.base not in seen:
-                    raise ValueError(f"generator '{gen.label}' has base '{gen.base}', which is not a generator listed "
-                                     f"before it (listed before: {', '.join(seen) or 'none'})")
+                fail("another generator has this name; give each a unique name")
+            if gen.base is not None and not gen.takes_base:
+                fail(f"{gen.kind} builds its own cells and takes no base")
+            if gen.base is not None and gen.base not in seen:
+                fail(f"base '{gen.base}' is not a generator listed before it (listed before: {', '.join(seen) or 'none'})")
             for lo_hi in ("volume_change_range", "strain_range", "c_over_a_range", "change_range", "volume_per_atom_range"):
                 if hasattr(gen, lo_hi) and getattr(gen, lo_hi)[0] > getattr(gen, lo_hi)[1]:
-                    raise ValueError(f"generator '{gen.label}': {lo_hi} must be [low, high]")
+                    fail(f"{lo_hi} must be [low, high]")
             if gen.kind == "c_over_a" and self.lattice != "hcp":
-                raise ValueError(f"generator '{gen.label}' (c_over_a) needs lattice: hcp")
+                fail("c_over_a needs lattice: hcp")
             if gen.kind == "volume_scan" and gen.volume_change_range[0] <= -1:
-                raise ValueError(f"generator '{gen.label}': volume_change_range must stay above -1")
+                fail("volume_change_range must stay above -1")
             seen.append(gen.label)
         if not any(g.keep for g in self.generators) and not self.data_dirs:
             raise ValueError("no generator has keep: true and no data_dirs are given, so there is nothing to train on")
@@ -360,6 +369,7 @@ def _resolve(loc: tuple) -> tuple[type[BaseModel] | None, tuple]:
 
 def _describe(error: dict, source: str, lines: dict[tuple, int]) -> str:
     raw_loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    raw_loc += getattr(error.get("ctx", {}).get("error"), "subpath", ())
     _, loc = _resolve(raw_loc)
     key = ".".join(str(p) for p in loc) or "(top level)"
     line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)

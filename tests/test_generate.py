@@ -79,7 +79,7 @@ def test_hcp_c_over_a_scan_at_constant_volume():
         assert frame.get_volume() == pytest.approx(ideal.get_volume())
         change = frame.info[PROVENANCE]["c_over_a_change"]
         assert frame.cell.lengths()[2] / frame.cell.lengths()[0] == pytest.approx(ratio * (1 + change))
-    with pytest.raises(UserError, match="needs lattice: hcp"):
+    with pytest.raises(UserError, match="c_over_a needs lattice: hcp"):
         config_with(gen)
 
 

@@ -1,0 +1,68 @@
+"""`dpdriver init` as a user runs it: the plan, the labeled set with provenance, resume, refusals."""
+
+import json
+from pathlib import Path
+
+from dpdriver.data import count_frames
+from test_cli import assert_one_line_error
+
+REPO = Path(__file__).resolve().parent.parent
+
+SMALL = """\
+element: Cu
+seed: 3
+initial_data:
+  label_budget: 40
+  generators:
+    - {kind: volume_scan, name: volumes, count: 3, keep: false}
+    - {kind: rattle, base: volumes, stdev_A: [0.02, 0.08], per_stdev: 2}
+    - {kind: normal_modes, temperatures_K: [600], per_temperature: 2}
+    - {kind: md, temperatures_K: [900], steps: 40, stride: 20}
+    - {kind: surface, miller_indices: [[1, 1, 1]], layers: 3}
+"""
+
+
+def test_dry_run_of_every_example_prints_the_plan_and_writes_nothing(cli, tmp_path):
+    for example in ("cu-init-mix", "ni-vasp", "cu-emt"):
+        result = cli("init", REPO / "examples" / example / "config.yaml", "--dry-run", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0].split()[:4] == ["generator", "kind", "base", "structures"]
+        assert "total" in result.stdout
+    assert not any(tmp_path.iterdir())
+    mix = cli("init", REPO / "examples/cu-init-mix/config.yaml", "--dry-run").stdout
+    for kind in ("volume_scan", "strain", "bain_path", "normal_modes", "rattle", "md", "random", "vacancy",
+                 "interstitial", "surface"):
+        assert f" {kind} " in mix
+
+
+def test_init_labels_the_plan_with_provenance_and_resumes(cli, tmp_path):
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL)
+    result = cli("init", config, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    data = tmp_path / "out" / "data"
+    report = json.loads((data / "init_report.json").read_text())
+    expected = 12 + 3 + 2 + 1  # 3 volumes x 2 amplitudes x 2, displacement + thermal modes, MD frames, one slab
+    assert report["labeled"] == expected == count_frames(data) and report["failed"] == []
+    lines = [json.loads(line) for line in (data / "provenance.jsonl").read_text().splitlines()]
+    assert len(lines) == expected
+    assert {line["structure"]["generator"] for line in lines} == {"rattle", "normal_modes", "md", "surface"}
+    assert all(line["structure"]["base"]["generator"] == "volumes" for line in lines if line["structure"]["kind"] == "rattle")
+    again = cli("init", config, "-o", tmp_path / "out")
+    assert again.returncode == 0 and "nothing relabeled" in again.stdout
+    other = tmp_path / "other.yaml"
+    other.write_text(SMALL.replace("seed: 3", "seed: 4"))
+    assert_one_line_error(cli("init", other, "-o", tmp_path / "out"), "holds another run")
+
+
+def test_init_refusals_are_one_line(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(SMALL.replace("label_budget: 40", "label_budget: 5"))
+    assert_one_line_error(cli("init", config, "--dry-run"), "above label_budget 5")
+    config.write_text("element: Cu\nlabeler: {kind: vasp, command: vasp_std, potcar_dir: /nowhere}\n"
+                      "initial_data:\n  generators:\n    - {kind: md}\n")
+    assert_one_line_error(cli("init", config, "--dry-run"), "'md' (md) runs the labeler step by step")
+    config.write_text("element: Cu\nlabeler: {kind: vasp, command: vasp_std, potcar_dir: /nowhere}\n")
+    assert_one_line_error(cli("init", config, "-o", tmp_path / "out"), "no POTCAR for Cu at /nowhere/Cu/POTCAR")
+    config.write_text("element: Cu\ninitial_data:\n  generators:\n    - {kind: rattle, base: strained}\n")
+    assert_one_line_error(cli("init", config, "--dry-run"), "c.yaml:4", "initial_data.generators.0", "base 'strained'")
