@@ -279,11 +279,18 @@ class ExplorationConfig(Strict):
 
 
 class SelectionConfig(Strict):
-    """Frames with max force deviation in [lo, hi) are candidates; at most N are labeled."""
+    """Frames with max force deviation in [lo, hi) are candidates; filters drop unphysical ones; at most N
+    are labeled, chosen for diversity."""
 
     force_trust_lo_eV_A: float = Field(0.05, ge=0)
     force_trust_hi_eV_A: float = Field(0.20, gt=0)
+    adaptive_candidate_fraction: Optional[float] = Field(None, gt=0, lt=1)  # set lo so this share of frames is >= lo
     max_labels_per_round: int = Field(30, ge=1)
+    method: Literal["fps", "random"] = "fps"  # farthest-point sampling on a structural fingerprint, or seeded random
+    duplicate_fingerprint_distance: float = Field(0.05, ge=0)  # candidates this close to labeled data are skipped
+    min_distance_A: float = Field(1.2, ge=0)  # frames with atoms closer than this are filtered, not labeled
+    max_cell_skew: float = Field(0.5, ge=0)  # |off-diagonal| / smallest diagonal of the (LAMMPS) cell
+    max_volume_change: float = Field(0.4, gt=0)  # relative to the task's first frame
 
     @model_validator(mode="after")
     def _order(self):

@@ -47,3 +47,11 @@ def check_data_dir(path: Path, type_map: list[str]) -> int:
             raise UserError(f"initial_data.data_dirs: {system} holds {', '.join(sorted(used - set(type_map)))}, "
                             f"not only {', '.join(type_map)}; give data of the run's element")
     return count_frames(path)
+
+
+def read_frames(root: Path) -> list:
+    """Every labeled frame below root as ASE Atoms (for fingerprints of what is already labeled)."""
+    frames = []
+    for system_dir in system_dirs(root):
+        frames.extend(dpdata.System(str(system_dir), fmt="deepmd/npy").to("ase/structure"))
+    return frames

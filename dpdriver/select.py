@@ -10,6 +10,7 @@ import numpy as np
 from ase import Atoms
 
 from .explore import MDTask, TASK_FILE, read_model_devi, read_trajectory
+from .fingerprint import farthest_point_sample, fingerprints
 
 ACCURATE, CANDIDATE, FAILED = "accurate", "candidate", "failed"
 
@@ -37,27 +38,72 @@ def task_frames(task_dir: Path, element: str) -> tuple[MDTask, list[Atoms], np.n
     return task, frames[:kept], max_devi
 
 
-def select_candidates(task_dirs: list[Path], element: str, selection, seed: int) -> tuple[dict, list[Atoms]]:
-    """Counts per task and overall, and at most max_labels_per_round candidates chosen at random (seeded)."""
-    per_task, pool = [], []
-    for task_dir in task_dirs:
-        task, frames, max_devi = task_frames(task_dir, element)
-        labels = classify(max_devi, selection.force_trust_lo_eV_A, selection.force_trust_hi_eV_A)
+def trust_levels(max_devi: np.ndarray, selection) -> tuple[float, float]:
+    """(lo, hi): fixed, or lo adapted so that the configured share of finite frames lies at or above it."""
+    lo, hi = selection.force_trust_lo_eV_A, selection.force_trust_hi_eV_A
+    finite = max_devi[np.isfinite(max_devi)]
+    if selection.adaptive_candidate_fraction is not None and finite.size:
+        lo = float(min(np.quantile(finite, 1 - selection.adaptive_candidate_fraction), np.nextafter(hi, 0)))
+    return lo, hi
+
+
+def filter_reason(atoms: Atoms, first: Atoms, selection) -> str | None:
+    """Why a candidate frame is not worth a label (unphysical geometry), or None."""
+    if not np.all(np.isfinite(atoms.positions)):
+        return "non_finite_positions"
+    if len(atoms) > 1:
+        from .generate.transforms import min_distance_A
+
+        if min_distance_A(atoms) < selection.min_distance_A:
+            return "atoms_too_close"
+    cell = atoms.cell.array
+    off_diagonal = np.abs(cell[np.tril_indices(3, -1)]).max()
+    if off_diagonal > selection.max_cell_skew * np.abs(np.diag(cell)).min():
+        return "cell_too_skewed"
+    if abs(atoms.get_volume() / first.get_volume() - 1) > selection.max_volume_change:
+        return "volume_change_too_large"
+    return None
+
+
+def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
+                      labeled: list[Atoms] | None = None) -> tuple[dict, list[Atoms]]:
+    """Counts per task and overall, and at most max_labels_per_round candidates: filtered for unphysical
+    geometry, then chosen for diversity (FPS) away from what is already labeled, or at random (seeded)."""
+    tasks = [task_frames(task_dir, element) for task_dir in task_dirs]
+    all_devi = np.concatenate([devi for _, _, devi in tasks]) if tasks else np.zeros(0)
+    lo, hi = trust_levels(all_devi, selection)
+    per_task, pool, filtered = [], [], {}
+    for task, frames, max_devi in tasks:
+        labels = classify(max_devi, lo, hi)
         counts = {kind: int(np.sum(labels == kind)) for kind in (ACCURATE, CANDIDATE, FAILED)}
         per_task.append({"task": task.name, "temperature_K": task.temperature_K, "ensemble": task.ensemble, **counts})
-        pool.extend(frames[i] for i in np.flatnonzero(labels == CANDIDATE) if i < len(frames))
-    rng = np.random.default_rng(seed)
+        for i in np.flatnonzero(labels == CANDIDATE):
+            if i >= len(frames):
+                continue
+            reason = filter_reason(frames[i], frames[0], selection)
+            if reason:
+                filtered[reason] = filtered.get(reason, 0) + 1
+            else:
+                pool.append(frames[i])
     n_pick = min(selection.max_labels_per_round, len(pool))
-    picked = sorted(rng.choice(len(pool), size=n_pick, replace=False).tolist()) if n_pick else []
+    if selection.method == "fps":
+        existing = fingerprints(labeled) if labeled else None
+        picked = sorted(farthest_point_sample(fingerprints(pool), n_pick, existing,
+                                              selection.duplicate_fingerprint_distance)) if pool else []
+    else:
+        rng = np.random.default_rng(seed)
+        picked = sorted(rng.choice(len(pool), size=n_pick, replace=False).tolist()) if n_pick else []
     totals = {kind: sum(t[kind] for t in per_task) for kind in (ACCURATE, CANDIDATE, FAILED)}
     frames_total = sum(totals.values())
     summary = {
         **totals,
         "frames": frames_total,
-        "selected": n_pick,
+        "filtered": filtered,
+        "selected": len(picked),
+        "skipped_as_duplicates": n_pick - len(picked) if selection.method == "fps" else 0,
         "accurate_ratio": totals[ACCURATE] / frames_total if frames_total else 0.0,
-        "force_trust_lo_eV_A": selection.force_trust_lo_eV_A,
-        "force_trust_hi_eV_A": selection.force_trust_hi_eV_A,
+        "force_trust_lo_eV_A": lo,
+        "force_trust_hi_eV_A": hi,
         "tasks": per_task,
     }
     return summary, [pool[i] for i in picked]

@@ -15,8 +15,9 @@ def test_classify_bounds_and_non_finite():
     assert list(labels) == [ACCURATE, ACCURATE, CANDIDATE, CANDIDATE, FAILED, FAILED, FAILED]
 
 
-def write_task(folder, name, deviations, md_steps=None, every=10, write_frames=True):
-    """An MD task folder as LAMMPS leaves it: model_devi.out and a lammps dump of the same frames."""
+def write_task(folder, name, deviations, md_steps=None, every=10, write_frames=True, positions=None, box_A=3.6):
+    """An MD task folder as LAMMPS leaves it: model_devi.out and a lammps dump of the same frames
+    (by default distinct rattled fcc cells, seeded by frame)."""
     folder.mkdir(parents=True)
     md_steps = md_steps if md_steps is not None else every * (len(deviations) - 1)
     task = MDTask(name, "nvt", 300.0, 1.0, md_steps, 0.002, every, 1)
@@ -24,19 +25,20 @@ def write_task(folder, name, deviations, md_steps=None, every=10, write_frames=T
     rows = "".join(f"{i * every:12d} 0 0 0 {d:18.6e} 0 0\n" for i, d in enumerate(deviations))
     (folder / "model_devi.out").write_text(HEADER + rows)
     if write_frames:
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        ideal = bulk("Cu", "fcc", a=3.6, cubic=True).positions
         with open(folder / "traj.dump", "w") as dump:
             for i in range(len(deviations)):
+                xyz = positions[i] if positions is not None else ideal + np.random.default_rng(i).normal(0, 0.05, (4, 3))
                 dump.write(f"ITEM: TIMESTEP\n{i * every}\nITEM: NUMBER OF ATOMS\n4\nITEM: BOX BOUNDS pp pp pp\n"
-                           "0 3.6\n0 3.6\n0 3.6\nITEM: ATOMS id type x y z\n")
-                for k, p in enumerate(atoms.positions):
-                    dump.write(f"{k + 1} 1 {p[0] + 0.01 * i} {p[1]} {p[2]}\n")
+                           f"0 {box_A}\n0 {box_A}\n0 {box_A}\nITEM: ATOMS id type x y z\n")
+                for k, p in enumerate(xyz):
+                    dump.write(f"{k + 1} 1 {p[0]} {p[1]} {p[2]}\n")
 
 
 def test_select_counts_caps_and_is_seeded(tmp_path):
     write_task(tmp_path / "a", "a", [0.01, 0.06, 0.07, 0.08, 0.5])
     write_task(tmp_path / "b", "b", [0.02, 0.03, 0.1, float("nan")])
-    selection = RunConfig.model_validate({"selection": {"max_labels_per_round": 2}}).selection
+    selection = RunConfig.model_validate({"selection": {"max_labels_per_round": 2, "method": "random"}}).selection
     summary, picked = select_candidates([tmp_path / "a", tmp_path / "b"], "Cu", selection, seed=1)
     assert (summary["accurate"], summary["candidate"], summary["failed"]) == (3, 4, 2)
     assert summary["frames"] == 9 and summary["selected"] == 2 and len(picked) == 2
@@ -62,3 +64,39 @@ def test_model_devi_columns_found_by_header(tmp_path):
     path.write_text("# step max_devi_v min_devi_v avg_devi_v max_devi_f min_devi_f avg_devi_f devi_e\n0 1 2 3 0.4 5 6 7\n")
     assert read_model_devi(path).tolist() == [[0.0, 0.4]]
     assert read_model_devi(tmp_path / "missing.out").shape == (0, 2)
+
+
+def selection_with(**settings):
+    return RunConfig.model_validate({"selection": settings}).selection
+
+
+def test_fps_picks_diverse_frames_and_skips_what_is_already_labeled(tmp_path):
+    ideal = bulk("Cu", "fcc", a=3.6, cubic=True).positions
+    near = ideal + np.random.default_rng(0).normal(0, 0.05, (4, 3))
+    far = ideal + np.random.default_rng(1).normal(0, 0.15, (4, 3))
+    frames = [ideal, near, near + 1e-4, far]  # frames 1 and 2 are the same structure
+    write_task(tmp_path / "a", "a", [0.01, 0.1, 0.1, 0.1], positions=frames)
+    summary, picked = select_candidates([tmp_path / "a"], "Cu", selection_with(max_labels_per_round=2), seed=1)
+    assert summary["candidate"] == 3 and len(picked) == 2
+    assert any(np.allclose(p.positions, far) for p in picked)
+    labeled = [p.copy() for p in picked if np.allclose(p.positions, far)]
+    summary, again = select_candidates([tmp_path / "a"], "Cu", selection_with(max_labels_per_round=3), seed=1, labeled=labeled)
+    assert len(again) == 1 and summary["skipped_as_duplicates"] == 2  # 'far' is labeled, 1 and 2 are one structure
+    assert not any(np.allclose(p.positions, far) for p in again)
+
+
+def test_unphysical_candidates_are_filtered_with_reasons(tmp_path):
+    ideal = bulk("Cu", "fcc", a=3.6, cubic=True).positions
+    squeezed = ideal.copy()
+    squeezed[1] = squeezed[0] + [0.5, 0, 0]
+    write_task(tmp_path / "a", "a", [0.01, 0.1, 0.1], positions=[ideal, squeezed, ideal + 0.01])
+    summary, picked = select_candidates([tmp_path / "a"], "Cu", selection_with(), seed=1)
+    assert summary["filtered"] == {"atoms_too_close": 1} and len(picked) == 1
+
+
+def test_adaptive_lower_trust_level_from_a_candidate_fraction(tmp_path):
+    write_task(tmp_path / "a", "a", [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.5])
+    selection = selection_with(adaptive_candidate_fraction=0.3, force_trust_hi_eV_A=0.3, method="random")
+    summary, _ = select_candidates([tmp_path / "a"], "Cu", selection, seed=1)
+    assert 0.06 < summary["force_trust_lo_eV_A"] <= 0.08
+    assert summary["candidate"] == 2 and summary["failed"] == 1  # 0.08, 0.09 candidates; 0.5 above hi

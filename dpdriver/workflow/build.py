@@ -63,7 +63,8 @@ def round_workflow(config: RunConfig, round_index: int, data_dir: Path) -> Workf
         with_param=argo_range(len(tasks)),
         key=stage_key("explore", round_index) + "-{{item}}",
     )
-    select = round_step("select", ops.Select, plain, round_index, task_dirs=explore.outputs.artifacts["task_dir"])
+    select = round_step("select", ops.Select, plain, round_index, task_dirs=explore.outputs.artifacts["task_dir"],
+                        data=upload_artifact(str(data_dir)))
     label = round_step("label", ops.Label, plain, round_index, candidates=select.outputs.artifacts["candidates"])
     wf = Workflow(name=round_id(round_index), id=round_id(round_index))
     for step in (train, explore, select, label):

@@ -8,7 +8,7 @@ from typing import List
 from dflow.python import OP, OPIO, Artifact, OPIOSign
 
 from ..config import RunConfig
-from ..data import system_dirs
+from ..data import read_frames, system_dirs
 from ..explore import MDTask, run_md_task
 from ..export import export_potential
 from ..generate import ideal_crystal
@@ -87,14 +87,15 @@ class Explore(StageOP):
 class Select(StageOP):
     """Classify all explored frames and choose the candidates to label."""
 
-    inputs = {"config": dict, "round_index": int, "task_dirs": Artifact(List[Path])}
+    inputs = {"config": dict, "round_index": int, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
     outputs = {"summary": dict, "candidates": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         seed = derive_seed(config.seed, "select", op_in["round_index"])
-        summary, candidates = select_candidates(sorted(op_in["task_dirs"]), config.element, config.selection, seed)
+        summary, candidates = select_candidates(sorted(op_in["task_dirs"]), config.element, config.selection, seed,
+                                                labeled=read_frames(op_in["data"]))
         return OPIO({"summary": summary, "candidates": write_candidates(candidates, Path(CANDIDATES_FILE))})
 
 
