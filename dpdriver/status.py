@@ -1,0 +1,53 @@
+"""`dpdriver status RUNDIR`: what a run has done, per round, read from the records it leaves (no NaN, ever)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .errors import UserError
+from .rundir import IDENTITY
+
+
+def _cell(value, fmt: str = "{}") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return fmt.format(value)
+
+
+def status_table(run_dir: Path) -> str:
+    run_dir = Path(run_dir)
+    if not (run_dir / IDENTITY).exists():
+        raise UserError(f"'{run_dir}' is not a dpdriver run directory (no {IDENTITY}); give the --workdir of a run")
+    config = json.loads((run_dir / IDENTITY).read_text())["config"]
+    exploration = config["exploration"]
+    temperatures = f"{min(exploration['temperatures_K']):g}-{max(exploration['temperatures_K']):g} K"
+    rows = [("round", "temperatures", "ensembles", "frames", "accurate", "candidate", "failed", "filtered",
+             "acc. ratio", "trust lo-hi eV/A", "labels", "label fails", "minutes")]
+    for record_path in sorted(run_dir.glob("rounds/round.*/round.json")):
+        r = json.loads(record_path.read_text())
+        s = r["selection"]
+        rows.append((str(r["round"]), temperatures, ",".join(exploration["ensembles"]), _cell(s["frames"]),
+                     _cell(s["accurate"]), _cell(s["candidate"]), _cell(s["failed"]),
+                     _cell(sum(s.get("filtered", {}).values())), _cell(s["accurate_ratio"], "{:.3f}"),
+                     f"{_cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{_cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
+                     _cell(r["frames_added"]), _cell(len(r["label_failures"])), _cell(r["elapsed_s"] / 60, "{:.1f}")))
+    done = len(rows) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    init_report = run_dir / "data" / "init" / "init_report.json"
+    if init_report.exists():
+        init = json.loads(init_report.read_text())
+        lines.insert(0, f"initial data: {init['labeled']} of {init['requested']} structures labeled with {init['labeler']}")
+    summary_path = run_dir / "export" / "summary.json"
+    if summary_path.exists():
+        summary = json.loads(summary_path.read_text())
+        errors = summary["test_errors"]
+        lines.append(f"stopped: {summary['stop_reason']}")
+        lines.append(f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']}: "
+                     f"E {_cell(errors['energy_rmse_meV_atom'], '{:.2f}')} meV/atom, "
+                     f"F {_cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
+    elif (run_dir / "rounds" / f"round.{done:03d}").exists() or done < config["convergence"]["max_rounds"]:
+        lines.append(f"round {done}: running or interrupted; `dpdriver run` with the same config resumes it")
+    return "\n".join(lines)
