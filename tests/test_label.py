@@ -81,6 +81,23 @@ def test_any_ase_calculator_by_import_path(tmp_path):
     assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == ["task.000000", "task.000001"]
 
 
+def test_gpaw_labels_a_small_cu_cell_and_writes_into_its_task_folder(tmp_path, monkeypatch):
+    pytest.importorskip("gpaw", reason="GPAW is optional (see examples/cu-gpaw/config.yaml to install it)")
+    from ase.build import bulk
+
+    monkeypatch.chdir(tmp_path)
+    labeler = ASELabeler("gpaw.GPAW", {"mode": {"name": "pw", "ecut": 200}, "xc": "PBE", "kpts": [2, 2, 2],
+                                       "txt": "gpaw.txt"})
+    labeler.check("Cu")
+    cell = bulk("Cu", "fcc", a=3.6, cubic=True)
+    cell.positions[0] += [0.05, 0.0, 0.0]
+    report = label_to_data(labeler, [cell], tmp_path / "data", ["Cu"], tmp_path / "tasks")
+    assert report["labeled"] == 1, report["failed"]
+    assert (tmp_path / "tasks" / "task.000000" / "gpaw.txt").exists() and not (tmp_path / "gpaw.txt").exists()
+    system = dpdata.LabeledSystem(str(next((tmp_path / "data").rglob("type.raw")).parent), fmt="deepmd/npy")
+    assert abs(system["forces"][0][0, 0]) > 0.01 and np.allclose(system["forces"][0].sum(axis=0), 0, atol=0.05)
+
+
 def test_ase_labeler_mistakes_are_one_line_errors():
     with pytest.raises(UserError, match="cannot import nosuchcode"):
         ASELabeler("nosuchcode.Calc", {}).check("Cu")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,10 +39,11 @@ class ASECalculatorLabeler(Labeler):
     def label_one(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
         frame = atoms.copy()
         frame.info = {}
-        frame.calc = self.calculator()
         if not self.writes_files:
+            frame.calc = self.calculator()
             return dpdata.LabeledSystem(frame, fmt="ase/structure")
-        with working_directory(task_dir):
+        with working_directory(task_dir):  # built here too: some calculators open their files when built
+            frame.calc = self.calculator()
             return dpdata.LabeledSystem(frame, fmt="ase/structure")
 
 
@@ -93,7 +95,8 @@ class ASELabeler(ASECalculatorLabeler):
                     hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(sorted(known))}"
                     raise UserError(f"labeler.parameters.{name} is not a parameter of {self.import_path}; {hint}")
         try:
-            self.calculator()
+            with tempfile.TemporaryDirectory(prefix="dpdriver-check-") as scratch, working_directory(Path(scratch)):
+                self.calculator()  # files it opens when built (GPAW's txt) go to scratch
         except UserError:
             raise
         except TypeError as exc:
