@@ -306,6 +306,7 @@ class ConvergenceConfig(Strict):
     accurate_ratio_target: float = Field(0.95, gt=0, le=1)
     consecutive_rounds: int = Field(1, ge=1)  # K
     max_total_labels: Optional[int] = Field(None, ge=1)  # label budget of the loop (initial data not counted)
+    min_label_success_ratio: float = Field(0.5, ge=0, le=1)  # below it the loop stops: the labeler needs fixing
 
 
 class ValidationConfig(Strict):

@@ -149,6 +149,12 @@ class Runner:
 
 def stop_reason_after(history: list[dict], conv) -> str | None:
     """Why the loop stops after the last round of history, or None to go on."""
+    last = history[-1]
+    requested = last["frames_added"] + len(last.get("label_failures", []))
+    if requested and last["frames_added"] / requested < conv.min_label_success_ratio:
+        return (f"labels failing: {len(last['label_failures'])} of {requested} failed in round {len(history) - 1} "
+                f"(min_label_success_ratio {conv.min_label_success_ratio}); the reasons are in "
+                f"rounds/round.{len(history) - 1:03d}/round.json; fix the labeler and run again with a new --workdir")
     ratios = [h["selection"]["accurate_ratio"] for h in history]
     streak = len(ratios) - next((i + 1 for i in range(len(ratios) - 1, -1, -1) if ratios[i] < conv.accurate_ratio_target), 0)
     if streak >= conv.consecutive_rounds:

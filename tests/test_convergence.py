@@ -22,3 +22,11 @@ def test_label_budget_and_nothing_left():
     assert stop_reason_after(rounds((0.1, 6)), conv) is None
     assert stop_reason_after(rounds((0.1, 6), (0.2, 4)), conv).startswith("label budget reached: 10 labels")
     assert stop_reason_after(rounds((0.1, 0)), ConvergenceConfig()).startswith("nothing left to label")
+
+
+def test_failing_labels_stop_the_loop_with_where_to_look():
+    history = rounds((0.1, 2))
+    history[0]["label_failures"] = [{"index": i, "reason": "exit 1"} for i in range(3)]
+    reason = stop_reason_after(history, ConvergenceConfig(min_label_success_ratio=0.5))
+    assert reason.startswith("labels failing: 3 of 5 failed in round 0") and "round.000/round.json" in reason
+    assert stop_reason_after(history, ConvergenceConfig(min_label_success_ratio=0.4)) is None
