@@ -356,9 +356,9 @@ def _models_in(annotation) -> list[type[BaseModel]]:
 
 
 def _kind_of(model: type[BaseModel]) -> str | None:
+    """The tag of a union member: every `kind` field is a one-value Literal."""
     field = model.model_fields.get("kind")
-    return field.default if field is not None and isinstance(field.default, str) else (
-        get_args(field.annotation)[0] if field is not None and get_args(field.annotation) else None)
+    return get_args(field.annotation)[0] if field is not None else None
 
 
 def _resolve(loc: tuple) -> tuple[type[BaseModel] | None, tuple]:

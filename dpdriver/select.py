@@ -11,6 +11,7 @@ from ase import Atoms
 
 from .explore import MDTask, TASK_FILE, read_model_devi, read_trajectory
 from .fingerprint import farthest_point_sample, fingerprints
+from .generate.transforms import min_distance_A
 
 ACCURATE, CANDIDATE, FAILED = "accurate", "candidate", "failed"
 
@@ -51,11 +52,8 @@ def filter_reason(atoms: Atoms, first: Atoms, selection) -> str | None:
     """Why a candidate frame is not worth a label (unphysical geometry), or None."""
     if not np.all(np.isfinite(atoms.positions)):
         return "non_finite_positions"
-    if len(atoms) > 1:
-        from .generate.transforms import min_distance_A
-
-        if min_distance_A(atoms) < selection.min_distance_A:
-            return "atoms_too_close"
+    if min_distance_A(atoms) < selection.min_distance_A:
+        return "atoms_too_close"
     cell = atoms.cell.array
     off_diagonal = np.abs(cell[np.tril_indices(3, -1)]).max()
     if off_diagonal > selection.max_cell_skew * np.abs(np.diag(cell)).min():

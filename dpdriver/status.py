@@ -48,6 +48,6 @@ def status_table(run_dir: Path) -> str:
         lines.append(f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']}: "
                      f"E {_cell(errors['energy_rmse_meV_atom'], '{:.2f}')} meV/atom, "
                      f"F {_cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
-    elif (run_dir / "rounds" / f"round.{done:03d}").exists() or done < config["convergence"]["max_rounds"]:
+    else:
         lines.append(f"round {done}: running or interrupted; `dpdriver run` with the same config resumes it")
     return "\n".join(lines)

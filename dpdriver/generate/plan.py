@@ -53,11 +53,11 @@ def _stand_ins(ideal: Atoms, params: list[dict]) -> transforms.Generated:
 
 def _normal_modes(gen, base, rng, ctx: Context) -> transforms.Generated:
     out = modes.displacement_set(ctx.ideal, gen.displacement_A)
-    thermal_params = [{"temperature_K": t} for t in gen.temperatures_K for _ in range(gen.per_temperature)]
     if not gen.temperatures_K:
         return out
     if ctx.labeler is None:
-        return out + _stand_ins(ctx.ideal, thermal_params)
+        return out + _stand_ins(ctx.ideal, [{"temperature_K": t} for t in gen.temperatures_K
+                                            for _ in range(gen.per_temperature)])
     fc = modes.force_constants(ctx.ideal, gen.displacement_A, ctx.calculator_factory)
     return out + modes.thermal_samples(ctx.ideal, fc, gen.temperatures_K, gen.per_temperature,
                                        int(rng.integers(2**31)))
@@ -100,11 +100,12 @@ GENERATORS = {
 }
 
 
-def _extra_labeler_calls(gen, ideal: Atoms) -> int:
+def _extra_labeler_calls(gen, frames: list[Atoms]) -> int:
+    """Labeler runs that make structures: MD steps, or the displacement set behind thermal force constants."""
     if gen.kind == "md":
         return len(gen.temperatures_K) * (gen.equilibration_steps + gen.steps)
     if gen.kind == "normal_modes" and gen.temperatures_K:
-        return len(modes.displacement_set(ideal, gen.displacement_A))
+        return sum(1 for f in frames if "displaced_atom" in f.info[PROVENANCE])
     return 0
 
 
@@ -141,7 +142,7 @@ def generate(config, labeler=None) -> tuple[list[Atoms], list[GeneratorSummary]]
                 frames.append(atoms)
         produced[gen.label] = frames
         summaries.append(GeneratorSummary(gen.label, gen.kind, gen.base, gen.keep, len(frames),
-                                          sorted({len(a) for a in frames}), _extra_labeler_calls(gen, ctx.ideal)))
+                                          sorted({len(a) for a in frames}), _extra_labeler_calls(gen, frames)))
     kept = [atoms for gen in config.initial_data.generators if gen.keep for atoms in produced[gen.label]]
     budget = config.initial_data.label_budget
     if budget is not None and len(kept) > budget:
