@@ -31,13 +31,19 @@ class Strict(BaseModel):
 IncarValue = Union[bool, int, float, str, list[float]]
 
 
-class EMTLabelerConfig(Strict):
+class LabelerBase(Strict):
+    # structures labeled one after another in one task (one pod, one queue job) of the labeling fan-out
+    structures_per_task: int = Field(1, ge=1)
+
+
+class EMTLabelerConfig(LabelerBase):
     """ASE's EMT (Al, Cu, Ag, Au, Ni, Pd, Pt): exact, free labels, the stand-in for DFT."""
 
     kind: Literal["emt"] = "emt"
+    structures_per_task: int = Field(50, ge=1)  # milliseconds each: one task per round is enough
 
 
-class ASELabelerConfig(Strict):
+class ASELabelerConfig(LabelerBase):
     """Any ASE calculator, imported by path and built with these keyword arguments."""
 
     kind: Literal["ase"]
@@ -45,7 +51,7 @@ class ASELabelerConfig(Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
-class VaspLabelerConfig(Strict):
+class VaspLabelerConfig(LabelerBase):
     """One VASP single point per structure, in its own task folder, read back through the convert gates."""
 
     kind: Literal["vasp"]

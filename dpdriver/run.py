@@ -13,9 +13,9 @@ from pathlib import Path
 from .config import RunConfig
 from .data import check_data_dir, count_frames
 from .errors import UserError
-from .initdata import dry_run
-from .label import make_labeler
-from .rundir import claim_run_dir, install
+from .initdata import REPORT_FILE, dry_run
+from .label import make_labeler, merge_reports
+from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir, install, set_aside
 from .workflow import build
 from .workflow.local import configure_local, submit_local, workflow_dir
 from .workflow.progress import Stage, StageMonitor, read_output_parameter
@@ -35,9 +35,18 @@ def _artifact(wf_dir: Path, key: str, name: str, relative_path: str) -> Path:
     return path
 
 
+def _label_report(dirs: list[Path]) -> dict:
+    return merge_reports([read_output_parameter(d, "report") for d in dirs])
+
+
 def _describe_labels(dirs: list[Path]) -> str:
-    report = read_output_parameter(dirs[0], "report")
-    return f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']}, {len(report['failed'])} failed"
+    report = _label_report(dirs)
+    return (f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']} in {len(dirs)} "
+            f"task(s), {len(report['failed'])} failed" + (" (quarantined with their reasons)" if report["failed"] else ""))
+
+
+def _label_dirs(wf_dir: Path, key: str) -> list[Path]:
+    return sorted(wf_dir.glob(f"{key}-*[0-9]"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
 
 
 def _describe_selection(dirs: list[Path]) -> str:
@@ -75,8 +84,30 @@ class Runner:
         if target.exists() or not any(g.keep for g in self.config.initial_data.generators):
             return
         wf = build.init_workflow(self.config)
-        wf_dir = self._submit(wf, "init    ", [Stage("label", "init", 1, _describe_labels)])
-        install(_artifact(wf_dir, "init", "data", "init"), target)
+        wf_dir = workflow_dir(wf)
+        generate_key, label_key = build.stage_key("generate"), build.stage_key("label")
+        self._submit(wf, "init    ", [
+            Stage("generate", generate_key, 1, lambda d: f"{len(read_output_parameter(d[0], 'label_batches'))} labeling task(s)"),
+            Stage("label", label_key, lambda: len(read_output_parameter(wf_dir / generate_key, "label_batches")),
+                  _describe_labels),
+        ])
+        report = self._install_labels(wf_dir, label_key, "init", target)
+        if not report["labeled"]:
+            first = report["failed"][0]["reason"] if report["failed"] else "nothing to label"
+            raise UserError(f"none of the {report['requested']} initial structures could be labeled (first reason: {first}); "
+                            f"the failed tasks are in {self.run_dir / 'quarantine' / 'init'}")
+        report["generators"] = read_output_parameter(wf_dir / generate_key, "generators")
+        (target / REPORT_FILE).write_text(json.dumps(report, indent=2))
+
+    def _install_labels(self, wf_dir: Path, key: str, dataset: str, target: Path) -> dict:
+        """The fan-out's data into target and its failures into quarantine/<dataset>; the merged report."""
+        dirs = _label_dirs(wf_dir, key)
+        report = _label_report(dirs)
+        if report["failed"]:
+            install(_artifact(wf_dir, dirs[0].name, "quarantine", f"quarantine/{dataset}"), self.run_dir / "quarantine" / dataset)
+        if report["labeled"]:
+            install(_artifact(wf_dir, dirs[0].name, "data", dataset), target)
+        return report
 
     def round(self, r: int, config: RunConfig) -> dict:
         record_path = self.run_dir / "rounds" / f"round.{r:03d}" / ROUND_RECORD
@@ -92,18 +123,18 @@ class Runner:
                   lambda d: f"{len(d)} models x {self.config.training.steps} steps trained and frozen"),
             Stage("explore", build.stage_key("explore", r), n_tasks, _describe_exploration),
             Stage("select", build.stage_key("select", r), 1, _describe_selection),
-            Stage("label", build.stage_key("label", r), 1, _describe_labels),
+            Stage("label", build.stage_key("label", r),
+                  lambda: len(read_output_parameter(wf_dir / build.stage_key("select", r), "label_batches")), _describe_labels),
         ]
-        wf_dir = self._submit(wf, f"round {r}", stages)
+        wf_dir = workflow_dir(wf)
+        self._submit(wf, f"round {r}", stages)
         round_dir = record_path.parent
         for i in range(n_models):
             model = _artifact(wf_dir, f"{build.stage_key('train', r)}-0", "model", f"train.{i:03d}/graph.pb")
             install(model, round_dir / "models" / f"graph.{i:03d}.pb")
         select_dir = wf_dir / build.stage_key("select", r)
         summary = read_output_parameter(select_dir, "summary")
-        report = read_output_parameter(wf_dir / build.stage_key("label", r), "report")
-        if report["labeled"]:
-            install(_artifact(wf_dir, build.stage_key("label", r), "data", f"round.{r:03d}"), self.data_dir / f"round.{r:03d}")
+        report = self._install_labels(wf_dir, build.stage_key("label", r), f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
         record = {
             "round": r,
             "frames_trained_on": frames_before,
@@ -119,10 +150,15 @@ class Runner:
         target = self.run_dir / "export"
         last = history[-1]["round"]
         model = self.run_dir / "rounds" / f"round.{last:03d}" / "models" / "graph.000.pb"
+        summary_path = target / "summary.json"
+        if summary_path.exists() and json.loads(summary_path.read_text())["rounds"] != history:
+            moved = set_aside(target, f"r{json.loads(summary_path.read_text())['exported_from_round']:03d}")
+            self.echo(f"the run went on after its last export; that export is kept in {moved}")
         if not target.exists():
             wf = build.export_workflow(self.config, model, history, stop_reason)
-            wf_dir = self._submit(wf, "export  ", [Stage("export", "export", 1, _describe_export)])
-            install(_artifact(wf_dir, "export", "export", "export"), target)
+            key = build.stage_key("export", last)
+            wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
+            install(_artifact(wf_dir, key, "export", "export"), target)
         return json.loads((target / "summary.json").read_text())
 
     def round_config(self, labels_so_far: int) -> RunConfig:
@@ -187,8 +223,8 @@ def preflight(config: RunConfig) -> None:
 
 def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     preflight(config)
-    resumed = claim_run_dir(run_dir, config.to_plain())
+    changes = claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
     configure_local(Path(run_dir) / "dflow", workers=config.training.parallel)
-    if resumed:
-        echo(f"resuming the run in {run_dir}")
+    if changes is not None:
+        echo(f"resuming the run in {run_dir}" + (f" with config changes: {'; '.join(changes)}" if changes else ""))
     return Runner(config, Path(run_dir), echo).run()

@@ -11,30 +11,92 @@ from .errors import UserError
 
 IDENTITY = "run.json"
 
+# What a stopped run may change, and why the rest may not (longest matching prefix wins).
+RUN_CHANGES_ALLOWED = ("run_dir", "convergence", "exploration", "selection", "validation", "training.steps",
+                       "training.models", "training.parallel", "training.start_lr", "training.stop_lr",
+                       "labeler.structures_per_task", "execution")
+WHY_NOT = {
+    "element": "the type map of every dataset and model",
+    "seed": "the seeds decide what is explored and selected; a new seed is a new run",
+    "labeler": "all labels of a run must come from one reference",
+    "initial_data": "the initial data set is already built from it",
+    "training": "it sets the model's shape (descriptor, sel, fitting net); models of two shapes are not one run",
+}
+
 
 def config_fingerprint(plain_config: dict) -> str:
     relevant = {k: v for k, v in plain_config.items() if k != "run_dir"}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def claim_run_dir(run_dir: Path, plain_config: dict) -> bool:
-    """Create or reopen run_dir for this config; return True when resuming. Never deletes anything."""
+def changed_keys(old: dict, new: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted key, old, new) for each leaf that differs; lists are leaves."""
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b, path = old.get(key), new.get(key), f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes += changed_keys(a, b, path + ".")
+        elif a != b:
+            changes.append((path, a, b))
+    return changes
+
+
+def _allowed(path: str, allowed: tuple[str, ...]) -> bool:
+    return any(path == a or path.startswith(a + ".") for a in allowed)
+
+
+def check_config_changes(old: dict, new: dict, allowed: tuple[str, ...]) -> list[str]:
+    """Descriptions of the safe changes; UserError naming the first change that is not safe."""
+    changes = changed_keys(old, new)
+    for path, a, b in changes:
+        if not _allowed(path, allowed):
+            why = WHY_NOT.get(path.split(".")[0], "it is fixed once a run has started")
+            raise UserError(f"this run directory was made with {path} = {json.dumps(a)}, the config now says {json.dumps(b)}; "
+                            f"it cannot change within a run ({why}): restore it to resume, or pass a new --workdir")
+    return [f"{path}: {json.dumps(a)} -> {json.dumps(b)}" for path, a, b in changes]
+
+
+def claim_run_dir(run_dir: Path, plain_config: dict, allowed_changes: tuple[str, ...] = ()) -> list[str] | None:
+    """Create or reopen run_dir for this config. Returns None for a new run, else the accepted config
+    changes of a resumed one (possibly none). Never deletes anything."""
     run_dir = Path(run_dir)
     identity = run_dir / IDENTITY
     fingerprint = config_fingerprint(plain_config)
     if identity.exists():
         recorded = json.loads(identity.read_text())
-        if recorded.get("config_fingerprint") != fingerprint:
-            raise UserError(
-                f"run directory '{run_dir}' holds another run (made from a different config); "
-                "pass a new --workdir, or run with the config it was made from to resume it"
-            )
-        return True
+        if recorded.get("config_fingerprint") == fingerprint:
+            return []
+        if "config" not in recorded:
+            raise UserError(f"run directory '{run_dir}' holds another run (no config recorded); pass a new --workdir")
+        accepted = check_config_changes(recorded["config"], plain_config, allowed_changes)
+        recorded.setdefault("config_changes", []).append(accepted)
+        recorded.update(config_fingerprint=fingerprint, config=plain_config)
+        _write_atomically(identity, json.dumps(recorded, indent=2))
+        return accepted
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"'{run_dir}' is not empty and holds no dpdriver run; choose an empty or new --workdir")
     run_dir.mkdir(parents=True, exist_ok=True)
-    identity.write_text(json.dumps({"config_fingerprint": fingerprint, "config": plain_config}, indent=2))
-    return False
+    _write_atomically(identity, json.dumps({"config_fingerprint": fingerprint, "config": plain_config}, indent=2))
+    return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def set_aside(path: Path, suffix: str) -> Path | None:
+    """Rename an output that a changed run will write again, so that nothing is lost."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    target = path.with_name(f"{path.name}.{suffix}")
+    n = 1
+    while target.exists():
+        target, n = path.with_name(f"{path.name}.{suffix}.{n}"), n + 1
+    path.rename(target)
+    return target
 
 
 def install(source: Path, target: Path) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import ase.io
 import numpy as np
 from ase import Atoms
 
@@ -82,6 +81,8 @@ def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
             if reason:
                 filtered[reason] = filtered.get(reason, 0) + 1
             else:
+                frames[i].info["provenance"] = {"generator": "exploration", "task": task.name, "frame": int(i),
+                                                "temperature_K": task.temperature_K, "ensemble": task.ensemble}
                 pool.append(frames[i])
     n_pick = min(selection.max_labels_per_round, len(pool))
     if selection.method == "fps":
@@ -105,18 +106,3 @@ def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
         "tasks": per_task,
     }
     return summary, [pool[i] for i in picked]
-
-
-def write_candidates(candidates: list[Atoms], path: Path) -> Path:
-    """Candidates as extxyz; an empty file when there are none (extxyz cannot hold zero frames)."""
-    path = Path(path)
-    if candidates:
-        ase.io.write(path, candidates, format="extxyz")
-    else:
-        path.write_text("")
-    return path
-
-
-def read_candidates(path: Path) -> list[Atoms]:
-    path = Path(path)
-    return ase.io.read(path, index=":", format="extxyz") if path.stat().st_size else []

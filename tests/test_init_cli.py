@@ -52,7 +52,7 @@ def test_init_labels_the_plan_with_provenance_and_resumes(cli, tmp_path):
     assert again.returncode == 0 and "nothing relabeled" in again.stdout
     other = tmp_path / "other.yaml"
     other.write_text(SMALL.replace("seed: 3", "seed: 4"))
-    assert_one_line_error(cli("init", other, "-o", tmp_path / "out"), "holds another run")
+    assert_one_line_error(cli("init", other, "-o", tmp_path / "out"), "cannot change within a run")
 
 
 def test_init_refusals_are_one_line(cli, tmp_path):

@@ -45,16 +45,44 @@ def test_emt_labels_match_ase_with_virials_and_provenance_per_frame(tmp_path):
         virial = system["virials"][line["frame"]]
         assert np.allclose(virial, -atoms.get_stress(voigt=False) * atoms.get_volume(), atol=1e-6)
         assert line["labeler"] == {"kind": "emt"} and line["structure"] == frame.info["provenance"]
-    assert not (tmp_path / "tasks").exists()  # EMT writes no files
+    assert sorted(p.name for p in (tmp_path / "tasks").iterdir()) == [f"task.{i:06d}" for i in range(6)]
 
 
-def test_failed_label_is_recorded_with_its_structure_and_others_go_on(tmp_path):
+class CountingEMT(EMTLabeler):
+    calls = 0
+
+    def label_one(self, atoms, task_dir):
+        CountingEMT.calls += 1
+        return super().label_one(atoms, task_dir)
+
+
+def test_finished_labels_of_an_interrupted_task_are_never_computed_again(tmp_path):
+    frames = mixed_structures()
+    first = label_to_data(CountingEMT(), frames, tmp_path / "data", ["Cu"], tmp_path / "tasks")
+    assert CountingEMT.calls == 6
+    # as after a kill during task 3: its result never landed, the others did
+    import shutil
+    shutil.rmtree(tmp_path / "tasks" / "task.000003" / "labeled")
+    again = label_to_data(CountingEMT(), frames, tmp_path / "again", ["Cu"], tmp_path / "tasks")
+    assert CountingEMT.calls == 7  # only task 3 was computed again
+    assert again == first
+    for name in ("energy.npy", "force.npy", "coord.npy", "virial.npy"):
+        a, b = (np.load(next((tmp_path / d).rglob(name))) for d in ("data", "again"))
+        assert np.array_equal(a, b)
+
+
+def test_failed_label_is_quarantined_with_its_reason_and_others_go_on(tmp_path):
     frames = mixed_structures()[:3]
     frames[1].set_chemical_symbols(["Fe"] * len(frames[1]))  # EMT has no Fe parameters
-    report = label_to_data(EMTLabeler(), frames, tmp_path / "data", ["Cu"])
+    report = label_to_data(EMTLabeler(), frames, tmp_path / "data", ["Cu"], tmp_path / "tasks", first_index=10,
+                           quarantine_dir=tmp_path / "quarantine")
     assert report["labeled"] == 2
-    assert [f["index"] for f in report["failed"]] == [1] and "Fe" in report["failed"][0]["reason"]
+    assert [f["index"] for f in report["failed"]] == [11] and "Fe" in report["failed"][0]["reason"]
     assert report["failed"][0]["structure"]["kind"] == "volume_scan"
+    held = tmp_path / "quarantine" / "task.000011"
+    assert json.loads((held / "reason.json").read_text())["reason"] == report["failed"][0]["reason"]
+    assert ase.io.read(held / "structure.extxyz").get_chemical_symbols() == frames[1].get_chemical_symbols()
+    assert sorted(p.name for p in (tmp_path / "quarantine").iterdir()) == ["task.000011"]
 
 
 def test_unsupported_element_is_a_user_error():

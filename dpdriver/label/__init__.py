@@ -1,15 +1,15 @@
 """One labeler interface for every reference method: EMT, any ASE calculator, VASP."""
 
 from .ase_calculator import ASELabeler, EMTLabeler
-from .base import PROVENANCE_FILE, Labeler, LabelResult, label_to_data
+from .base import PROVENANCE_FILE, Labeler, LabelResult, label_to_data, merge_reports
 from .vasp import VaspLabeler
 
 __all__ = ["Labeler", "LabelResult", "EMTLabeler", "ASELabeler", "VaspLabeler", "PROVENANCE_FILE",
-           "label_to_data", "make_labeler"]
+           "label_to_data", "make_labeler", "merge_reports"]
 
 
 def make_labeler(labeler_config) -> Labeler:
-    settings = labeler_config.model_dump(mode="json")
+    settings = labeler_config.model_dump(mode="json", exclude={"structures_per_task"})  # what the labels depend on
     if labeler_config.kind == "emt":
         return EMTLabeler(settings)
     if labeler_config.kind == "ase":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ase.io
 import dpdata
 import numpy as np
 from ase import Atoms
@@ -15,6 +17,8 @@ from ase import Atoms
 from ..errors import UserError
 
 PROVENANCE_FILE = "provenance.jsonl"
+LABELED_DIR = "labeled"  # a finished task's frame, deepmd/npy
+FAILED_FILE = "failed.json"  # a finished task's failure reason
 
 
 @dataclass
@@ -54,33 +58,56 @@ class Labeler(ABC):
                 "choose one of those elements or another labeler"
             )
 
-    def label(self, structures: list[Atoms], work_dir: Path | None = None) -> LabelResult:
-        """Label each structure; a failure is recorded with its reason and never stops the others."""
+    def label(self, structures: list[Atoms], work_dir: Path | None = None, first_index: int = 0) -> LabelResult:
+        """Label each structure in its task folder task.<first_index + i>; a failure is recorded with its
+        reason and never stops the others. A task that finished (labeled or failed) in an interrupted
+        attempt is read back from its folder, never computed again."""
         work_dir = Path(work_dir or "label-tasks")
         result = LabelResult()
-        for index, atoms in enumerate(structures):
+        for offset, atoms in enumerate(structures):
+            index = first_index + offset
+            task_dir = work_dir / f"task.{index:06d}"
             try:
-                system = self.label_one(atoms, work_dir / f"task.{index:06d}")
-                energy = float(system["energies"][0])
-                if not (math.isfinite(energy) and np.all(np.isfinite(system["forces"]))):
-                    raise ValueError(f"non-finite energy or forces (E={energy})")
+                system = self._finished_label(task_dir) or self._label_and_keep(atoms, task_dir)
             except UserError:
                 raise
             except Exception as exc:  # a reference code may fail in any way; record, go on
-                result.failures.append((index, f"{type(exc).__name__}: {exc}"))
+                reason = f"{type(exc).__name__}: {exc}"
+                task_dir.mkdir(parents=True, exist_ok=True)
+                (task_dir / FAILED_FILE).write_text(json.dumps({"reason": reason}))
+                result.failures.append((index, reason))
                 continue
             result.systems.append(system)
             result.labeled_indices.append(index)
         return result
 
+    @staticmethod
+    def _finished_label(task_dir: Path) -> dpdata.LabeledSystem | None:
+        if (task_dir / FAILED_FILE).exists():
+            raise RuntimeError(json.loads((task_dir / FAILED_FILE).read_text())["reason"])
+        if (task_dir / LABELED_DIR / "type.raw").exists():
+            return dpdata.LabeledSystem(str(task_dir / LABELED_DIR), fmt="deepmd/npy")
+        return None
+
+    def _label_and_keep(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
+        system = self.label_one(atoms, task_dir)
+        energy = float(system["energies"][0])
+        if not (math.isfinite(energy) and np.all(np.isfinite(system["forces"]))):
+            raise ValueError(f"non-finite energy or forces (E={energy})")
+        partial = task_dir / (LABELED_DIR + ".partial")
+        system.to("deepmd/npy", str(partial))
+        partial.replace(task_dir / LABELED_DIR)  # complete or absent
+        return system
+
 
 def label_to_data(labeler: Labeler, structures: list[Atoms], out_dir, type_map: list[str],
-                  work_dir: Path | None = None) -> dict:
-    """Label structures into a deepmd/npy folder with one provenance line per frame; the report lists
-    every failure with its reason and provenance."""
+                  work_dir: Path | None = None, first_index: int = 0, quarantine_dir: Path | None = None) -> dict:
+    """Label structures into a deepmd/npy folder with one provenance line per frame. The report lists
+    every failure with its reason and provenance; each failed task folder is copied to quarantine_dir."""
     from ..data import write_systems
 
-    result = labeler.label(structures, work_dir)
+    work_dir = Path(work_dir or "label-tasks")
+    result = labeler.label(structures, work_dir, first_index)
     written = write_systems(result.systems, out_dir, type_map)
     frames_per_formula: dict[str, int] = {}
     lines = []
@@ -89,13 +116,35 @@ def label_to_data(labeler: Labeler, structures: list[Atoms], out_dir, type_map: 
         frame = frames_per_formula.get(formula, 0)
         frames_per_formula[formula] = frame + 1
         lines.append(json.dumps({"system": formula, "frame": frame, "labeler": labeler.settings,
-                                 "structure": structures[index].info.get("provenance", {})}))
+                                 "structure": structures[index - first_index].info.get("provenance", {})}))
     if lines:
         (Path(out_dir) / PROVENANCE_FILE).write_text("\n".join(lines) + "\n")
-    return {
-        "labeler": labeler.name,
-        "requested": len(structures),
-        "labeled": written,
-        "failed": [{"index": i, "reason": reason, "structure": structures[i].info.get("provenance", {})}
-                   for i, reason in result.failures],
-    }
+    failed = [{"index": i, "reason": reason, "structure": structures[i - first_index].info.get("provenance", {})}
+              for i, reason in result.failures]
+    if quarantine_dir is not None:
+        quarantine(failed, structures, first_index, work_dir, Path(quarantine_dir))
+    return {"labeler": labeler.name, "requested": len(structures), "labeled": written, "failed": failed}
+
+
+def merge_reports(reports: list[dict]) -> dict:
+    """One report for a labeling fan-out, from its tasks' reports."""
+    return {"labeler": reports[0]["labeler"], "requested": sum(r["requested"] for r in reports),
+            "labeled": sum(r["labeled"] for r in reports), "failed": [f for r in reports for f in r["failed"]]}
+
+
+def quarantine(failed: list[dict], structures: list[Atoms], first_index: int, work_dir: Path, out: Path) -> None:
+    """Each failed task as the user debugs it: its folder (inputs, logs, outputs), the structure, the reason."""
+    for failure in failed:
+        name = f"task.{failure['index']:06d}"
+        target = out / name
+        if (work_dir / name).is_dir():
+            shutil.copytree(work_dir / name, target, dirs_exist_ok=True)
+        target.mkdir(parents=True, exist_ok=True)
+        ase.io.write(target / "structure.extxyz", _plain(structures[failure["index"] - first_index]), format="extxyz")
+        (target / "reason.json").write_text(json.dumps(failure, indent=2))
+
+
+def _plain(atoms: Atoms) -> Atoms:
+    copy = atoms.copy()
+    copy.info, copy.calc = {}, None
+    return copy

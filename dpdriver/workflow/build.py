@@ -36,9 +36,26 @@ def round_step(stage: str, op, plain_config: dict, round_index: int, **artifacts
                 artifacts=artifacts, key=stage_key(stage, round_index))
 
 
+def label_step(plain_config: dict, dataset: str, structures, batches, key: str) -> Step:
+    """The labeling fan-out: one task per `labeler.structures_per_task` structures, a count known only at run time."""
+    return Step(
+        "label",
+        template(ops.Label, Slices("{{item}}", input_parameter=["batch"], output_artifact=["data", "quarantine"])),
+        parameters={"config": plain_config, "dataset": dataset, "batch": batches},
+        artifacts={"structures": structures},
+        with_param=batches,
+        key=key + "-{{item}}",
+    )
+
+
 def init_workflow(config: RunConfig) -> Workflow:
+    plain = config.to_plain()
+    generate = Step("generate", template(ops.Generate), parameters={"config": plain}, key=stage_key("generate"))
+    label = label_step(plain, "init", generate.outputs.artifacts["structures"],
+                       generate.outputs.parameters["label_batches"], stage_key("label"))
     wf = Workflow(name="init", id="init")
-    wf.add(Step("init", template(ops.InitData), parameters={"config": config.to_plain()}, key=stage_key("init")))
+    wf.add(generate)
+    wf.add(label)
     return wf
 
 
@@ -65,7 +82,8 @@ def round_workflow(config: RunConfig, round_index: int, data_dir: Path) -> Workf
     )
     select = round_step("select", ops.Select, plain, round_index, task_dirs=explore.outputs.artifacts["task_dir"],
                         data=upload_artifact(str(data_dir)))
-    label = round_step("label", ops.Label, plain, round_index, candidates=select.outputs.artifacts["candidates"])
+    label = label_step(plain, f"round.{round_index:03d}", select.outputs.artifacts["candidates"],
+                       select.outputs.parameters["label_batches"], stage_key("label", round_index))
     wf = Workflow(name=round_id(round_index), id=round_id(round_index))
     for step in (train, explore, select, label):
         wf.add(step)
@@ -73,14 +91,16 @@ def round_workflow(config: RunConfig, round_index: int, data_dir: Path) -> Workf
 
 
 def export_workflow(config: RunConfig, model: Path, history: list[dict], stop_reason: str) -> Workflow:
-    wf = Workflow(name="export", id="export")
+    # keyed by the last round: a run continued after an export (round limit raised) exports again
+    key = stage_key("export", history[-1]["round"])
+    wf = Workflow(name=key, id=key)
     wf.add(
         Step(
             "export",
             template(ops.Export),
             parameters={"config": config.to_plain(), "history": history, "stop_reason": stop_reason},
             artifacts={"model": upload_artifact(str(model))},
-            key=stage_key("export"),
+            key=key,
         )
     )
     return wf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import List
 
@@ -12,13 +13,14 @@ from ..data import read_frames, system_dirs
 from ..explore import MDTask, run_md_task
 from ..export import export_potential
 from ..generate import ideal_crystal
-from ..initdata import build_initial_data
+from ..generate import generate
 from ..label import label_to_data, make_labeler
 from ..seeds import derive_seed
-from ..select import read_candidates, select_candidates, write_candidates
+from ..select import select_candidates
+from ..structures import batch_slice, label_batches, read_structures, write_structures
 from ..train import train_model
 
-CANDIDATES_FILE = "candidates.extxyz"
+STRUCTURES_FILE = "structures.extxyz"
 
 
 def _config(op_in: OPIO) -> RunConfig:
@@ -40,18 +42,21 @@ class StageOP(OP):
         return OPIOSign(cls.outputs)
 
 
-class InitData(StageOP):
-    """Generate the initial structures and label them."""
+class Generate(StageOP):
+    """Generate the initial structures (running the labeler where a generator needs it: MD, force constants)."""
 
     inputs = {"config": dict}
-    outputs = {"data": Artifact(Path), "report": dict}
+    outputs = {"structures": Artifact(Path), "label_batches": List[int], "generators": list}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        out = Path("init")
-        report = build_initial_data(config, out, Path("init-tasks"))
-        return OPIO({"data": out, "report": report})
+        labeler = make_labeler(config.labeler)
+        labeler.check(config.element)
+        structures, summaries = generate(config, labeler)
+        return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
+                     "label_batches": label_batches(len(structures), config.labeler.structures_per_task),
+                     "generators": [asdict(s) | {"labels": s.labels} for s in summaries]})
 
 
 class Train(StageOP):
@@ -88,7 +93,7 @@ class Select(StageOP):
     """Classify all explored frames and choose the candidates to label."""
 
     inputs = {"config": dict, "round_index": int, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
-    outputs = {"summary": dict, "candidates": Artifact(Path)}
+    outputs = {"summary": dict, "candidates": Artifact(Path), "label_batches": List[int]}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -96,22 +101,28 @@ class Select(StageOP):
         seed = derive_seed(config.seed, "select", op_in["round_index"])
         summary, candidates = select_candidates(sorted(op_in["task_dirs"]), config.element, config.selection, seed,
                                                 labeled=read_frames(op_in["data"]))
-        return OPIO({"summary": summary, "candidates": write_candidates(candidates, Path(CANDIDATES_FILE))})
+        return OPIO({"summary": summary, "candidates": write_structures(candidates, Path(STRUCTURES_FILE)),
+                     "label_batches": label_batches(len(candidates), config.labeler.structures_per_task)})
 
 
 class Label(StageOP):
-    """Label the selected candidates into a new dataset of this round."""
+    """Label one task's share of the structures; failures go to quarantine with their reasons."""
 
-    inputs = {"config": dict, "round_index": int, "candidates": Artifact(Path)}
-    outputs = {"data": Artifact(Path), "report": dict}
+    inputs = {"config": dict, "dataset": str, "batch": int, "structures": Artifact(Path)}
+    outputs = {"data": Artifact(Path), "quarantine": Artifact(Path), "report": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        structures = read_candidates(op_in["candidates"])
-        out = Path(f"round.{op_in['round_index']:03d}")
-        report = label_to_data(make_labeler(config.labeler), structures, out, [config.element], Path("label-tasks"))
-        return OPIO({"data": out, "report": report})
+        per_task, batch = config.labeler.structures_per_task, op_in["batch"]
+        share = batch_slice(batch, per_task)
+        structures = read_structures(op_in["structures"])[share]
+        out = Path(op_in["dataset"]) / f"batch.{batch:04d}"
+        quarantined = Path("quarantine") / op_in["dataset"] / f"batch.{batch:04d}"
+        quarantined.mkdir(parents=True, exist_ok=True)
+        report = label_to_data(make_labeler(config.labeler), structures, out, [config.element], Path("label-tasks"),
+                               first_index=share.start, quarantine_dir=quarantined)
+        return OPIO({"data": out, "quarantine": quarantined, "report": report})
 
 
 class Export(StageOP):

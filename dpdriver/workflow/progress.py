@@ -20,7 +20,7 @@ FINAL_PHASES = {"Succeeded", "Failed", "Skipped"}
 class Stage:
     name: str
     key_prefix: str  # step folders of this stage are named <key_prefix> or <key_prefix>-<i>
-    steps: int
+    steps: int | Callable[[], int]  # a callable when the count is known only once an earlier stage ran
     describe: Callable[[list[Path]], str]  # summary from the finished step folders
     unit: str = "steps"
 
@@ -59,7 +59,8 @@ class StageMonitor:
 
     def _finished(self, stage: Stage) -> bool:
         dirs = self._step_dirs(stage)
-        return len(dirs) >= stage.steps and all(self._phase(d) in FINAL_PHASES for d in dirs)
+        steps = stage.steps() if callable(stage.steps) else stage.steps
+        return len(dirs) >= steps and all(self._phase(d) in FINAL_PHASES for d in dirs)
 
     def _progress(self, stage: Stage) -> tuple[int, int]:
         done = total = 0
