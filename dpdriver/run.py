@@ -15,6 +15,7 @@ from .data import check_data_dir, count_frames
 from .errors import UserError
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
+from .processes import take_over
 from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir, install, set_aside
 from .workflow import build
 from .workflow.local import configure_local, submit_local, workflow_dir
@@ -224,7 +225,10 @@ def preflight(config: RunConfig) -> None:
 def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     preflight(config)
     changes = claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
+    stopped = take_over(run_dir)
     configure_local(Path(run_dir) / "dflow", workers=config.training.parallel)
+    if stopped:
+        echo(f"stopped {stopped} leftover process(es) of the interrupted run")
     if changes is not None:
         echo(f"resuming the run in {run_dir}" + (f" with config changes: {'; '.join(changes)}" if changes else ""))
     return Runner(config, Path(run_dir), echo).run()

@@ -150,3 +150,79 @@ def test_status_shows_every_round_and_never_nan(finished_run):
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]
     assert [row[0] for row in rows] == ["0", "1"]
     assert "nan" not in result.stdout.lower() and "stopped:" in result.stdout and "exported:" in result.stdout
+
+
+def _data_arrays(run_dir: Path) -> dict[str, np.ndarray]:
+    return {str(p.relative_to(run_dir)): np.load(p) for p in sorted((run_dir / "data").rglob("*.npy"))}
+
+
+def _round_records(run_dir: Path) -> list[dict]:
+    records = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
+    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
+
+
+def test_sigkill_mid_exploration_then_same_command_gives_identical_data(finished_run, tmp_path):
+    """kill -9 while LAMMPS runs in round 1; the rerun stops the orphans, keeps every finished step
+    (no label computed twice) and ends with the same data as the uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    from conftest import DPDRIVER, run_cli
+    from dpdriver.processes import RUNNER_ENV, RUNNER_FILE, marked_processes
+
+    reference, config, _ = finished_run
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while not list(run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/lmp.out")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before round 1 explored"
+        time.sleep(0.05)
+    mark = json.loads((run_dir / RUNNER_FILE).read_text())["mark"]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    orphans = marked_processes(mark)
+    assert orphans, "no step process outlived the killed runner: the test missed the moment"
+    init_mtimes = {p: p.stat().st_mtime for p in (run_dir / "data").rglob("*.npy")}
+    round0_models = {p: p.stat().st_mtime for p in run_dir.glob("rounds/round.000/models/*.pb")}
+
+    again = run_cli("run", config, "--workdir", run_dir, env={RUNNER_ENV: ""})
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "leftover process(es) of the interrupted run" in again.stdout
+    assert not [pid for pid in orphans if os.path.exists(f"/proc/{pid}") and pid in marked_processes(mark)]
+    assert "round 0" not in again.stdout  # round 0 finished before the kill: nothing of it reran
+    assert {p: p.stat().st_mtime for p in init_mtimes} == init_mtimes  # no label computed twice
+    assert {p: p.stat().st_mtime for p in round0_models} == round0_models
+    assert _round_records(run_dir) == _round_records(reference)
+    arrays, expected = _data_arrays(run_dir), _data_arrays(reference)
+    assert arrays.keys() == expected.keys()
+    assert all(np.array_equal(arrays[k], expected[k]) for k in expected)
+
+
+def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_run, tmp_path):
+    from conftest import run_cli
+
+    run_dir, config, _ = finished_run
+    identity = (run_dir / "run.json").read_text()
+    reshaped = tmp_path / "reshaped.yaml"
+    reshaped.write_text(config.read_text().replace("training:\n", "training:\n  rcut_A: 4.5\n"))
+    refused = run_cli("run", reshaped, "--workdir", run_dir)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "training.rcut_A = 5.0" in refused.stderr and "model's shape" in refused.stderr
+    assert (run_dir / "run.json").read_text() == identity
+
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(config.read_text().replace("max_rounds: 2", "max_rounds: 3").replace("md_steps: 120", "md_steps: 60"))
+    frames = count_frames(run_dir / "data")
+    result = run_cli("run", longer, "--workdir", run_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "convergence.max_rounds: 2 -> 3" in result.stdout and "exploration.md_steps: 120 -> 60" in result.stdout
+    assert "round 0" not in result.stdout and "round 2 explore" in result.stdout
+    record = json.loads((run_dir / "rounds/round.002/round.json").read_text())
+    assert record["selection"]["frames"] == 4 * 7  # the new MD length: 60 / 10 + 1 frames per task
+    assert count_frames(run_dir / "data") == frames + record["frames_added"]
+    summary = json.loads((run_dir / "export/summary.json").read_text())
+    assert summary["exported_from_round"] == 2 and len(summary["rounds"]) == 3
+    kept = json.loads((run_dir / "export.r001/summary.json").read_text())  # the earlier export is kept
+    assert kept["exported_from_round"] == 1

@@ -1,0 +1,57 @@
+"""One runner per run directory, and no orphans: after a SIGKILL the steps' `dp` and `lmp` children
+keep running; the next runner finds them by an environment mark they inherited and stops them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+from .errors import UserError
+
+RUNNER_ENV = "DPDRIVER_RUNNER"
+RUNNER_FILE = "runner.json"
+
+
+def marked_processes(mark: str) -> list[int]:
+    """Processes (other than this one) whose environment carries the runner mark."""
+    wanted = f"{RUNNER_ENV}={mark}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(proc.name) != os.getpid() and wanted in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
+    """Become the run directory's runner; return how many leftover processes of a killed runner were stopped."""
+    record = Path(run_dir) / RUNNER_FILE
+    stopped = 0
+    if record.exists():
+        previous = json.loads(record.read_text())
+        leftovers = marked_processes(previous["mark"])
+        if previous["pid"] in leftovers:
+            raise UserError(f"another dpdriver (pid {previous['pid']}) is running in {run_dir}; "
+                            f"wait for it to finish, or stop it with: kill {previous['pid']}")
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                stopped += 1
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait_s
+        while leftovers and time.monotonic() < deadline:  # they must not write into the steps we redo
+            leftovers = marked_processes(previous["mark"])
+            time.sleep(0.1)
+    mark = uuid.uuid4().hex
+    tmp = record.with_name(RUNNER_FILE + ".partial")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "mark": mark}))
+    tmp.replace(record)
+    os.environ[RUNNER_ENV] = mark  # inherited by every step process and tool it starts
+    return stopped
