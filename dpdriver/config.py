@@ -7,6 +7,7 @@ UserError naming the key, its line in the file and, for typos, the nearest valid
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
@@ -323,6 +324,48 @@ class ValidationConfig(Strict):
     test_lattice_scales: list[float] = Field(default_factory=lambda: [0.96, 1.0, 1.04], min_length=1)
 
 
+Stage = Literal["generate", "train", "explore", "select", "label", "advance", "export"]
+
+
+class StepResources(Strict):
+    """Kubernetes requests for one stage's pods (e.g. cpu: "4", memory: 8Gi, gpu: 1) and its image."""
+
+    cpu: Optional[str] = None
+    memory: Optional[str] = None
+    gpu: int = Field(0, ge=0)
+    image: Optional[str] = None  # default: execution.argo.image
+
+
+class ArgoConfig(Strict):
+    """Where `dpdriver submit` sends the workflow. Credentials (token, S3 keys) are never read from here:
+    DPDRIVER_ARGO_TOKEN, DPDRIVER_S3_ACCESS_KEY, DPDRIVER_S3_SECRET_KEY, or credentials_file."""
+
+    host: str = "https://127.0.0.1:2746"
+    namespace: str = "argo"
+    image: str = "dpdriver:0.1.0"  # an image with dpdriver and its stack installed
+    python: str = "python3"  # the interpreter in the image
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_bucket: str = "my-bucket"
+    s3_secure: bool = False
+    credentials_file: Optional[str] = None  # YAML with token, s3_access_key, s3_secret_key; must be chmod 600
+    parallelism: Optional[int] = Field(None, ge=1)  # pods at once
+    retries: int = Field(2, ge=0)  # per pod, on failure or error (a node lost, an OOM kill)
+    steps: dict[Stage, StepResources] = Field(default_factory=dict)
+
+
+class DispatcherConfig(Strict):
+    """Stages sent to an HPC queue by dpdispatcher (Slurm, PBS, LSF or a local shell), locally or from Argo."""
+
+    stages: list[Stage] = Field(default_factory=lambda: ["label"], min_length=1)
+    machine: dict[str, Any]  # dpdispatcher machine: batch_type, context_type, remote_root, remote_profile
+    resources: dict[str, Any] = Field(default_factory=dict)  # dpdispatcher resources: queue_name, cpu_per_node, ...
+
+
+class ExecutionConfig(Strict):
+    argo: ArgoConfig = ArgoConfig()
+    dispatcher: Optional[DispatcherConfig] = None
+
+
 class RunConfig(Strict):
     element: str = "Cu"
     seed: int = 2026
@@ -334,9 +377,13 @@ class RunConfig(Strict):
     selection: SelectionConfig = SelectionConfig()
     convergence: ConvergenceConfig = ConvergenceConfig()
     validation: ValidationConfig = ValidationConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     def to_plain(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+SECRET_KEY = re.compile(r"password|passwd|token|secret|access_key|api_key", re.IGNORECASE)
 
 
 def _key_lines(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
@@ -419,10 +466,16 @@ def parse_config(text: str, source: str = "<config>") -> RunConfig:
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise UserError(f"{source}: the config must be a YAML mapping of keys to values")
+    lines = _key_lines(root) if root is not None else {}
+    for path in lines:
+        if isinstance(path[-1], str) and SECRET_KEY.search(path[-1]):
+            raise UserError(f"{source}:{lines[path]}: '{'.'.join(map(str, path))}' looks like a credential; credentials never "
+                            "go in the config (it is copied into run.json and every workflow manifest): set "
+                            "DPDRIVER_ARGO_TOKEN / DPDRIVER_S3_ACCESS_KEY / DPDRIVER_S3_SECRET_KEY or use "
+                            "execution.argo.credentials_file")
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = _key_lines(root) if root is not None else {}
         first = _describe(exc.errors()[0], source, lines)
         more = len(exc.errors()) - 1
         raise UserError(first + (f" (and {more} more problem(s))" if more else "")) from None

@@ -15,6 +15,7 @@ from .data import check_data_dir, count_frames
 from .errors import UserError
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
+from .loop import round_config, round_record, stop_reason_after
 from .processes import take_over
 from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir, install, set_aside
 from .workflow import build
@@ -110,15 +111,14 @@ class Runner:
             install(_artifact(wf_dir, dirs[0].name, "data", dataset), target)
         return report
 
-    def round(self, r: int, config: RunConfig) -> dict:
+    def round(self, r: int, history: list[dict]) -> dict:
         record_path = self.run_dir / "rounds" / f"round.{r:03d}" / ROUND_RECORD
         if record_path.exists():
             return json.loads(record_path.read_text())
         started = time.monotonic()
         frames_before = count_frames(self.data_dir)
-        wf = build.round_workflow(config, r, self.data_dir)
-        n_models, n_tasks = self.config.training.models, len(build.plan_tasks(
-            self.config.exploration, r, self.config.exploration.starts_per_task, self.config.seed))
+        wf = build.round_workflow(round_config(self.config, history), r, history, self.data_dir)
+        n_models, n_tasks = self.config.training.models, build.explore_task_count(self.config)
         stages = [
             Stage("train", build.stage_key("train", r), n_models,
                   lambda d: f"{len(d)} models x {self.config.training.steps} steps trained and frozen"),
@@ -136,14 +136,7 @@ class Runner:
         select_dir = wf_dir / build.stage_key("select", r)
         summary = read_output_parameter(select_dir, "summary")
         report = self._install_labels(wf_dir, build.stage_key("label", r), f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
-        record = {
-            "round": r,
-            "frames_trained_on": frames_before,
-            "frames_added": report["labeled"],
-            "label_failures": report["failed"],
-            "selection": summary,
-            "elapsed_s": round(time.monotonic() - started, 1),
-        }
+        record = round_record(r, frames_before, report, summary, time.monotonic() - started)
         record_path.write_text(json.dumps(record, indent=2))
         return record
 
@@ -162,47 +155,14 @@ class Runner:
             install(_artifact(wf_dir, key, "export", "export"), target)
         return json.loads((target / "summary.json").read_text())
 
-    def round_config(self, labels_so_far: int) -> RunConfig:
-        """The config a round runs with: its label cap lowered to what the loop's label budget has left."""
-        budget = self.config.convergence.max_total_labels
-        cap = self.config.selection.max_labels_per_round
-        if budget is None or budget - labels_so_far >= cap:
-            return self.config
-        selection = self.config.selection.model_copy(update={"max_labels_per_round": budget - labels_so_far})
-        return self.config.model_copy(update={"selection": selection})
-
     def run(self) -> dict:
         self.initial_data()
         history, stop_reason = [], None
-        for r in range(self.config.convergence.max_rounds):
-            history.append(self.round(r, self.round_config(sum(h["frames_added"] for h in history))))
+        while stop_reason is None:
+            history.append(self.round(len(history), history))
             stop_reason = stop_reason_after(history, self.config.convergence)
-            if stop_reason:
-                break
-        stop_reason = stop_reason or f"round limit ({self.config.convergence.max_rounds}) reached"
         self.echo(f"stopped: {stop_reason}")
         return self.export(history, stop_reason)
-
-
-def stop_reason_after(history: list[dict], conv) -> str | None:
-    """Why the loop stops after the last round of history, or None to go on."""
-    last = history[-1]
-    requested = last["frames_added"] + len(last.get("label_failures", []))
-    if requested and last["frames_added"] / requested < conv.min_label_success_ratio:
-        return (f"labels failing: {len(last['label_failures'])} of {requested} failed in round {len(history) - 1} "
-                f"(min_label_success_ratio {conv.min_label_success_ratio}); the reasons are in "
-                f"rounds/round.{len(history) - 1:03d}/round.json; fix the labeler and run again with a new --workdir")
-    ratios = [h["selection"]["accurate_ratio"] for h in history]
-    streak = len(ratios) - next((i + 1 for i in range(len(ratios) - 1, -1, -1) if ratios[i] < conv.accurate_ratio_target), 0)
-    if streak >= conv.consecutive_rounds:
-        return (f"converged: accurate ratio >= {conv.accurate_ratio_target} in {streak} consecutive round(s) "
-                f"(last {ratios[-1]:.3f})")
-    labels = sum(h["frames_added"] for h in history)
-    if conv.max_total_labels is not None and labels >= conv.max_total_labels:
-        return f"label budget reached: {labels} labels added (max_total_labels {conv.max_total_labels})"
-    if history[-1]["frames_added"] == 0 and ratios[-1] < conv.accurate_ratio_target:
-        return "nothing left to label: no selectable candidate frames in this round"
-    return None
 
 
 def preflight(config: RunConfig) -> None:

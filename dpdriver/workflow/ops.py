@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import List
@@ -9,18 +11,20 @@ from typing import List
 from dflow.python import OP, OPIO, Artifact, OPIOSign
 
 from ..config import RunConfig
-from ..data import read_frames, system_dirs
-from ..explore import MDTask, run_md_task
+from ..data import count_frames, read_frames, system_dirs
+from ..explore import plan_tasks, run_md_task
 from ..export import export_potential
 from ..generate import ideal_crystal
 from ..generate import generate
-from ..label import label_to_data, make_labeler
+from ..label import label_to_data, make_labeler, merge_reports
+from ..loop import round_config, round_record, stop_reason_after
 from ..seeds import derive_seed
 from ..select import select_candidates
 from ..structures import batch_slice, label_batches, read_structures, write_structures
 from ..train import train_model
 
 STRUCTURES_FILE = "structures.extxyz"
+LABEL_REPORT_FILE = "label_report.json"
 
 
 def _config(op_in: OPIO) -> RunConfig:
@@ -77,13 +81,14 @@ class Train(StageOP):
 class Explore(StageOP):
     """One LAMMPS MD task with model deviation from the whole ensemble."""
 
-    inputs = {"config": dict, "task": dict, "models": Artifact(List[Path])}
+    inputs = {"config": dict, "round_index": int, "task_index": int, "models": Artifact(List[Path])}
     outputs = {"task_dir": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        task = MDTask(**op_in["task"])
+        exploration = config.exploration
+        task = plan_tasks(exploration, op_in["round_index"], exploration.starts_per_task, config.seed)[op_in["task_index"]]
         workdir = Path(task.name)
         run_md_task(task, ideal_crystal(config), sorted(op_in["models"]), config.element, workdir)
         return OPIO({"task_dir": workdir})
@@ -92,12 +97,12 @@ class Explore(StageOP):
 class Select(StageOP):
     """Classify all explored frames and choose the candidates to label."""
 
-    inputs = {"config": dict, "round_index": int, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
+    inputs = {"config": dict, "round_index": int, "history": list, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
     outputs = {"summary": dict, "candidates": Artifact(Path), "label_batches": List[int]}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = _config(op_in)
+        config = round_config(_config(op_in), op_in["history"])
         seed = derive_seed(config.seed, "select", op_in["round_index"])
         summary, candidates = select_candidates(sorted(op_in["task_dirs"]), config.element, config.selection, seed,
                                                 labeled=read_frames(op_in["data"]))
@@ -122,7 +127,49 @@ class Label(StageOP):
         quarantined.mkdir(parents=True, exist_ok=True)
         report = label_to_data(make_labeler(config.labeler), structures, out, [config.element], Path("label-tasks"),
                                first_index=share.start, quarantine_dir=quarantined)
+        (out / LABEL_REPORT_FILE).write_text(json.dumps(report))  # travels with the data to `advance`
         return OPIO({"data": out, "quarantine": quarantined, "report": report})
+
+
+class Gather(StageOP):
+    """The first round's training data: the initial set and the data given in the config."""
+
+    inputs = {"config": dict, "init": Artifact(List[Path], optional=True), "given": Artifact(List[Path], optional=True)}
+    outputs = {"data": Artifact(Path)}
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        out = Path("data")
+        for batch in op_in["init"] or []:  # the labeling fan-out's folders init/batch.*
+            shutil.copytree(batch, out / "init" / Path(batch).name)
+        for i, given in enumerate(op_in["given"] or []):
+            shutil.copytree(given, out / f"given.{i:03d}")
+        return OPIO({"data": out})
+
+
+class Advance(StageOP):
+    """Record the round, add its labels to the data, and decide whether another round runs."""
+
+    inputs = {"config": dict, "round_index": int, "history": list, "summary": dict, "data": Artifact(Path),
+              "new_data": Artifact(List[Path], optional=True)}
+    outputs = {"history": list, "stop": bool, "stop_reason": str, "next_round_index": int, "next_round_tag": str,
+               "data": Artifact(Path)}
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config, r = _config(op_in), op_in["round_index"]
+        dataset = f"round.{r:03d}"
+        batches = sorted(Path(p) for p in op_in["new_data"] or [])  # the labeling fan-out's folders round.NNN/batch.*
+        reports = [json.loads((b / LABEL_REPORT_FILE).read_text()) for b in batches]
+        report = merge_reports(reports) if reports else {"labeled": 0, "failed": []}
+        history = op_in["history"] + [round_record(r, count_frames(op_in["data"]), report, op_in["summary"])]
+        out = Path("data")
+        shutil.copytree(op_in["data"], out)
+        for batch in batches:
+            shutil.copytree(batch, out / dataset / batch.name)
+        reason = stop_reason_after(history, config.convergence)
+        return OPIO({"history": history, "stop": reason is not None, "stop_reason": reason or "",
+                     "next_round_index": r + 1, "next_round_tag": f"{r + 1:03d}", "data": out})
 
 
 class Export(StageOP):
@@ -136,5 +183,8 @@ class Export(StageOP):
         config = _config(op_in)
         out = Path("export")
         seed = derive_seed(config.seed, "test")
-        summary = export_potential(config, Path(op_in["model"]), out, op_in["history"], op_in["stop_reason"], seed)
+        model = Path(op_in["model"])
+        if model.is_dir():  # on Argo: the last round's ensemble; model 0 is exported
+            model = sorted(model.rglob("graph.pb"))[0]
+        summary = export_potential(config, model, out, op_in["history"], op_in["stop_reason"], seed)
         return OPIO({"export": out, "summary": summary})
