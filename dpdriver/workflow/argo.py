@@ -1,0 +1,212 @@
+"""The run on Argo Workflows: credentials from the environment or a file (never the config), a
+manifest rendered without a cluster, submission, and reading a submitted run back."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import yaml
+from dflow import config as dflow_config
+from dflow import s3_config
+from dflow.utils import StorageClient
+
+from ..config import RunConfig
+from ..errors import UserError
+
+CREDENTIAL_ENV = {"token": "DPDRIVER_ARGO_TOKEN", "s3_access_key": "DPDRIVER_S3_ACCESS_KEY",
+                  "s3_secret_key": "DPDRIVER_S3_SECRET_KEY"}
+SUBMITTED = "argo.json"  # what `submit` leaves in the run directory: where the workflow is
+
+
+def load_credentials(argo) -> dict[str, str]:
+    """From the environment first, then the credentials file; missing ones stay unset."""
+    found: dict[str, str] = {}
+    if argo.credentials_file:
+        path = Path(argo.credentials_file).expanduser()
+        if not path.is_file():
+            raise UserError(f"execution.argo.credentials_file '{path}' not found; create it (YAML: token, s3_access_key, "
+                            "s3_secret_key) or use the DPDRIVER_* environment variables")
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise UserError(f"credentials file '{path}' can be read by others; run: chmod 600 {path}")
+        content = yaml.safe_load(path.read_text()) or {}
+        unknown = set(content) - set(CREDENTIAL_ENV)
+        if unknown:
+            raise UserError(f"credentials file '{path}': unknown key(s) {', '.join(sorted(unknown))}; "
+                            f"valid: {', '.join(CREDENTIAL_ENV)}")
+        found.update({k: str(v) for k, v in content.items()})
+    found.update({k: os.environ[v] for k, v in CREDENTIAL_ENV.items() if os.environ.get(v)})
+    return found
+
+
+class NoUpload(StorageClient):
+    """Rendering needs no object store: artifacts keep their local names as placeholder keys."""
+
+    def upload(self, key, path):
+        return key
+
+    def download(self, key, path):
+        raise UserError("a rendered manifest has no artifacts to download; use `dpdriver submit`")
+
+    def list(self, prefix, recursive=False):
+        return []
+
+    def copy(self, src, dst):
+        return None
+
+    def get_md5(self, key):
+        return ""
+
+    def to_dict(self):
+        return {}
+
+
+def configure_argo(config: RunConfig, credentials: dict[str, str] | None) -> None:
+    """Point dflow at the cluster; with credentials None, at nothing (render only).
+
+    dflow copies its global config into every step's script, so the token and the S3 keys are set
+    only around the calls that need them (upload, submit), never while templates are built."""
+    argo = config.execution.argo
+    dflow_config.update(mode="default", host=argo.host, namespace=argo.namespace, token=None)
+    s3_config.update(endpoint=argo.s3_endpoint, bucket_name=argo.s3_bucket, secure=argo.s3_secure,
+                     access_key=None, secret_key=None, storage_client=NoUpload() if credentials is None else None)
+
+
+def _with_credentials(credentials: dict[str, str], call):
+    dflow_config["token"] = credentials.get("token")
+    s3_config.update(access_key=credentials.get("s3_access_key"), secret_key=credentials.get("s3_secret_key"))
+    try:
+        return call()
+    finally:
+        dflow_config["token"] = None
+        s3_config.update(access_key=None, secret_key=None)
+
+
+def workflow_for_submit(config: RunConfig, credentials: dict[str, str]):
+    """The loop workflow with the given data uploaded, built while no credential is in dflow's config."""
+    from dflow import upload_artifact
+
+    from .build import loop_workflow
+
+    configure_argo(config, credentials)
+    given = [str(Path(d)) for d in config.initial_data.data_dirs]
+    uploaded = _with_credentials(credentials, lambda: upload_artifact(given)) if given else None
+    return loop_workflow(config, on_argo=True, given=uploaded)
+
+
+def manifest(config: RunConfig) -> dict:
+    """The Argo Workflow resource, as `kubectl create -f` takes it."""
+    from .build import loop_workflow
+
+    configure_argo(config, None)
+    wf = loop_workflow(config, on_argo=True)
+    body = wf.to_dict()
+    body.pop("status", None)
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", **body}
+
+
+def render(config: RunConfig, out: Path) -> dict:
+    body = manifest(config)
+    Path(out).write_text(yaml.safe_dump(body, sort_keys=False))
+    return body
+
+
+def submit(config: RunConfig, run_dir: Path) -> str:
+    """Submit the run's workflow; record where it is in run_dir for status, watch and download."""
+    credentials = load_credentials(config.execution.argo)
+    if "token" not in credentials:
+        raise UserError(f"no Argo token: set {CREDENTIAL_ENV['token']} or execution.argo.credentials_file")
+    try:
+        wf = workflow_for_submit(config, credentials)
+        _with_credentials(credentials, wf.submit)
+    except UserError:
+        raise
+    except Exception as exc:  # connection refused, TLS, 401/403 from the server
+        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"could not submit to Argo at {config.execution.argo.host}: {type(exc).__name__}: {first_line}; "
+                        "check execution.argo.host, the S3 settings and the token") from None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / SUBMITTED).write_text(json.dumps({"workflow": wf.id, "host": config.execution.argo.host,
+                                                 "namespace": config.execution.argo.namespace}, indent=2))
+    return wf.id
+
+
+def submit_local(config: RunConfig, run_dir: Path) -> str:
+    """The same workflow in dflow's debug mode, in the foreground: how it is tested without a cluster."""
+    from .build import loop_workflow
+    from .local import configure_local, output_to
+
+    configure_local(run_dir / "dflow", workers=config.training.parallel)
+    wf = loop_workflow(config, on_argo=False, name="dpdriver-loop")
+    with output_to(run_dir / "dpdriver.log"):
+        wf.submit()
+    (run_dir / SUBMITTED).write_text(json.dumps({"workflow": wf.id, "mode": "debug",
+                                                 "debug_workdir": str((run_dir / "dflow").resolve())}, indent=2))
+    return wf.id
+
+
+def _reopen(run_dir: Path):
+    """The submitted workflow of run_dir, through the dflow API (Argo, or debug mode for --local)."""
+    from dflow import Workflow
+
+    path = Path(run_dir) / SUBMITTED
+    if not path.exists():
+        raise UserError(f"'{run_dir}' holds no submitted run ({SUBMITTED} missing); give the --workdir of `dpdriver submit`")
+    record = json.loads(path.read_text())
+    if record.get("mode") == "debug":
+        dflow_config.update(mode="debug", debug_workdir=record["debug_workdir"])
+        return Workflow(id=record["workflow"]), record
+
+    config = RunConfig.model_validate(json.loads((Path(run_dir) / "run.json").read_text())["config"])
+    configure_argo(config, {})
+    dflow_config["token"] = load_credentials(config.execution.argo).get("token")
+    return Workflow(id=record["workflow"]), record
+
+
+def workflow_phase(run_dir: Path) -> str:
+    wf, _ = _reopen(run_dir)
+    try:
+        return wf.query_status()
+    except Exception as exc:
+        raise UserError(f"could not reach the workflow of {run_dir}: {type(exc).__name__}: "
+                        f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+
+
+def _artifact_path(art, into: Path) -> Path:
+    """A step's output artifact as a local folder (downloaded from S3 on Argo)."""
+    if getattr(art, "local_path", None):
+        return Path(art.local_path)
+    from dflow import download_artifact
+
+    return Path(download_artifact(art, path=str(into))[0])
+
+
+def download(run_dir: Path) -> dict:
+    """Data, round records and the export of a submitted run, into the local run layout."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    wf, _ = _reopen(run_dir)
+    advances = sorted((s for s in wf.query_step() if str(getattr(s, "key", "") or "").startswith("advance-r")
+                       and s.phase == "Succeeded"), key=lambda s: s.key)
+    fetched = {"rounds": 0, "export": False}
+    if advances:
+        last = advances[-1]
+        history = [r.recover() if hasattr(r, "recover") else r for r in last.outputs.parameters["history"].value]
+        for record in history:
+            path = run_dir / "rounds" / f"round.{record['round']:03d}" / "round.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record, indent=2))
+        fetched["rounds"] = len(history)
+        data = _artifact_path(last.outputs.artifacts["data"], run_dir / ".download")
+        data = data / "data" if (data / "data").is_dir() else data
+        shutil.copytree(data, run_dir / "data", dirs_exist_ok=True)
+    exports = [s for s in wf.query_step(key="export") if s.phase == "Succeeded"]
+    if exports:
+        export = _artifact_path(exports[0].outputs.artifacts["export"], run_dir / ".download")
+        export = export / "export" if (export / "export").is_dir() else export
+        shutil.copytree(export, run_dir / "export", dirs_exist_ok=True)
+        fetched["export"] = True
+    return fetched
