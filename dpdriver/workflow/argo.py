@@ -4,6 +4,7 @@ manifest rendered without a cluster, submission, and reading a submitted run bac
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from pathlib import Path
@@ -118,6 +119,8 @@ def submit(config: RunConfig, run_dir: Path) -> str:
     credentials = load_credentials(config.execution.argo)
     if "token" not in credentials:
         raise UserError(f"no Argo token: set {CREDENTIAL_ENV['token']} or execution.argo.credentials_file")
+    for name in ("urllib3", "urllib3.connectionpool"):  # their retry warnings would bury the one-line error
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         wf = workflow_for_submit(config, credentials)
         _with_credentials(credentials, wf.submit)
