@@ -119,23 +119,24 @@ class Runner:
         frames_before = count_frames(self.data_dir)
         wf = build.round_workflow(round_config(self.config, history), r, history, self.data_dir)
         n_models, n_tasks = self.config.training.models, build.explore_task_count(self.config)
+        key = {stage: build.stage_key(stage, build.round_tag(r)) for stage in ("train", "explore", "select", "label")}
         stages = [
-            Stage("train", build.stage_key("train", r), n_models,
+            Stage("train", key["train"], n_models,
                   lambda d: f"{len(d)} models x {self.config.training.steps} steps trained and frozen"),
-            Stage("explore", build.stage_key("explore", r), n_tasks, _describe_exploration),
-            Stage("select", build.stage_key("select", r), 1, _describe_selection),
-            Stage("label", build.stage_key("label", r),
-                  lambda: len(read_output_parameter(wf_dir / build.stage_key("select", r), "label_batches")), _describe_labels),
+            Stage("explore", key["explore"], n_tasks, _describe_exploration),
+            Stage("select", key["select"], 1, _describe_selection),
+            Stage("label", key["label"],
+                  lambda: len(read_output_parameter(wf_dir / key["select"], "label_batches")), _describe_labels),
         ]
         wf_dir = workflow_dir(wf)
         self._submit(wf, f"round {r}", stages)
         round_dir = record_path.parent
         for i in range(n_models):
-            model = _artifact(wf_dir, f"{build.stage_key('train', r)}-0", "model", f"train.{i:03d}/graph.pb")
+            model = _artifact(wf_dir, key["train"] + "-0", "model", f"train.{i:03d}/graph.pb")
             install(model, round_dir / "models" / f"graph.{i:03d}.pb")
-        select_dir = wf_dir / build.stage_key("select", r)
+        select_dir = wf_dir / key["select"]
         summary = read_output_parameter(select_dir, "summary")
-        report = self._install_labels(wf_dir, build.stage_key("label", r), f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
+        report = self._install_labels(wf_dir, key["label"], f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
         record = round_record(r, frames_before, report, summary, time.monotonic() - started)
         record_path.write_text(json.dumps(record, indent=2))
         return record
@@ -150,7 +151,7 @@ class Runner:
             self.echo(f"the run went on after its last export; that export is kept in {moved}")
         if not target.exists():
             wf = build.export_workflow(self.config, model, history, stop_reason)
-            key = build.stage_key("export", last)
+            key = build.stage_key("export", build.round_tag(last))
             wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
             install(_artifact(wf_dir, key, "export", "export"), target)
         return json.loads((target / "summary.json").read_text())
