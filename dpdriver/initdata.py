@@ -21,14 +21,20 @@ def dry_run(config) -> str:
     return plan_table(summaries, len(ideal_crystal(config)), labeler.name)
 
 
-def build_initial_data(config, out_dir: Path, work_dir: Path) -> dict:
-    """Label every kept structure into out_dir (deepmd/npy + provenance.jsonl + init_report.json)."""
+def generate_initial_structures(config):
+    """The kept structures (the labeler runs where a generator needs it) and a summary per generator."""
     labeler = make_labeler(config.labeler)
     labeler.check(config.element)
     structures, summaries = generate(config, labeler)
+    return labeler, structures, [asdict(s) | {"labels": s.labels} for s in summaries]
+
+
+def build_initial_data(config, out_dir: Path, work_dir: Path) -> dict:
+    """Label every kept structure into out_dir (deepmd/npy + provenance.jsonl + init_report.json)."""
+    labeler, structures, generators = generate_initial_structures(config)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     report = label_to_data(labeler, structures, out_dir, [config.element], work_dir)
-    report["generators"] = [asdict(s) | {"labels": s.labels} for s in summaries]
+    report["generators"] = generators
     (Path(out_dir) / REPORT_FILE).write_text(json.dumps(report, indent=2))
     return report
 

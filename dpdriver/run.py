@@ -146,8 +146,9 @@ class Runner:
         last = history[-1]["round"]
         model = self.run_dir / "rounds" / f"round.{last:03d}" / "models" / "graph.000.pb"
         summary_path = target / "summary.json"
-        if summary_path.exists() and json.loads(summary_path.read_text())["rounds"] != history:
-            moved = set_aside(target, f"r{json.loads(summary_path.read_text())['exported_from_round']:03d}")
+        exported = json.loads(summary_path.read_text()) if summary_path.exists() else None
+        if exported is not None and exported["rounds"] != history:
+            moved = set_aside(target, f"r{exported['exported_from_round']:03d}")
             self.echo(f"the run went on after its last export; that export is kept in {moved}")
         if not target.exists():
             wf = build.export_workflow(self.config, model, history, stop_reason)

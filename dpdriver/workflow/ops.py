@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import List
 
@@ -15,7 +14,7 @@ from ..data import count_frames, read_frames, system_dirs
 from ..explore import plan_tasks, run_md_task
 from ..export import export_potential
 from ..generate import ideal_crystal
-from ..generate import generate
+from ..initdata import generate_initial_structures
 from ..label import label_to_data, make_labeler, merge_reports
 from ..loop import round_config, round_record, stop_reason_after
 from ..seeds import derive_seed
@@ -55,12 +54,10 @@ class Generate(StageOP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        labeler = make_labeler(config.labeler)
-        labeler.check(config.element)
-        structures, summaries = generate(config, labeler)
+        _, structures, generators = generate_initial_structures(config)
         return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
                      "label_batches": label_batches(len(structures), config.labeler.structures_per_task),
-                     "generators": [asdict(s) | {"labels": s.labels} for s in summaries]})
+                     "generators": generators})
 
 
 class Train(StageOP):
