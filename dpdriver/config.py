@@ -265,24 +265,82 @@ class TrainingConfig(Strict):
         return self
 
 
+Ensemble = Literal["nvt", "npt"]
+StartSource = Literal["ideal", "initial", "rounds"]
+
+
+def _positive_temperatures(temperatures_K):
+    if temperatures_K is not None and any(t <= 0 for t in temperatures_K):
+        raise ValueError("temperatures_K must all be > 0")
+
+
+class ExplorationStageConfig(Strict):
+    """One rung of the exploration ladder; a key left out takes the value of `exploration`. The loop explores a
+    stage until its accurate ratio reached the target for K rounds in a row, then moves to the next."""
+
+    name: Optional[str] = None  # default: stage.N
+    temperatures_K: Optional[list[float]] = Field(None, min_length=1)
+    ensembles: Optional[list[Ensemble]] = Field(None, min_length=1)
+    pressures_bar: Optional[list[float]] = Field(None, min_length=1)  # NPT tasks run at each pressure
+    md_steps: Optional[int] = Field(None, ge=1)
+    starts_from: Optional[list[StartSource]] = Field(None, min_length=1)
+    max_rounds: Optional[int] = Field(None, ge=1)  # move on after this many rounds even if not converged (said so)
+
+    @model_validator(mode="after")
+    def _temperatures(self):
+        _positive_temperatures(self.temperatures_K)
+        return self
+
+
+class ExplorationStage(Strict):
+    """A stage with every value resolved: what a round of that stage runs."""
+
+    index: int
+    name: str
+    temperatures_K: list[float]
+    ensembles: list[Ensemble]
+    pressures_bar: list[float]
+    md_steps: int
+    starts_from: list[StartSource]
+    max_rounds: Optional[int]
+
+
 class ExplorationConfig(Strict):
-    """LAMMPS MD with all models of the ensemble, at a ladder of temperatures."""
+    """LAMMPS MD with all models of the ensemble over a ladder of stages (temperatures, ensembles, pressures).
+
+    Without `stages` the whole ladder below is one stage. MD starts are drawn (seeded) from `starts_from`: the
+    ideal crystal, the bulk cells of the initial data, and the cells labeled in earlier rounds."""
 
     temperatures_K: list[float] = Field(
         default_factory=lambda: [300.0, 600.0, 900.0, 1200.0], min_length=1
     )
-    ensembles: list[Literal["nvt", "npt"]] = Field(default_factory=lambda: ["nvt", "npt"], min_length=1)
+    ensembles: list[Ensemble] = Field(default_factory=lambda: ["nvt", "npt"], min_length=1)
     pressure_bar: float = 1.0
     md_steps: int = Field(1000, ge=1)
     timestep_ps: float = Field(0.002, gt=0)
     deviation_every_steps: int = Field(20, ge=1)  # model_devi.out and trajectory stride
-    starts_per_task: int = Field(1, ge=1)  # initial structures (lattice scale 1.0) per task
+    starts_per_task: int = Field(1, ge=1)  # MD runs per (stage, ensemble, temperature, pressure)
+    starts_from: list[StartSource] = Field(default_factory=lambda: ["ideal"], min_length=1)
+    stages: list[ExplorationStageConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _temperatures(self):
-        if any(t <= 0 for t in self.temperatures_K):
-            raise ValueError("temperatures_K must all be > 0")
+        _positive_temperatures(self.temperatures_K)
+        names = [stage.name for stage in self.stages if stage.name]
+        if len(set(names)) != len(names):
+            raise ValueError("stage names must be unique")
         return self
+
+    def stage_list(self) -> list[ExplorationStage]:
+        given = self.stages or [ExplorationStageConfig()]
+        return [ExplorationStage(
+            index=i, name=stage.name or f"stage.{i}",
+            temperatures_K=stage.temperatures_K or self.temperatures_K,
+            ensembles=stage.ensembles or self.ensembles,
+            pressures_bar=stage.pressures_bar or [self.pressure_bar],
+            md_steps=stage.md_steps or self.md_steps,
+            starts_from=stage.starts_from or self.starts_from, max_rounds=stage.max_rounds,
+        ) for i, stage in enumerate(given)]
 
 
 class SelectionConfig(Strict):
@@ -291,6 +349,8 @@ class SelectionConfig(Strict):
 
     force_trust_lo_eV_A: float = Field(0.05, ge=0)
     force_trust_hi_eV_A: float = Field(0.20, gt=0)
+    virial_trust_lo_eV: Optional[float] = Field(None, ge=0)  # max virial deviation per atom (model_devi.out's max_devi_v)
+    virial_trust_hi_eV: Optional[float] = Field(None, gt=0)  # both or neither; a frame must pass force and virial
     adaptive_candidate_fraction: Optional[float] = Field(None, gt=0, lt=1)  # set lo so this share of frames is >= lo
     max_labels_per_round: int = Field(30, ge=1)
     method: Literal["fps", "random"] = "fps"  # farthest-point sampling on a structural fingerprint, or seeded random
@@ -303,11 +363,16 @@ class SelectionConfig(Strict):
     def _order(self):
         if self.force_trust_lo_eV_A >= self.force_trust_hi_eV_A:
             raise ValueError("force_trust_lo_eV_A must be smaller than force_trust_hi_eV_A")
+        if (self.virial_trust_lo_eV is None) != (self.virial_trust_hi_eV is None):
+            raise ValueError("give both virial_trust_lo_eV and virial_trust_hi_eV, or neither")
+        if self.virial_trust_lo_eV is not None and self.virial_trust_lo_eV >= self.virial_trust_hi_eV:
+            raise ValueError("virial_trust_lo_eV must be smaller than virial_trust_hi_eV")
         return self
 
 
 class ConvergenceConfig(Strict):
-    """Stop when the accurate ratio reached the target for K rounds in a row, or at a limit."""
+    """A stage is done when its accurate ratio reached the target for K rounds in a row; the run stops when the last
+    stage is done, or at a limit."""
 
     max_rounds: int = Field(3, ge=1)
     accurate_ratio_target: float = Field(0.95, gt=0, le=1)

@@ -86,7 +86,7 @@ def check_md(workdir: Path) -> str:
     })
     build_initial_data(config, workdir / "data", workdir / "label-tasks")
     graph = train_model(config.training, ["Cu"], system_dirs(workdir / "data"), workdir / "train", seed=1)
-    task = plan_tasks(config.exploration, 0, 1, config.seed)[0]
+    task = plan_tasks(config.exploration, config.exploration.stage_list()[0], 0, config.seed)[0]
     status = run_md_task(task, ideal_crystal(config), [graph, graph], "Cu", workdir / "md")
     if not status["ok"]:
         raise UserError(f"a 10-step LAMMPS MD with a DeePMD model failed ({status['error']}); fix: {REINSTALL}")

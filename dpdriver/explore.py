@@ -18,13 +18,15 @@ from .tools import executable, run_tool, write_progress
 
 PROGRESS_FILE = "progress"
 TASK_FILE = "task.json"
+START_FILE = "start.json"
 
 
 @dataclass(frozen=True)
 class MDTask:
-    """One MD run of the temperature ladder; its name is its folder."""
+    """One MD run of a stage's ladder; its name is its folder."""
 
     name: str
+    stage: str
     ensemble: str
     temperature_K: float
     pressure_bar: float
@@ -32,34 +34,70 @@ class MDTask:
     timestep_ps: float
     deviation_every_steps: int
     seed: int
+    start_seed: int  # draws the starting structure
 
 
-def plan_tasks(exploration, round_index: int, n_starts: int, seed: int) -> list[MDTask]:
+def plan_tasks(exploration, stage, round_index: int, seed: int) -> list[MDTask]:
+    """Every (ensemble, temperature, pressure, start) of the stage; NVT runs once per temperature, at no pressure."""
     tasks = []
-    for ensemble in exploration.ensembles:
-        for temperature in exploration.temperatures_K:
-            for start in range(n_starts):
-                index = len(tasks)
-                tasks.append(
-                    MDTask(
-                        name=f"{ensemble}-{temperature:g}K-{start:02d}",
-                        ensemble=ensemble,
-                        temperature_K=float(temperature),
-                        pressure_bar=exploration.pressure_bar,
-                        md_steps=exploration.md_steps,
-                        timestep_ps=exploration.timestep_ps,
-                        deviation_every_steps=exploration.deviation_every_steps,
+    for ensemble in stage.ensembles:
+        for temperature in stage.temperatures_K:
+            for pressure in (stage.pressures_bar if ensemble == "npt" else [exploration.pressure_bar]):
+                for start in range(exploration.starts_per_task):
+                    index = len(tasks)
+                    at = f"-{pressure:g}bar" if ensemble == "npt" and len(stage.pressures_bar) > 1 else ""
+                    tasks.append(MDTask(
+                        name=f"{ensemble}-{temperature:g}K{at}-{start:02d}", stage=stage.name, ensemble=ensemble,
+                        temperature_K=float(temperature), pressure_bar=float(pressure), md_steps=stage.md_steps,
+                        timestep_ps=exploration.timestep_ps, deviation_every_steps=exploration.deviation_every_steps,
                         seed=derive_seed(seed, "md", round_index, index),
-                    )
-                )
+                        start_seed=derive_seed(seed, "start", round_index, index)))
     return tasks
 
 
-def run_md_task(task: MDTask, start: Atoms, models: list[Path], element: str, workdir: Path) -> dict:
+def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict[str, list[tuple[Atoms, dict]]]:
+    """Starting structures by source: the ideal crystal, the initial data's cells and earlier rounds' labeled
+    cells; only bulk cells with the ideal crystal's atom count (a slab or a vacancy cell is not an MD start)."""
+    from .data import system_dirs
+    import dpdata
+
+    pools: dict[str, list[tuple[Atoms, dict]]] = {}
+    if "ideal" in sources:
+        pools["ideal"] = [(ideal, {"source": "ideal"})]
+    for system_dir in system_dirs(data_dir) if data_dir is not None and Path(data_dir).is_dir() else []:
+        dataset = system_dir.relative_to(data_dir).parts[0]
+        source = "rounds" if dataset.startswith("round.") else "initial"
+        if source not in sources:
+            continue
+        system = dpdata.System(str(system_dir), fmt="deepmd/npy")
+        if system.get_natoms() != len(ideal):
+            continue
+        for i, atoms in enumerate(system.to("ase/structure")):
+            origin = {"source": source, "system": str(system_dir.relative_to(data_dir)), "frame": i}
+            pools.setdefault(source, []).append((atoms, origin))
+    return pools
+
+
+def draw_start(task: MDTask, pools: dict[str, list[tuple[Atoms, dict]]], ideal: Atoms) -> tuple[Atoms, dict]:
+    """A source at random among those with structures, then a structure of it; the ideal crystal when none has."""
+    sources = sorted(name for name, pool in pools.items() if pool)
+    if not sources:
+        return ideal, {"source": "ideal", "note": "no structure of the stage's starts_from; the ideal crystal instead"}
+    rng = np.random.default_rng(task.start_seed)
+    pool = pools[sources[rng.integers(len(sources))]]
+    atoms, origin = pool[rng.integers(len(pool))]
+    atoms = atoms.copy()
+    atoms.set_chemical_symbols([ideal.get_chemical_symbols()[0]] * len(atoms))
+    return atoms, origin
+
+
+def run_md_task(task: MDTask, start: Atoms, models: list[Path], element: str, workdir: Path,
+                start_origin: dict | None = None) -> dict:
     """Run one MD task; a LAMMPS failure is recorded in the returned status, never raised."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / TASK_FILE).write_text(json.dumps(asdict(task), indent=2))
+    (workdir / START_FILE).write_text(json.dumps(start_origin or {"source": "given"}))
     ase.io.write(workdir / "conf.lmp", start, format="lammps-data", specorder=[element], atom_style="atomic")
     model_names = []
     for i, model in enumerate(models):
@@ -94,26 +132,26 @@ def run_md_task(task: MDTask, start: Atoms, models: list[Path], element: str, wo
 
 
 def read_model_devi(path: Path) -> np.ndarray:
-    """Rows of (step, max_devi_f), columns found by header name; missing file gives no rows."""
+    """Rows of (step, max_devi_f, max_devi_v), columns found by header name; a missing file gives no rows."""
     path = Path(path)
     if not path.exists():
-        return np.zeros((0, 2))
+        return np.zeros((0, 3))
     lines = path.read_text().splitlines()
     header = next((line for line in lines if line.startswith("#")), None)
     if header is None:
-        return np.zeros((0, 2))
+        return np.zeros((0, 3))
     names = header.lstrip("#").split()
-    step_col, force_col = names.index("step"), names.index("max_devi_f")
+    columns = [names.index(name) for name in ("step", "max_devi_f", "max_devi_v")]
     rows = []
     for line in lines:
         if line.startswith("#") or not line.strip():
             continue
         fields = line.split()
         try:
-            rows.append((float(fields[step_col]), float(fields[force_col])))
+            rows.append(tuple(float(fields[c]) for c in columns))
         except (IndexError, ValueError):
-            rows.append((float("nan"), float("nan")))  # a half-written last line of a killed run
-    return np.array(rows, dtype=float).reshape(-1, 2)
+            rows.append((float("nan"),) * 3)  # a half-written last line of a killed run
+    return np.array(rows, dtype=float).reshape(-1, 3)
 
 
 def read_trajectory(path: Path, element: str) -> list[Atoms]:

@@ -42,9 +42,11 @@ def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: 
     return path
 
 
-def export_potential(config, frozen_model: Path, out_dir: Path, history: list[dict], stop_reason: str, seed: int) -> dict:
-    """Compress the model, write in.lammps and a JSON summary with test errors against the reference."""
-    from .validate import test_against_reference
+def export_potential(config, frozen_model: Path, out_dir: Path, history: list[dict], stop_reason: str,
+                     test_data: Path | None) -> dict:
+    """Compress the model, write in.lammps and a JSON summary with its errors on the held-out test set."""
+    from .label import make_labeler
+    from .validate import test_errors
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +61,7 @@ def export_potential(config, frozen_model: Path, out_dir: Path, history: list[di
         "exported_from_round": history[-1]["round"],
         "frames_per_round": [r["frames_added"] for r in history],
         "accurate_ratios": [r["selection"]["accurate_ratio"] for r in history],
-        "test_errors": test_against_reference(config, out_dir / COMPRESSED, seed),
+        "test_errors": test_errors(out_dir / COMPRESSED, test_data, config.element, make_labeler(config.labeler).name),
         "model": COMPRESSED,
         "lammps_input": "in.lammps",
     }

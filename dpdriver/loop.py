@@ -18,31 +18,85 @@ def round_config(config: RunConfig, history: list[dict]) -> RunConfig:
     return config.model_copy(update={"selection": selection})
 
 
-def round_record(round_index: int, frames_trained_on: int, label_report: dict, selection_summary: dict,
-                 elapsed_s: float | None = None) -> dict:
-    return {"round": round_index, "frames_trained_on": frames_trained_on, "frames_added": label_report["labeled"],
-            "label_failures": label_report["failed"], "selection": selection_summary,
+def _stage_of(record: dict) -> int:
+    return record.get("stage", {}).get("index", 0)  # runs recorded before stages existed had one
+
+
+def _stage_rounds(history: list[dict]) -> list[dict]:
+    """The rounds at the end of history that explored the last round's stage."""
+    count = 0
+    while count < len(history) and _stage_of(history[-1 - count]) == _stage_of(history[-1]):
+        count += 1
+    return history[len(history) - count:]
+
+
+def _streak(history: list[dict], target: float) -> int:
+    """Rounds at the end of history, all of the last round's stage, whose accurate ratio reached the target."""
+    streak = 0
+    for record in reversed(_stage_rounds(history)):
+        if record["selection"]["accurate_ratio"] < target:
+            break
+        streak += 1
+    return streak
+
+
+def _stage_done(history: list[dict], stage, conv) -> str | None:
+    """Why the last round's stage is done ('converged' or 'round limit'), or None."""
+    if _streak(history, conv.accurate_ratio_target) >= conv.consecutive_rounds:
+        return "converged"
+    if stage.max_rounds is not None and len(_stage_rounds(history)) >= stage.max_rounds:
+        return "round limit"
+    return None
+
+
+def stage_for_round(config: RunConfig, history: list[dict]):
+    """The exploration stage the next round runs: the last round's, or the next one once that converged."""
+    stages = config.exploration.stage_list()
+    if not history:
+        return stages[0]
+    last = min(_stage_of(history[-1]), len(stages) - 1)
+    done = _stage_done(history, stages[last], config.convergence)
+    return stages[min(last + 1, len(stages) - 1) if done else last]
+
+
+def explore_task_indices(config: RunConfig, history: list[dict]) -> list[int]:
+    """The exploration fan-out of the next round: one index per MD task of its stage."""
+    from .explore import plan_tasks
+
+    return list(range(len(plan_tasks(config.exploration, stage_for_round(config, history), len(history), config.seed))))
+
+
+def round_record(round_index: int, stage, frames_trained_on: int, label_report: dict, selection_summary: dict,
+                 elapsed_s: float | None = None, validation: dict | None = None) -> dict:
+    return {"round": round_index, "stage": stage.model_dump(mode="json"), "frames_trained_on": frames_trained_on,
+            "frames_added": label_report["labeled"], "label_failures": label_report["failed"],
+            "selection": selection_summary, "validation": validation,
             "elapsed_s": None if elapsed_s is None else round(elapsed_s, 1)}
 
 
-def stop_reason_after(history: list[dict], conv) -> str | None:
+def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
     """Why the loop stops after the last round of history, or None to go on."""
-    last = history[-1]
+    conv, stages = config.convergence, config.exploration.stage_list()
+    n_stages, last = len(stages), history[-1]
+    stage = stages[min(_stage_of(last), n_stages - 1)]
     requested = last["frames_added"] + len(last.get("label_failures", []))
     if requested and last["frames_added"] / requested < conv.min_label_success_ratio:
         return (f"labels failing: {len(last['label_failures'])} of {requested} failed in round {len(history) - 1} "
                 f"(min_label_success_ratio {conv.min_label_success_ratio}); the failed tasks and their reasons are in "
                 f"quarantine/round.{len(history) - 1:03d}; fix the labeler and run again")
     ratios = [h["selection"]["accurate_ratio"] for h in history]
-    streak = len(ratios) - next((i + 1 for i in range(len(ratios) - 1, -1, -1) if ratios[i] < conv.accurate_ratio_target), 0)
-    if streak >= conv.consecutive_rounds:
-        return (f"converged: accurate ratio >= {conv.accurate_ratio_target} in {streak} consecutive round(s) "
-                f"(last {ratios[-1]:.3f})")
+    streak = _streak(history, conv.accurate_ratio_target)
+    if streak >= conv.consecutive_rounds and _stage_of(last) >= n_stages - 1:
+        stages = f"the last of {n_stages} stages" if n_stages > 1 else "the exploration"
+        return (f"converged: accurate ratio >= {conv.accurate_ratio_target} in {streak} consecutive round(s) of "
+                f"{stages} (last {ratios[-1]:.3f})")
     labels = sum(h["frames_added"] for h in history)
     if conv.max_total_labels is not None and labels >= conv.max_total_labels:
         return f"label budget reached: {labels} labels added (max_total_labels {conv.max_total_labels})"
-    if history[-1]["frames_added"] == 0 and ratios[-1] < conv.accurate_ratio_target:
+    if last["frames_added"] == 0 and ratios[-1] < conv.accurate_ratio_target:
         return "nothing left to label: no selectable candidate frames in this round"
+    if stage.index == n_stages - 1 and _stage_done(history, stage, conv) == "round limit":
+        return f"round limit of the last stage '{stage.name}' ({stage.max_rounds}) reached without converging"
     if len(history) >= conv.max_rounds:
         return f"round limit ({conv.max_rounds}) reached"
     return None

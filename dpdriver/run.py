@@ -15,7 +15,7 @@ from .data import check_data_dir, count_frames
 from .errors import UserError
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
-from .loop import round_config, round_record, stop_reason_after
+from .loop import explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after
 from .processes import take_over
 from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir, install, set_aside
 from .workflow import build
@@ -62,16 +62,26 @@ def _describe_exploration(dirs: list[Path]) -> str:
     return f"{len(dirs)} LAMMPS MD tasks done" + (f", {crashed} crashed (their frames count as failed)" if crashed else "")
 
 
+def describe_errors(errors: dict) -> str:
+    if not errors["frames"]:
+        return f"no test errors (no held-out structure could be labeled with {errors['reference']})"
+    return (f"test RMSE vs {errors['reference']} on {errors['frames']} held-out frames: "
+            f"E {errors['energy_rmse_meV_atom']:.1f} meV/atom, F {errors['force_rmse_eV_A']:.3f} eV/A")
+
+
+def _describe_validation(dirs: list[Path]) -> str:
+    return "model 0: " + describe_errors(read_output_parameter(dirs[0], "errors"))
+
+
 def _describe_export(dirs: list[Path]) -> str:
-    errors = read_output_parameter(dirs[0], "summary")["test_errors"]
-    return (f"compressed; test RMSE vs {errors['reference']}: E {errors['energy_rmse_meV_atom']:.1f} meV/atom, "
-            f"F {errors['force_rmse_eV_A']:.3f} eV/A")
+    return "compressed; " + describe_errors(read_output_parameter(dirs[0], "summary")["test_errors"])
 
 
 class Runner:
     def __init__(self, config: RunConfig, run_dir: Path, echo=print):
         self.config, self.run_dir, self.echo = config, Path(run_dir), echo
         self.data_dir = self.run_dir / "data"
+        self.test_data = self.run_dir / "test_data"  # never trained on
         self.log = self.run_dir / "dpdriver.log"
 
     def _submit(self, wf, prefix: str, stages: list[Stage]) -> Path:
@@ -79,26 +89,40 @@ class Runner:
         return submit_local(wf, self.log, monitor)
 
     def initial_data(self) -> None:
+        """The initial set into data/init and the held-out test set into test_data/, each labeled once."""
         for i, given in enumerate(self.config.initial_data.data_dirs):
             if not (self.data_dir / f"given.{i:03d}").exists():
                 install(Path(given), self.data_dir / f"given.{i:03d}")
         target = self.data_dir / "init"
-        if target.exists() or not any(g.keep for g in self.config.initial_data.generators):
+        generated = not target.exists() and build.has_generators(self.config)
+        held_out = not self.test_data.exists()
+        if not (generated or held_out):
             return
-        wf = build.init_workflow(self.config)
+        wf = build.init_workflow(self.config, generated, held_out)
         wf_dir = workflow_dir(wf)
-        generate_key, label_key = build.stage_key("generate"), build.stage_key("label")
-        self._submit(wf, "init    ", [
-            Stage("generate", generate_key, 1, lambda d: f"{len(read_output_parameter(d[0], 'label_batches'))} labeling task(s)"),
-            Stage("label", label_key, lambda: len(read_output_parameter(wf_dir / generate_key, "label_batches")),
-                  _describe_labels),
-        ])
-        report = self._install_labels(wf_dir, label_key, "init", target)
+        stages = []
+        for wanted, generate_key, label_key in ((generated, "generate", "label"),
+                                                (held_out, "test-structures", "test-label")):
+            if wanted:
+                stages += [
+                    Stage(generate_key, generate_key, 1,
+                          lambda d: f"{len(read_output_parameter(d[0], 'label_batches'))} labeling task(s)"),
+                    Stage(label_key, label_key,
+                          lambda key=generate_key: len(read_output_parameter(wf_dir / key, "label_batches")),
+                          _describe_labels)]
+        self._submit(wf, "init    ", stages)
+        if held_out:
+            report = self._install_labels(wf_dir, "test-label", "test", self.test_data)
+            self.test_data.mkdir(parents=True, exist_ok=True)  # none labeled: no test errors, said in the status
+            (self.test_data / REPORT_FILE).write_text(json.dumps(report, indent=2))
+        if not generated:
+            return
+        report = self._install_labels(wf_dir, "label", "init", target)
         if not report["labeled"]:
             first = report["failed"][0]["reason"] if report["failed"] else "nothing to label"
             raise UserError(f"none of the {report['requested']} initial structures could be labeled (first reason: {first}); "
                             f"the failed tasks are in {self.run_dir / 'quarantine' / 'init'}")
-        report["generators"] = read_output_parameter(wf_dir / generate_key, "generators")
+        report["generators"] = read_output_parameter(wf_dir / "generate", "generators")
         (target / REPORT_FILE).write_text(json.dumps(report, indent=2))
 
     def _install_labels(self, wf_dir: Path, key: str, dataset: str, target: Path) -> dict:
@@ -117,19 +141,21 @@ class Runner:
             return json.loads(record_path.read_text())
         started = time.monotonic()
         frames_before = count_frames(self.data_dir)
-        wf = build.round_workflow(round_config(self.config, history), r, history, self.data_dir)
-        n_models, n_tasks = self.config.training.models, build.explore_task_count(self.config)
-        key = {stage: build.stage_key(stage, build.round_tag(r)) for stage in ("train", "explore", "select", "label")}
+        wf = build.round_workflow(round_config(self.config, history), r, history, self.data_dir, self.test_data)
+        n_models, n_tasks = self.config.training.models, len(explore_task_indices(self.config, history))
+        stage = stage_for_round(self.config, history)
+        key = {s: build.stage_key(s, build.round_tag(r)) for s in ("train", "explore", "validate", "select", "label")}
         stages = [
             Stage("train", key["train"], n_models,
                   lambda d: f"{len(d)} models x {self.config.training.steps} steps trained and frozen"),
             Stage("explore", key["explore"], n_tasks, _describe_exploration),
+            Stage("validate", key["validate"], 1, _describe_validation),
             Stage("select", key["select"], 1, _describe_selection),
             Stage("label", key["label"],
                   lambda: len(read_output_parameter(wf_dir / key["select"], "label_batches")), _describe_labels),
         ]
         wf_dir = workflow_dir(wf)
-        self._submit(wf, f"round {r}", stages)
+        self._submit(wf, f"round {r}" + (f" ({stage.name})" if len(self.config.exploration.stages) > 1 else ""), stages)
         round_dir = record_path.parent
         for i in range(n_models):
             model = _artifact(wf_dir, key["train"] + "-0", "model", f"train.{i:03d}/graph.pb")
@@ -137,7 +163,8 @@ class Runner:
         select_dir = wf_dir / key["select"]
         summary = read_output_parameter(select_dir, "summary")
         report = self._install_labels(wf_dir, key["label"], f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
-        record = round_record(r, frames_before, report, summary, time.monotonic() - started)
+        validation = read_output_parameter(wf_dir / key["validate"], "errors")
+        record = round_record(r, stage, frames_before, report, summary, time.monotonic() - started, validation)
         record_path.write_text(json.dumps(record, indent=2))
         return record
 
@@ -151,7 +178,7 @@ class Runner:
             moved = set_aside(target, f"r{exported['exported_from_round']:03d}")
             self.echo(f"the run went on after its last export; that export is kept in {moved}")
         if not target.exists():
-            wf = build.export_workflow(self.config, model, history, stop_reason)
+            wf = build.export_workflow(self.config, model, history, stop_reason, self.test_data)
             key = build.stage_key("export", build.round_tag(last))
             wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
             install(_artifact(wf_dir, key, "export", "export"), target)
@@ -162,7 +189,7 @@ class Runner:
         history, stop_reason = [], None
         while stop_reason is None:
             history.append(self.round(len(history), history))
-            stop_reason = stop_reason_after(history, self.config.convergence)
+            stop_reason = stop_reason_after(history, self.config)
         self.echo(f"stopped: {stop_reason}")
         return self.export(history, stop_reason)
 

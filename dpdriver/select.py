@@ -8,38 +8,49 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .explore import MDTask, TASK_FILE, read_model_devi, read_trajectory
+from .explore import MDTask, START_FILE, TASK_FILE, read_model_devi, read_trajectory
 from .fingerprint import farthest_point_sample, fingerprints
 from .generate.transforms import min_distance_A
 
 ACCURATE, CANDIDATE, FAILED = "accurate", "candidate", "failed"
 
 
-def classify(max_devi_f_eV_A: np.ndarray, force_trust_lo_eV_A: float, force_trust_hi_eV_A: float) -> np.ndarray:
-    """accurate below lo, candidate in [lo, hi), failed at or above hi and for NaN/inf deviations."""
-    devi = np.asarray(max_devi_f_eV_A, dtype=float)
-    labels = np.full(devi.shape, FAILED, dtype=object)
+def _ranks(devi: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """0 accurate below lo, 1 candidate in [lo, hi), 2 failed at or above hi and for NaN/inf."""
+    devi = np.asarray(devi, dtype=float)
+    ranks = np.full(devi.shape, 2)
     finite = np.isfinite(devi)
-    labels[finite & (devi < force_trust_lo_eV_A)] = ACCURATE
-    labels[finite & (devi >= force_trust_lo_eV_A) & (devi < force_trust_hi_eV_A)] = CANDIDATE
-    return labels
+    ranks[finite & (devi < lo)] = 0
+    ranks[finite & (devi >= lo) & (devi < hi)] = 1
+    return ranks
+
+
+def classify(max_devi_f_eV_A: np.ndarray, force_trust_lo_eV_A: float, force_trust_hi_eV_A: float,
+             max_devi_v_eV: np.ndarray | None = None, virial_trust: tuple[float, float] | None = None) -> np.ndarray:
+    """Each frame's class by its force deviation and, with virial trust levels, the worse of force and virial."""
+    ranks = _ranks(max_devi_f_eV_A, force_trust_lo_eV_A, force_trust_hi_eV_A)
+    if virial_trust is not None:
+        ranks = np.maximum(ranks, _ranks(max_devi_v_eV, *virial_trust))
+    return np.array([ACCURATE, CANDIDATE, FAILED], dtype=object)[ranks]
 
 
 def task_frames(task_dir: Path, element: str) -> tuple[MDTask, list[Atoms], np.ndarray]:
-    """Frames of one MD task with their class; frames a crashed run never wrote count as failed."""
+    """Frames of one MD task with their (max force, max virial) deviations; frames a crashed run never wrote
+    have NaN deviations (failed)."""
     task_dir = Path(task_dir)
     task = MDTask(**json.loads((task_dir / TASK_FILE).read_text()))
     devi = read_model_devi(task_dir / "model_devi.out")
     frames = read_trajectory(task_dir / "traj.dump", element)
     kept = min(len(devi), len(frames))
     expected = task.md_steps // task.deviation_every_steps + 1
-    max_devi = np.full(max(expected, kept), np.nan)
-    max_devi[:kept] = devi[:kept, 1]
-    return task, frames[:kept], max_devi
+    deviations = np.full((max(expected, kept), 2), np.nan)
+    deviations[:kept] = devi[:kept, 1:]
+    return task, frames[:kept], deviations
 
 
 def trust_levels(max_devi: np.ndarray, selection) -> tuple[float, float]:
-    """(lo, hi): fixed, or lo adapted so that the configured share of finite frames lies at or above it."""
+    """(lo, hi) of the force deviation: fixed, or lo adapted so that the configured share of finite frames lies at
+    or above it."""
     lo, hi = selection.force_trust_lo_eV_A, selection.force_trust_hi_eV_A
     finite = max_devi[np.isfinite(max_devi)]
     if selection.adaptive_candidate_fraction is not None and finite.size:
@@ -67,13 +78,17 @@ def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
     """Counts per task and overall, and at most max_labels_per_round candidates: filtered for unphysical
     geometry, then chosen for diversity (FPS) away from what is already labeled, or at random (seeded)."""
     tasks = [task_frames(task_dir, element) for task_dir in task_dirs]
-    all_devi = np.concatenate([devi for _, _, devi in tasks]) if tasks else np.zeros(0)
+    all_devi = np.concatenate([devi[:, 0] for _, _, devi in tasks]) if tasks else np.zeros(0)
     lo, hi = trust_levels(all_devi, selection)
+    virial_trust = None if selection.virial_trust_lo_eV is None else (selection.virial_trust_lo_eV, selection.virial_trust_hi_eV)
     per_task, pool, filtered = [], [], {}
-    for task, frames, max_devi in tasks:
-        labels = classify(max_devi, lo, hi)
+    for task_dir, (task, frames, devi) in zip(task_dirs, tasks):
+        labels = classify(devi[:, 0], lo, hi, devi[:, 1], virial_trust)
+        start_file = Path(task_dir) / START_FILE
+        start = json.loads(start_file.read_text()) if start_file.exists() else None
         counts = {kind: int(np.sum(labels == kind)) for kind in (ACCURATE, CANDIDATE, FAILED)}
-        per_task.append({"task": task.name, "temperature_K": task.temperature_K, "ensemble": task.ensemble, **counts})
+        per_task.append({"task": task.name, "stage": task.stage, "temperature_K": task.temperature_K,
+                         "ensemble": task.ensemble, "pressure_bar": task.pressure_bar, **counts})
         for i in np.flatnonzero(labels == CANDIDATE):
             if i >= len(frames):
                 continue
@@ -81,8 +96,10 @@ def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
             if reason:
                 filtered[reason] = filtered.get(reason, 0) + 1
             else:
-                frames[i].info["provenance"] = {"generator": "exploration", "task": task.name, "frame": int(i),
-                                                "temperature_K": task.temperature_K, "ensemble": task.ensemble}
+                frames[i].info["provenance"] = {"generator": "exploration", "stage": task.stage, "task": task.name,
+                                                "frame": int(i), "temperature_K": task.temperature_K,
+                                                "ensemble": task.ensemble, "pressure_bar": task.pressure_bar,
+                                                "start": start}
                 pool.append(frames[i])
     n_pick = min(selection.max_labels_per_round, len(pool))
     if selection.method == "fps":
@@ -103,6 +120,8 @@ def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
         "accurate_ratio": totals[ACCURATE] / frames_total if frames_total else 0.0,
         "force_trust_lo_eV_A": lo,
         "force_trust_hi_eV_A": hi,
+        "virial_trust_lo_eV": None if virial_trust is None else virial_trust[0],
+        "virial_trust_hi_eV": None if virial_trust is None else virial_trust[1],
         "tasks": per_task,
     }
     return summary, [pool[i] for i in picked]

@@ -16,23 +16,32 @@ def _cell(value, fmt: str = "{}") -> str:
     return fmt.format(value)
 
 
+def _range(values: list, unit: str) -> str:
+    finite = [v for v in values if v is not None]
+    if not finite:
+        return "-"
+    low, high = min(finite), max(finite)
+    return f"{low:g} {unit}" if low == high else f"{low:g}-{high:g} {unit}"
+
+
 def status_table(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     if not (run_dir / IDENTITY).exists():
         raise UserError(f"'{run_dir}' is not a dpdriver run directory (no {IDENTITY}); give the --workdir of a run")
-    config = json.loads((run_dir / IDENTITY).read_text())["config"]
-    exploration = config["exploration"]
-    temperatures = f"{min(exploration['temperatures_K']):g}-{max(exploration['temperatures_K']):g} K"
-    rows = [("round", "temperatures", "ensembles", "frames", "accurate", "candidate", "failed", "filtered",
-             "acc. ratio", "trust lo-hi eV/A", "labels", "label fails", "minutes")]
+    rows = [("round", "stage", "temperatures", "ensembles", "frames", "accurate", "candidate", "failed", "filtered",
+             "acc. ratio", "trust lo-hi eV/A", "labels", "label fails", "test E meV/at", "test F eV/A", "minutes")]
     for record_path in sorted(run_dir.glob("rounds/round.*/round.json")):
         r = json.loads(record_path.read_text())
-        s = r["selection"]
-        rows.append((str(r["round"]), temperatures, ",".join(exploration["ensembles"]), _cell(s["frames"]),
-                     _cell(s["accurate"]), _cell(s["candidate"]), _cell(s["failed"]),
+        s, stage, errors = r["selection"], r.get("stage") or {}, r.get("validation") or {}
+        temperatures = stage.get("temperatures_K") or [t["temperature_K"] for t in s.get("tasks", [])] or [None]
+        ensembles = stage.get("ensembles") or sorted({t["ensemble"] for t in s.get("tasks", [])})
+        rows.append((str(r["round"]), stage.get("name", "-"), _range(temperatures, "K"), ",".join(ensembles) or "-",
+                     _cell(s["frames"]), _cell(s["accurate"]), _cell(s["candidate"]), _cell(s["failed"]),
                      _cell(sum(s.get("filtered", {}).values())), _cell(s["accurate_ratio"], "{:.3f}"),
                      f"{_cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{_cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
-                     _cell(r["frames_added"]), _cell(len(r["label_failures"])), _cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}")))
+                     _cell(r["frames_added"]), _cell(len(r["label_failures"])),
+                     _cell(errors.get("energy_rmse_meV_atom"), "{:.2f}"), _cell(errors.get("force_rmse_eV_A"), "{:.3f}"),
+                     _cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}")))
     done = len(rows) - 1
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
@@ -45,9 +54,9 @@ def status_table(run_dir: Path) -> str:
         summary = json.loads(summary_path.read_text())
         errors = summary["test_errors"]
         lines.append(f"stopped: {summary['stop_reason']}")
-        lines.append(f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']}: "
-                     f"E {_cell(errors['energy_rmse_meV_atom'], '{:.2f}')} meV/atom, "
-                     f"F {_cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
+        lines.append(f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']} on "
+                     f"{_cell(errors['frames'])} held-out frames: E {_cell(errors['energy_rmse_meV_atom'], '{:.2f}')} "
+                     f"meV/atom, F {_cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
     else:
         lines.append(f"round {done}: running or interrupted; `dpdriver run` with the same config resumes it")
     return "\n".join(lines)

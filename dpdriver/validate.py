@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .generate import held_out_structures
-from .label import make_labeler
+from .data import system_dirs
 
 
 def model_errors(model: Path, systems, type_map: list[str]) -> dict:
@@ -41,9 +40,12 @@ def model_errors(model: Path, systems, type_map: list[str]) -> dict:
     }
 
 
-def test_against_reference(config, model: Path, seed: int) -> dict:
-    """Label fresh structures with the run's labeler and compare the model with them."""
-    labeler = make_labeler(config.labeler)
-    result = labeler.label(held_out_structures(config, seed), Path("test-label-tasks"))
-    errors = model_errors(model, result.systems, [config.element])
-    return {"reference": labeler.name, "label_failures": len(result.failures), **errors}
+def test_errors(model: Path, test_data: Path | None, element: str, reference: str) -> dict:
+    """The model against the run's held-out test set (labeled once, at init, by the run's labeler)."""
+    import dpdata
+
+    systems = [dpdata.LabeledSystem(str(d), fmt="deepmd/npy") for d in system_dirs(test_data)] if test_data else []
+    if not systems:
+        return {"reference": reference, "frames": 0, "energy_rmse_meV_atom": None, "energy_max_abs_meV_atom": None,
+                "force_rmse_eV_A": None, "force_max_abs_eV_A": None, "virial_rmse_meV_atom": None}
+    return {"reference": reference, **model_errors(model, systems, [element])}

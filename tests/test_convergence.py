@@ -1,42 +1,79 @@
-"""When the loop stops, and why: K consecutive converged rounds, label budget, nothing left to label."""
+"""When the loop stops, and why: K consecutive converged rounds per stage, label budget, nothing left to label;
+which stage the next round explores."""
 
-from dpdriver.config import ConvergenceConfig
 from dpdriver.config import RunConfig
-from dpdriver.loop import round_config, stop_reason_after
+from dpdriver.loop import explore_task_indices, round_config, stage_for_round, stop_reason_after
 
 
-def rounds(*ratios_and_labels):
-    return [{"selection": {"accurate_ratio": ratio}, "frames_added": labels} for ratio, labels in ratios_and_labels]
+def config_with(stages=None, **convergence):
+    exploration = {"temperatures_K": [300], "ensembles": ["nvt"]}
+    if stages:
+        exploration["stages"] = stages
+    return RunConfig.model_validate({"exploration": exploration, "convergence": convergence})
+
+
+def rounds(*ratios_and_labels, stage=0):
+    return [{"stage": {"index": stage}, "selection": {"accurate_ratio": ratio}, "frames_added": labels}
+            for ratio, labels in ratios_and_labels]
 
 
 def test_converged_needs_k_consecutive_rounds_at_target():
-    conv = ConvergenceConfig(accurate_ratio_target=0.9, consecutive_rounds=2, max_rounds=10)
-    assert stop_reason_after(rounds((0.95, 3)), conv) is None
-    assert stop_reason_after(rounds((0.95, 3), (0.5, 3)), conv) is None
-    assert stop_reason_after(rounds((0.95, 3), (0.5, 3), (0.92, 1)), conv) is None
-    assert stop_reason_after(rounds((0.95, 3), (0.5, 3), (0.92, 1), (0.97, 0)), conv).startswith(
+    config = config_with(accurate_ratio_target=0.9, consecutive_rounds=2, max_rounds=10)
+    assert stop_reason_after(rounds((0.95, 3)), config) is None
+    assert stop_reason_after(rounds((0.95, 3), (0.5, 3)), config) is None
+    assert stop_reason_after(rounds((0.95, 3), (0.5, 3), (0.92, 1)), config) is None
+    assert stop_reason_after(rounds((0.95, 3), (0.5, 3), (0.92, 1), (0.97, 0)), config).startswith(
         "converged: accurate ratio >= 0.9 in 2 consecutive")
 
 
+def test_each_stage_converges_in_turn_and_only_the_last_stops_the_run():
+    stages = [{"name": "cold", "temperatures_K": [300]},
+              {"name": "hot", "temperatures_K": [900, 1500], "ensembles": ["nvt", "npt"], "pressures_bar": [1, 1000]}]
+    config = config_with(stages, accurate_ratio_target=0.9, consecutive_rounds=2, max_rounds=10)
+    assert stage_for_round(config, []).name == "cold"
+    history = rounds((0.95, 3), (0.5, 3), (0.92, 1))
+    assert stage_for_round(config, history).name == "cold"  # one round at target of two
+    history += rounds((0.97, 1))
+    assert stop_reason_after(history, config) is None  # cold converged; hot is next
+    assert stage_for_round(config, history).name == "hot"
+    assert len(explore_task_indices(config, history)) == 2 + 2 * 2  # NVT at 2 T, NPT at 2 T x 2 P
+    history += rounds((0.99, 1), stage=1)  # a converged round of cold does not count for hot
+    assert stop_reason_after(history, config) is None and stage_for_round(config, history).name == "hot"
+    history += rounds((0.95, 0), stage=1)
+    reason = stop_reason_after(history, config)
+    assert reason.startswith("converged: accurate ratio >= 0.9 in 2 consecutive round(s) of the last of 2 stages")
+
+
 def test_label_budget_and_nothing_left():
-    conv = ConvergenceConfig(accurate_ratio_target=0.9, max_total_labels=10)
-    assert stop_reason_after(rounds((0.1, 6)), conv) is None
-    assert stop_reason_after(rounds((0.1, 6), (0.2, 4)), conv).startswith("label budget reached: 10 labels")
-    assert stop_reason_after(rounds((0.1, 0)), ConvergenceConfig()).startswith("nothing left to label")
+    config = config_with(accurate_ratio_target=0.9, max_total_labels=10)
+    assert stop_reason_after(rounds((0.1, 6)), config) is None
+    assert stop_reason_after(rounds((0.1, 6), (0.2, 4)), config).startswith("label budget reached: 10 labels")
+    assert stop_reason_after(rounds((0.1, 0)), config_with()).startswith("nothing left to label")
 
 
 def test_failing_labels_stop_the_loop_with_where_to_look():
     history = rounds((0.1, 2))
     history[0]["label_failures"] = [{"index": i, "reason": "exit 1"} for i in range(3)]
-    reason = stop_reason_after(history, ConvergenceConfig(min_label_success_ratio=0.5))
+    reason = stop_reason_after(history, config_with(min_label_success_ratio=0.5))
     assert reason.startswith("labels failing: 3 of 5 failed in round 0") and "quarantine/round.000" in reason
-    assert stop_reason_after(history, ConvergenceConfig(min_label_success_ratio=0.4)) is None
+    assert stop_reason_after(history, config_with(min_label_success_ratio=0.4)) is None
 
 
 def test_round_limit_is_the_last_reason_and_the_budget_caps_the_last_round():
-    conv = ConvergenceConfig(accurate_ratio_target=0.9, max_rounds=2)
-    assert stop_reason_after(rounds((0.1, 6)), conv) is None
-    assert stop_reason_after(rounds((0.1, 6), (0.2, 4)), conv) == "round limit (2) reached"
+    config = config_with(accurate_ratio_target=0.9, max_rounds=2)
+    assert stop_reason_after(rounds((0.1, 6)), config) is None
+    assert stop_reason_after(rounds((0.1, 6), (0.2, 4)), config) == "round limit (2) reached"
     config = RunConfig.model_validate({"selection": {"max_labels_per_round": 30}, "convergence": {"max_total_labels": 40}})
     assert round_config(config, rounds((0.1, 6))).selection.max_labels_per_round == 30
     assert round_config(config, rounds((0.1, 30))).selection.max_labels_per_round == 10
+
+
+def test_a_stage_round_limit_moves_on_and_ends_the_last_stage():
+    stages = [{"name": "cold", "temperatures_K": [300], "max_rounds": 1}, {"name": "hot", "temperatures_K": [900], "max_rounds": 2}]
+    config = config_with(stages, accurate_ratio_target=0.9, max_rounds=10)
+    history = rounds((0.1, 3))
+    assert stop_reason_after(history, config) is None and stage_for_round(config, history).name == "hot"
+    history += rounds((0.2, 3), stage=1)
+    assert stop_reason_after(history, config) is None and stage_for_round(config, history).name == "hot"
+    history += rounds((0.3, 3), stage=1)
+    assert stop_reason_after(history, config) == "round limit of the last stage 'hot' (2) reached without converging"

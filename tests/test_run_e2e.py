@@ -28,10 +28,12 @@ training:
   steps: 500
   start_lr: 0.002
 exploration:
-  temperatures_K: [300, 900]
   ensembles: [nvt, npt]
   md_steps: 120
   deviation_every_steps: 10
+  stages:
+    - {name: cold, temperatures_K: [300], max_rounds: 1}
+    - {name: hot, temperatures_K: [900], starts_from: [initial, rounds]}
 selection:
   force_trust_lo_eV_A: 0.05
   force_trust_hi_eV_A: 0.5
@@ -62,7 +64,8 @@ def finished_run(tmp_path_factory):
 
 def test_progress_lines_and_where_the_potential_is(finished_run):
     run_dir, _, result = finished_run
-    for stage in ("init     label", "round 0 train", "round 0 explore", "round 0 select", "round 1 label", "export   export"):
+    for stage in ("init     label", "init     test-label", "round 0 (cold) train", "round 0 (cold) explore",
+                  "round 0 (cold) validate", "round 0 (cold) select", "round 1 (hot) label", "export   export"):
         assert stage in result.stdout
     assert f"exported potential: {(run_dir / 'export' / 'compressed_model.pb').resolve()}" in result.stdout
     assert "lmp -in in.lammps" in result.stdout
@@ -77,9 +80,23 @@ def test_data_grew_by_exactly_the_selected_frames(finished_run):
         selected = record["selection"]["selected"]
         assert 0 < selected <= 6
         assert record["frames_added"] == selected == count_frames(run_dir / f"data/round.{r:03d}")
-        assert record["selection"]["frames"] == 4 * 13  # 4 tasks x (120 / 10 + 1) frames
+        assert record["selection"]["frames"] == 2 * 13  # 2 tasks x (120 / 10 + 1) frames
+        assert record["validation"]["frames"] == 4 and record["validation"]["force_rmse_eV_A"] > 0
     assert records[1]["frames_trained_on"] == 15 + records[0]["frames_added"]
     assert count_frames(run_dir / "data") == 15 + sum(r["frames_added"] for r in records)
+
+
+def test_stages_run_in_turn_and_later_stages_start_from_earlier_data(finished_run):
+    run_dir, _, _ = finished_run
+    records = [json.loads((run_dir / f"rounds/round.{r:03d}/round.json").read_text()) for r in range(2)]
+    assert [r["stage"]["name"] for r in records] == ["cold", "hot"]  # cold: max_rounds 1, then hot
+    assert {t["temperature_K"] for t in records[1]["selection"]["tasks"]} == {900.0}
+    starts = [json.loads(p.read_text()) for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/start.json")]
+    assert len(starts) == 2 and all(s["source"] in ("initial", "rounds") for s in starts)
+    assert all(s["system"].startswith(("init/", "round.000/")) for s in starts)
+    assert all(json.loads(p.read_text())["ok"] for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/status.json"))
+    assert count_frames(run_dir / "test_data") == 4 and count_frames(run_dir / "data") > 0
+    assert not list((run_dir / "data").glob("test*"))  # the held-out set is never trained on
 
 
 def test_models_frozen_compressed_and_summarised(finished_run):
@@ -148,7 +165,8 @@ def test_status_shows_every_round_and_never_nan(finished_run):
     result = run_cli("status", run_dir)
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]
-    assert [row[0] for row in rows] == ["0", "1"]
+    assert [row[:2] for row in rows] == [["0", "cold"], ["1", "hot"]]
+    assert "test F eV/A" in result.stdout and all(float(row[-2]) > 0 for row in rows)  # per-round test force RMSE
     assert "nan" not in result.stdout.lower() and "stopped:" in result.stdout and "exported:" in result.stdout
 
 
@@ -218,9 +236,9 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_
     result = run_cli("run", longer, "--workdir", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "convergence.max_rounds: 2 -> 3" in result.stdout and "exploration.md_steps: 120 -> 60" in result.stdout
-    assert "round 0" not in result.stdout and "round 2 explore" in result.stdout
+    assert "round 0" not in result.stdout and "round 2 (hot) explore" in result.stdout
     record = json.loads((run_dir / "rounds/round.002/round.json").read_text())
-    assert record["selection"]["frames"] == 4 * 7  # the new MD length: 60 / 10 + 1 frames per task
+    assert record["selection"]["frames"] == 2 * 7  # the new MD length: 60 / 10 + 1 frames per task
     assert count_frames(run_dir / "data") == frames + record["frames_added"]
     summary = json.loads((run_dir / "export/summary.json").read_text())
     assert summary["exported_from_round"] == 2 and len(summary["rounds"]) == 3

@@ -15,14 +15,16 @@ def test_classify_bounds_and_non_finite():
     assert list(labels) == [ACCURATE, ACCURATE, CANDIDATE, CANDIDATE, FAILED, FAILED, FAILED]
 
 
-def write_task(folder, name, deviations, md_steps=None, every=10, write_frames=True, positions=None, box_A=3.6):
+def write_task(folder, name, deviations, md_steps=None, every=10, write_frames=True, positions=None, box_A=3.6,
+               virial_deviations=None):
     """An MD task folder as LAMMPS leaves it: model_devi.out and a lammps dump of the same frames
     (by default distinct rattled fcc cells, seeded by frame)."""
     folder.mkdir(parents=True)
     md_steps = md_steps if md_steps is not None else every * (len(deviations) - 1)
-    task = MDTask(name, "nvt", 300.0, 1.0, md_steps, 0.002, every, 1)
+    task = MDTask(name, "stage.0", "nvt", 300.0, 1.0, md_steps, 0.002, every, 1, 2)
     (folder / TASK_FILE).write_text(json.dumps(task.__dict__))
-    rows = "".join(f"{i * every:12d} 0 0 0 {d:18.6e} 0 0\n" for i, d in enumerate(deviations))
+    virial = virial_deviations or [0.0] * len(deviations)
+    rows = "".join(f"{i * every:12d} {v:18.6e} 0 0 {d:18.6e} 0 0\n" for i, (d, v) in enumerate(zip(deviations, virial)))
     (folder / "model_devi.out").write_text(HEADER + rows)
     if write_frames:
         ideal = bulk("Cu", "fcc", a=3.6, cubic=True).positions
@@ -62,8 +64,20 @@ def test_crashed_task_counts_missing_frames_as_failed(tmp_path):
 def test_model_devi_columns_found_by_header(tmp_path):
     path = tmp_path / "md.out"
     path.write_text("# step max_devi_v min_devi_v avg_devi_v max_devi_f min_devi_f avg_devi_f devi_e\n0 1 2 3 0.4 5 6 7\n")
-    assert read_model_devi(path).tolist() == [[0.0, 0.4]]
-    assert read_model_devi(tmp_path / "missing.out").shape == (0, 2)
+    assert read_model_devi(path).tolist() == [[0.0, 0.4, 1.0]]
+    assert read_model_devi(tmp_path / "missing.out").shape == (0, 3)
+
+
+def test_virial_trust_levels_make_a_frame_candidate_or_failed(tmp_path):
+    # force deviations all accurate; the virial deviation decides: below lo, in [lo, hi), above hi, NaN
+    write_task(tmp_path / "a", "a", [0.01, 0.01, 0.01, 0.01], virial_deviations=[0.001, 0.05, 0.5, float("nan")])
+    plain = select_candidates([tmp_path / "a"], "Cu", selection_with(method="random"), seed=1)[0]
+    assert (plain["accurate"], plain["candidate"], plain["failed"]) == (4, 0, 0)
+    with_virial = selection_with(method="random", virial_trust_lo_eV=0.02, virial_trust_hi_eV=0.2)
+    summary, picked = select_candidates([tmp_path / "a"], "Cu", with_virial, seed=1)
+    assert (summary["accurate"], summary["candidate"], summary["failed"]) == (1, 1, 2)
+    assert summary["virial_trust_lo_eV"] == 0.02 and len(picked) == 1
+    assert picked[0].info["provenance"]["frame"] == 1 and picked[0].info["provenance"]["stage"] == "stage.0"
 
 
 def selection_with(**settings):

@@ -11,7 +11,7 @@ from dflow import Inputs, InputArtifact, InputParameter, Outputs, OutputArtifact
 from dflow.python import PythonOPTemplate, Slices
 
 from ..config import RunConfig
-from ..explore import plan_tasks
+from ..loop import explore_task_indices
 from . import ops
 
 
@@ -48,8 +48,8 @@ def round_tag(round_index: int) -> str:
     return f"{round_index:03d}"
 
 
-def explore_task_count(config: RunConfig) -> int:
-    return len(plan_tasks(config.exploration, 0, config.exploration.starts_per_task, config.seed))
+def has_generators(config: RunConfig) -> bool:
+    return any(g.keep for g in config.initial_data.generators)
 
 
 class Builder:
@@ -68,30 +68,41 @@ class Builder:
                          {"structures": structures}, with_param=batches,
                          slices=Slices("{{item}}", input_parameter=["batch"], output_artifact=["data", "quarantine"]))
 
-    def init_steps(self) -> list[Step]:
-        generate = self.step("generate", ops.Generate, stage_key("generate"), {})
-        return [generate, self.label("init", generate.outputs.artifacts["structures"],
-                                     generate.outputs.parameters["label_batches"], stage_key("label"))]
+    def init_steps(self, generated: bool = True, held_out: bool = True) -> list[Step]:
+        """Generate and label the initial set; generate and label the held-out test set."""
+        steps = []
+        for wanted, op, generate_key, dataset, label_key in (
+                (generated, ops.Generate, stage_key("generate"), "init", stage_key("label")),
+                (held_out, ops.HeldOut, stage_key("test-structures"), "test", stage_key("test-label"))):
+            if wanted:
+                generate = self.step("generate", op, generate_key, {})
+                steps += [generate, self.label(dataset, generate.outputs.artifacts["structures"],
+                                               generate.outputs.parameters["label_batches"], label_key)]
+        return steps
 
-    def round_steps(self, round_index, tag: str, history, data) -> list[Step]:
-        """train an ensemble -> explore with LAMMPS -> select by model deviation -> label."""
-        n_models, n_tasks = self.config.training.models, explore_task_count(self.config)
+    def round_steps(self, round_index, tag: str, history, data, test_data, explore_tasks) -> list[Step]:
+        """train an ensemble -> (explore with LAMMPS, validate on the test set) -> select by model deviation -> label."""
+        n_models = self.config.training.models
         train = self.step("train", ops.Train, stage_key("train", tag) + "-{{item}}",
                           {"round_index": round_index, "model_index": list(range(n_models))}, {"data": data},
                           with_param=argo_range(n_models),
                           slices=Slices("{{item}}", input_parameter=["model_index"], output_artifact=["model", "lcurve"]))
+        models = train.outputs.artifacts["model"]
         explore = self.step("explore", ops.Explore, stage_key("explore", tag) + "-{{item}}",
-                            {"round_index": round_index, "task_index": list(range(n_tasks))},
-                            {"models": train.outputs.artifacts["model"]}, with_param=argo_range(n_tasks),
+                            {"round_index": round_index, "history": history, "task_index": explore_tasks},
+                            {"models": models, "data": data}, with_param=explore_tasks,
                             slices=Slices("{{item}}", input_parameter=["task_index"], output_artifact=["task_dir"]))
+        validate = self.step("validate", ops.Validate, stage_key("validate", tag), {},
+                             {"models": models, **({"test_data": test_data} if test_data is not None else {})})
         select = self.step("select", ops.Select, stage_key("select", tag), {"round_index": round_index, "history": history},
                            {"task_dirs": explore.outputs.artifacts["task_dir"], "data": data})
         label = self.label(f"round.{tag}", select.outputs.artifacts["candidates"],
                            select.outputs.parameters["label_batches"], stage_key("label", tag))
-        return [train, explore, select, label]
+        return [train, [explore, validate], select, label]
 
-    def export_step(self, model, history, stop_reason, key: str) -> Step:
-        return self.step("export", ops.Export, key, {"history": history, "stop_reason": stop_reason}, {"model": model})
+    def export_step(self, model, history, stop_reason, key: str, test_data=None) -> Step:
+        return self.step("export", ops.Export, key, {"history": history, "stop_reason": stop_reason},
+                         {"model": model, **({"test_data": test_data} if test_data is not None else {})})
 
 
 def _workflow(name: str, steps: list[Step], **kw) -> Workflow:
@@ -101,19 +112,28 @@ def _workflow(name: str, steps: list[Step], **kw) -> Workflow:
     return wf
 
 
-def init_workflow(config: RunConfig) -> Workflow:
-    return _workflow("init", Builder(config).init_steps())
+def init_workflow(config: RunConfig, generated: bool = True, held_out: bool = True) -> Workflow:
+    return _workflow("init", Builder(config).init_steps(generated, held_out))
 
 
-def round_workflow(config: RunConfig, round_index: int, history: list[dict], data_dir: Path) -> Workflow:
+def _uploaded(path: Path | None):
+    return upload_artifact(str(path)) if path is not None and Path(path).exists() else None
+
+
+def round_workflow(config: RunConfig, round_index: int, history: list[dict], data_dir: Path,
+                   test_data_dir: Path | None) -> Workflow:
     tag = round_tag(round_index)
-    return _workflow(f"round-{tag}", Builder(config).round_steps(round_index, tag, history, upload_artifact(str(data_dir))))
+    return _workflow(f"round-{tag}", Builder(config).round_steps(
+        round_index, tag, history, upload_artifact(str(data_dir)), _uploaded(test_data_dir),
+        explore_task_indices(config, history)))
 
 
-def export_workflow(config: RunConfig, model: Path, history: list[dict], stop_reason: str) -> Workflow:
+def export_workflow(config: RunConfig, model: Path, history: list[dict], stop_reason: str,
+                    test_data_dir: Path | None) -> Workflow:
     # keyed by the last round: a run continued after an export (round limit raised) exports again
     key = stage_key("export", round_tag(history[-1]["round"]))
-    return _workflow(key, [Builder(config).export_step(upload_artifact(str(model)), history, stop_reason, key)])
+    return _workflow(key, [Builder(config).export_step(upload_artifact(str(model)), history, stop_reason, key,
+                                                       _uploaded(test_data_dir))])
 
 
 def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = None, given=None) -> Workflow:
@@ -121,23 +141,28 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
     builder = Builder(config, on_argo)
     rounds = Steps("rounds", inputs=Inputs(
         parameters={"round_index": InputParameter(type=int), "round_tag": InputParameter(type=str),
-                    "history": InputParameter(type=list)},
-        artifacts={"data": InputArtifact()}),
+                    "history": InputParameter(type=list), "explore_tasks": InputParameter(type=list)},
+        artifacts={"data": InputArtifact(), "test_data": InputArtifact()}),
         outputs=Outputs(parameters={"history": OutputParameter(type=list), "stop_reason": OutputParameter(type=str)},
                         artifacts={"models": OutputArtifact()}))
-    index, tag = rounds.inputs.parameters["round_index"], rounds.inputs.parameters["round_tag"]
-    history, data = rounds.inputs.parameters["history"], rounds.inputs.artifacts["data"]
-    train, explore, select, label = builder.round_steps(index, "{{inputs.parameters.round_tag}}", history, data)
-    advance = builder.step("advance", ops.Advance, stage_key("advance", "{{inputs.parameters.round_tag}}"),
-                           {"round_index": index, "history": history, "summary": select.outputs.parameters["summary"]},
+    inputs = rounds.inputs
+    tag = "{{inputs.parameters.round_tag}}"
+    index, history = inputs.parameters["round_index"], inputs.parameters["history"]
+    data, test_data = inputs.artifacts["data"], inputs.artifacts["test_data"]
+    train, (explore, validate), select, label = builder.round_steps(index, tag, history, data, test_data,
+                                                                    inputs.parameters["explore_tasks"])
+    advance = builder.step("advance", ops.Advance, stage_key("advance", tag),
+                           {"round_index": index, "history": history, "summary": select.outputs.parameters["summary"],
+                            "validation": validate.outputs.parameters["errors"]},
                            {"data": data, "new_data": label.outputs.artifacts["data"]})
     following = Step("next", template=rounds, parameters={
         "round_index": advance.outputs.parameters["next_round_index"],
         "round_tag": advance.outputs.parameters["next_round_tag"],
-        "history": advance.outputs.parameters["history"]},
-        artifacts={"data": advance.outputs.artifacts["data"]},
+        "history": advance.outputs.parameters["history"],
+        "explore_tasks": advance.outputs.parameters["next_explore_tasks"]},
+        artifacts={"data": advance.outputs.artifacts["data"], "test_data": test_data},
         when="%s == false" % advance.outputs.parameters["stop"])
-    for step in (train, explore, select, label, advance, following):
+    for step in (train, [explore, validate], select, label, advance, following):
         rounds.add(step)
     stopped = advance.outputs.parameters["stop"] == True  # noqa: E712 (an Argo expression, not a Python test)
     rounds.outputs.parameters["history"].value_from_expression = if_expression(
@@ -147,16 +172,19 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
     rounds.outputs.artifacts["models"].from_expression = if_expression(
         _if=stopped, _then=train.outputs.artifacts["model"], _else=following.outputs.artifacts["models"])
 
-    steps = builder.init_steps() if any(g.keep for g in config.initial_data.generators) else []
+    steps = builder.init_steps(generated=has_generators(config))
+    init_data, test_labels = (steps[1].outputs.artifacts["data"] if has_generators(config) else None,
+                              steps[-1].outputs.artifacts["data"])
     if given is None and config.initial_data.data_dirs:
         given = upload_artifact([str(Path(d)) for d in config.initial_data.data_dirs])
     start = builder.step("gather", ops.Gather, "gather", {}, {
-        **({"init": steps[-1].outputs.artifacts["data"]} if steps else {}),
+        **({"init": init_data} if init_data is not None else {}),
         **({"given": given} if given is not None else {})})
-    first = Step("rounds", template=rounds, parameters={"round_index": 0, "round_tag": round_tag(0), "history": []},
-                 artifacts={"data": start.outputs.artifacts["data"]})
+    first = Step("rounds", template=rounds, parameters={"round_index": 0, "round_tag": round_tag(0), "history": [],
+                                                        "explore_tasks": explore_task_indices(config, [])},
+                 artifacts={"data": start.outputs.artifacts["data"], "test_data": test_labels})
     export = builder.export_step(first.outputs.artifacts["models"], first.outputs.parameters["history"],
-                                 first.outputs.parameters["stop_reason"], "export")
+                                 first.outputs.parameters["stop_reason"], "export", test_labels)
     name = name or f"dpdriver-{config.element.lower()}"
     wf = Workflow(name=name, id=None if on_argo else name, parallelism=config.execution.argo.parallelism)
     for step in steps + [start, first, export]:

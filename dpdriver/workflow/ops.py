@@ -11,16 +11,17 @@ from dflow.python import OP, OPIO, Artifact, OPIOSign
 
 from ..config import RunConfig
 from ..data import count_frames, read_frames, system_dirs
-from ..explore import plan_tasks, run_md_task
+from ..explore import draw_start, plan_tasks, run_md_task, start_pools
 from ..export import export_potential
-from ..generate import ideal_crystal
+from ..generate import held_out_structures, ideal_crystal
 from ..initdata import generate_initial_structures
 from ..label import label_to_data, make_labeler, merge_reports
-from ..loop import round_config, round_record, stop_reason_after
+from ..loop import explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after
 from ..seeds import derive_seed
 from ..select import select_candidates
 from ..structures import batch_slice, label_batches, read_structures, write_structures
 from ..train import train_model
+from ..validate import test_errors
 
 STRUCTURES_FILE = "structures.extxyz"
 LABEL_REPORT_FILE = "label_report.json"
@@ -28,6 +29,12 @@ LABEL_REPORT_FILE = "label_report.json"
 
 def _config(op_in: OPIO) -> RunConfig:
     return RunConfig.model_validate(op_in["config"])
+
+
+def _first_model(paths) -> Path:
+    """Model 0 of an ensemble given as graph files or folders holding train.NNN/graph.pb (Argo's artifacts)."""
+    graphs = [g for p in paths for g in ([Path(p)] if Path(p).is_file() else Path(p).rglob("graph.pb"))]
+    return min(graphs, key=lambda g: (g.parent.name, str(g)))
 
 
 class StageOP(OP):
@@ -60,6 +67,35 @@ class Generate(StageOP):
                      "generators": generators})
 
 
+class HeldOut(StageOP):
+    """The held-out test structures: never trained on, labeled once, the yardstick of every round and the export."""
+
+    inputs = {"config": dict}
+    outputs = {"structures": Artifact(Path), "label_batches": List[int]}
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        structures = held_out_structures(config, derive_seed(config.seed, "test"))
+        for i, atoms in enumerate(structures):
+            atoms.info["provenance"] = {"generator": "held_out", "index": i}
+        return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
+                     "label_batches": label_batches(len(structures), config.labeler.structures_per_task)})
+
+
+class Validate(StageOP):
+    """Errors of the round's first model (the one exported) on the held-out test set."""
+
+    inputs = {"config": dict, "models": Artifact(List[Path]), "test_data": Artifact(Path, optional=True)}
+    outputs = {"errors": dict}
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        model = _first_model(op_in["models"])
+        return OPIO({"errors": test_errors(model, op_in["test_data"], config.element, make_labeler(config.labeler).name)})
+
+
 class Train(StageOP):
     """Train and freeze one model of the ensemble on every dataset so far."""
 
@@ -76,18 +112,21 @@ class Train(StageOP):
 
 
 class Explore(StageOP):
-    """One LAMMPS MD task with model deviation from the whole ensemble."""
+    """One LAMMPS MD task of the round's stage, with model deviation from the whole ensemble."""
 
-    inputs = {"config": dict, "round_index": int, "task_index": int, "models": Artifact(List[Path])}
+    inputs = {"config": dict, "round_index": int, "history": list, "task_index": int,
+              "models": Artifact(List[Path]), "data": Artifact(Path)}
     outputs = {"task_dir": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        exploration = config.exploration
-        task = plan_tasks(exploration, op_in["round_index"], exploration.starts_per_task, config.seed)[op_in["task_index"]]
+        stage = stage_for_round(config, op_in["history"])
+        task = plan_tasks(config.exploration, stage, op_in["round_index"], config.seed)[op_in["task_index"]]
+        ideal = ideal_crystal(config)
+        start, origin = draw_start(task, start_pools(stage.starts_from, ideal, Path(op_in["data"])), ideal)
         workdir = Path(task.name)
-        run_md_task(task, ideal_crystal(config), sorted(op_in["models"]), config.element, workdir)
+        run_md_task(task, start, sorted(op_in["models"]), config.element, workdir, origin)
         return OPIO({"task_dir": workdir})
 
 
@@ -147,10 +186,10 @@ class Gather(StageOP):
 class Advance(StageOP):
     """Record the round, add its labels to the data, and decide whether another round runs."""
 
-    inputs = {"config": dict, "round_index": int, "history": list, "summary": dict, "data": Artifact(Path),
-              "new_data": Artifact(List[Path], optional=True)}
+    inputs = {"config": dict, "round_index": int, "history": list, "summary": dict, "validation": dict,
+              "data": Artifact(Path), "new_data": Artifact(List[Path], optional=True)}
     outputs = {"history": list, "stop": bool, "stop_reason": str, "next_round_index": int, "next_round_tag": str,
-               "data": Artifact(Path)}
+               "next_explore_tasks": List[int], "data": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -159,29 +198,30 @@ class Advance(StageOP):
         batches = sorted(Path(p) for p in op_in["new_data"] or [])  # the labeling fan-out's folders round.NNN/batch.*
         reports = [json.loads((b / LABEL_REPORT_FILE).read_text()) for b in batches]
         report = merge_reports(reports) if reports else {"labeled": 0, "failed": []}
-        history = op_in["history"] + [round_record(r, count_frames(op_in["data"]), report, op_in["summary"])]
+        stage = stage_for_round(config, op_in["history"])
+        history = op_in["history"] + [round_record(r, stage, count_frames(op_in["data"]), report, op_in["summary"],
+                                                   validation=op_in["validation"])]
         out = Path("data")
         shutil.copytree(op_in["data"], out)
         for batch in batches:
             shutil.copytree(batch, out / dataset / batch.name)
-        reason = stop_reason_after(history, config.convergence)
+        reason = stop_reason_after(history, config)
         return OPIO({"history": history, "stop": reason is not None, "stop_reason": reason or "",
-                     "next_round_index": r + 1, "next_round_tag": f"{r + 1:03d}", "data": out})
+                     "next_round_index": r + 1, "next_round_tag": f"{r + 1:03d}",
+                     "next_explore_tasks": explore_task_indices(config, history), "data": out})
 
 
 class Export(StageOP):
     """Compress one model and write the folder a LAMMPS user takes away."""
 
-    inputs = {"config": dict, "history": list, "stop_reason": str, "model": Artifact(Path)}
+    inputs = {"config": dict, "history": list, "stop_reason": str, "model": Artifact(Path),
+              "test_data": Artifact(Path, optional=True)}
     outputs = {"export": Artifact(Path), "summary": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         out = Path("export")
-        seed = derive_seed(config.seed, "test")
-        model = Path(op_in["model"])
-        if model.is_dir():  # on Argo: the last round's ensemble; model 0 is exported
-            model = sorted(model.rglob("graph.pb"))[0]
-        summary = export_potential(config, model, out, op_in["history"], op_in["stop_reason"], seed)
+        summary = export_potential(config, _first_model([op_in["model"]]), out, op_in["history"], op_in["stop_reason"],
+                                   op_in["test_data"])
         return OPIO({"export": out, "summary": summary})
