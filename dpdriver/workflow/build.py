@@ -58,14 +58,18 @@ class Builder:
     def __init__(self, config: RunConfig, on_argo: bool = False):
         self.config, self.on_argo, self.plain = config, on_argo, config.to_plain()
 
-    def step(self, stage: str, op, key: str, parameters: dict, artifacts: dict | None = None, slices=None, **kw) -> Step:
-        return Step(stage, template(op, self.config, stage, slices, self.on_argo), parameters={"config": self.plain, **parameters},
-                    artifacts=artifacts or {}, key=key, executor=executor(self.config, stage), **kw)
+    def step(self, stage: str, op, key: str, parameters: dict, artifacts: dict | None = None, slices=None,
+             name: str | None = None, **kw) -> Step:
+        """A step of a stage (its resources, image, executor); two fan-outs in one workflow need distinct names,
+        or dflow gathers their slices together."""
+        return Step(name or stage, template(op, self.config, stage, slices, self.on_argo),
+                    parameters={"config": self.plain, **parameters}, artifacts=artifacts or {}, key=key,
+                    executor=executor(self.config, stage), **kw)
 
-    def label(self, dataset: str, structures, batches, key: str) -> Step:
+    def label(self, dataset: str, structures, batches, key: str, name: str = "label") -> Step:
         """The labeling fan-out: one task per `labeler.structures_per_task` structures, a count known at run time."""
         return self.step("label", ops.Label, key + "-{{item}}", {"dataset": dataset, "batch": batches},
-                         {"structures": structures}, with_param=batches,
+                         {"structures": structures}, with_param=batches, name=name,
                          slices=Slices("{{item}}", input_parameter=["batch"], output_artifact=["data", "quarantine"]))
 
     def init_steps(self, generated: bool = True, held_out: bool = True) -> list[Step]:
@@ -75,9 +79,9 @@ class Builder:
                 (generated, ops.Generate, stage_key("generate"), "init", stage_key("label")),
                 (held_out, ops.HeldOut, stage_key("test-structures"), "test", stage_key("test-label"))):
             if wanted:
-                generate = self.step("generate", op, generate_key, {})
+                generate = self.step("generate", op, generate_key, {}, name=generate_key)
                 steps += [generate, self.label(dataset, generate.outputs.artifacts["structures"],
-                                               generate.outputs.parameters["label_batches"], label_key)]
+                                               generate.outputs.parameters["label_batches"], label_key, name=label_key)]
         return steps
 
     def round_steps(self, round_index, tag: str, history, data, test_data, explore_tasks) -> list[Step]:
