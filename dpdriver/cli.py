@@ -102,10 +102,15 @@ def cmd_submit(args) -> int:
 def cmd_watch(args) -> int:
     import time
 
-    from .workflow.argo import workflow_phase
+    from .status import describe_round
+    from .workflow.argo import workflow_progress
 
+    shown = 0
     while True:
-        phase = workflow_phase(Path(args.run_dir))
+        phase, history = workflow_progress(Path(args.run_dir))
+        for record in history[shown:]:
+            print(f"{time.strftime('%H:%M:%S')} {describe_round(record)}", flush=True)
+        shown = max(shown, len(history))
         print(f"{time.strftime('%H:%M:%S')} {phase}", flush=True)
         if phase in ("Succeeded", "Failed", "Error"):
             print(f"fetch the results with: dpdriver download {args.run_dir}")

@@ -24,6 +24,16 @@ def _range(values: list, unit: str) -> str:
     return f"{low:g} {unit}" if low == high else f"{low:g}-{high:g} {unit}"
 
 
+def describe_round(record: dict) -> str:
+    """One line per finished round, as `watch` prints it."""
+    s, errors = record["selection"], record.get("validation") or {}
+    stage = (record.get("stage") or {}).get("name")
+    return (f"round {record['round']}" + (f" ({stage})" if stage else "") + f": accurate ratio "
+            f"{_cell(s['accurate_ratio'], '{:.3f}')} of {_cell(s['frames'])} frames, {_cell(record['frames_added'])} "
+            f"labels added, {len(record['label_failures'])} failed; test F RMSE "
+            f"{_cell(errors.get('force_rmse_eV_A'), '{:.3f}')} eV/A")
+
+
 def status_table(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     if not (run_dir / IDENTITY).exists():

@@ -24,9 +24,13 @@ initial_data:
     - {kind: rattle, base: volumes, stdev_A: [0.05], per_stdev: 3}
 labeler: {kind: emt, structures_per_task: 4}
 training: {models: 2, steps: 100}
-exploration: {temperatures_K: [600], ensembles: [nvt], md_steps: 60, deviation_every_steps: 10}
+exploration:
+  ensembles: [nvt]
+  md_steps: 60
+  deviation_every_steps: 10
+  stages: [{name: warm, temperatures_K: [600], max_rounds: 1}, {name: hot, temperatures_K: [900, 1200], starts_from: [rounds]}]
 selection: {force_trust_lo_eV_A: 0.02, force_trust_hi_eV_A: 1.0, max_labels_per_round: 5}
-convergence: {max_rounds: 1}
+convergence: {max_rounds: 2}
 validation: {test_structures: 2}
 execution:
   argo:
@@ -99,7 +103,7 @@ def test_credentials_in_the_config_are_refused_with_the_line(cli, tmp_path):
     config.write_text(CONFIG.replace("    retries: 3\n", "    retries: 3\n    token: abc\n"))
     result = cli("render", config, "-o", tmp_path / "wf.yaml")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "c.yaml:18: 'execution.argo.token' looks like a credential" in result.stderr
+    assert "c.yaml:22: 'execution.argo.token' looks like a credential" in result.stderr
     assert not (tmp_path / "wf.yaml").exists()
 
 
@@ -140,14 +144,19 @@ def test_the_argo_workflow_runs_in_debug_mode_and_downloads_like_a_local_run(cli
     assert submitted.returncode == 0, submitted.stderr[-2000:]
     watched = cli("watch", run_dir, "--interval", "1")
     assert watched.returncode == 0 and "Succeeded" in watched.stdout
+    assert "round 0 (warm): accurate ratio" in watched.stdout and "round 1 (hot): accurate ratio" in watched.stdout
     downloaded = cli("download", run_dir)
     assert downloaded.returncode == 0, downloaded.stderr
-    record = json.loads((run_dir / "rounds/round.000/round.json").read_text())
-    assert record["frames_trained_on"] == 9 == count_frames(run_dir / "data/init")
-    assert count_frames(run_dir / "data") == 9 + record["frames_added"] and record["frames_added"] > 0
+    records = [json.loads((run_dir / f"rounds/round.{r:03d}/round.json").read_text()) for r in range(2)]
+    assert records[0]["frames_trained_on"] == 9 == count_frames(run_dir / "data/init")
+    assert count_frames(run_dir / "data") == 9 + sum(r["frames_added"] for r in records) and records[0]["frames_added"] > 0
+    # the recursion moved to the next stage, with its own fan-out of MD tasks (2 temperatures)
+    assert [r["stage"]["name"] for r in records] == ["warm", "hot"]
+    assert [len(r["selection"]["tasks"]) for r in records] == [1, 2]
+    assert all(r["validation"]["frames"] == 2 for r in records)  # the held-out set, labeled once
     assert (run_dir / "export/compressed_model.pb").stat().st_size > 0
     summary = json.loads((run_dir / "export/summary.json").read_text())
-    assert summary["stop_reason"] == "round limit (1) reached" and summary["rounds"] == [record]
+    assert summary["stop_reason"] == "round limit (2) reached" and summary["rounds"] == records
     status = cli("status", run_dir)
     assert status.returncode == 0 and "nan" not in status.stdout.lower() and "round limit" in status.stdout
 

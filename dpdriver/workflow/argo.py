@@ -168,15 +168,6 @@ def _reopen(run_dir: Path):
     return Workflow(id=record["workflow"]), record
 
 
-def workflow_phase(run_dir: Path) -> str:
-    wf, _ = _reopen(run_dir)
-    try:
-        return wf.query_status()
-    except Exception as exc:
-        raise UserError(f"could not reach the workflow of {run_dir}: {type(exc).__name__}: "
-                        f"{(str(exc).splitlines() or [''])[0][:200]}") from None
-
-
 def _artifact_path(art, into: Path) -> Path:
     """A step's output artifact as a local folder (downloaded from S3 on Argo)."""
     if getattr(art, "local_path", None):
@@ -186,18 +177,38 @@ def _artifact_path(art, into: Path) -> Path:
     return Path(download_artifact(art, path=str(into))[0])
 
 
+def _finished_advances(wf) -> list:
+    return sorted((s for s in wf.query_step() if str(getattr(s, "key", "") or "").startswith("advance-r")
+                   and s.phase == "Succeeded"), key=lambda s: s.key)
+
+
+def _history(advance) -> list[dict]:
+    return [r.recover() if hasattr(r, "recover") else r for r in advance.outputs.parameters["history"].value]
+
+
+def workflow_progress(run_dir: Path) -> tuple[str, list[dict]]:
+    """The workflow's phase and the records of its finished rounds (from the last `advance` step)."""
+    wf, _ = _reopen(run_dir)
+    try:
+        phase = wf.query_status()
+        advances = _finished_advances(wf)
+    except Exception as exc:
+        raise UserError(f"could not reach the workflow of {run_dir}: {type(exc).__name__}: "
+                        f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+    return phase, (_history(advances[-1]) if advances else [])
+
+
 def download(run_dir: Path) -> dict:
     """Data, round records and the export of a submitted run, into the local run layout."""
     import shutil
 
     run_dir = Path(run_dir)
     wf, _ = _reopen(run_dir)
-    advances = sorted((s for s in wf.query_step() if str(getattr(s, "key", "") or "").startswith("advance-r")
-                       and s.phase == "Succeeded"), key=lambda s: s.key)
+    advances = _finished_advances(wf)
     fetched = {"rounds": 0, "export": False}
     if advances:
         last = advances[-1]
-        history = [r.recover() if hasattr(r, "recover") else r for r in last.outputs.parameters["history"].value]
+        history = _history(last)
         for record in history:
             path = run_dir / "rounds" / f"round.{record['round']:03d}" / "round.json"
             path.parent.mkdir(parents=True, exist_ok=True)
