@@ -47,6 +47,7 @@ def local_label_round(n: int, workdir: Path) -> float:
     from dpdriver.workflow.local import configure_local, output_to
 
     config = parse_config(CONFIG.format(n=n))
+    workdir.mkdir(parents=True, exist_ok=True)
     structures = write_structures(generate(config)[0], workdir / f"structures-{n}.extxyz")
     configure_local(workdir / "dflow", workers=2)
     wf = Workflow(name=f"label-{n}", id=f"label-{n}")

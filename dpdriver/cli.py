@@ -94,8 +94,10 @@ def cmd_submit(args) -> int:
     if args.local:
         preflight(config)
     claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
-    workflow_id = (argo.submit_local if args.local else argo.submit)(config, run_dir)
-    print(f"submitted workflow {workflow_id}; follow it with: dpdriver watch {run_dir}")
+    workflow_id = (argo.submit_local if args.local else argo.submit)(config, run_dir, resume=args.resume)
+    reused = json.loads((run_dir / argo.SUBMITTED).read_text()).get("steps_reused")
+    print(f"submitted workflow {workflow_id}" + (f", reusing {reused} finished step(s)" if args.resume else "")
+          + f"; follow it with: dpdriver watch {run_dir}")
     return 0
 
 
@@ -184,6 +186,8 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("config")
     submit.add_argument("--workdir", help="local folder that records the submitted run (for watch, download, status)")
     submit.add_argument("--local", action="store_true", help="run the same workflow here in dflow's debug mode instead")
+    submit.add_argument("--resume", action="store_true",
+                        help="resubmit a failed or stopped run, reusing every step its last submission finished")
     submit.set_defaults(func=cmd_submit)
     watch = sub.add_parser("watch", help="follow a submitted run until it ends")
     watch.add_argument("run_dir")

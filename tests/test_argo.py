@@ -160,6 +160,16 @@ def test_the_argo_workflow_runs_in_debug_mode_and_downloads_like_a_local_run(cli
     status = cli("status", run_dir)
     assert status.returncode == 0 and "nan" not in status.stdout.lower() and "round limit" in status.stdout
 
+    # resubmission reuses every finished step (dflow reuse_step, as on Argo): nothing trains, explores or labels again
+    resumed = cli("submit", config, "--local", "--resume", "--workdir", run_dir)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "submitted workflow dpdriver-loop-2, reusing" in resumed.stdout
+    assert json.loads((run_dir / "argo.json").read_text())["steps_reused"] >= 20
+    assert not list((run_dir / "dflow/dpdriver-loop-2").rglob("lcurve.out"))
+    assert not list((run_dir / "dflow/dpdriver-loop-2").rglob("model_devi.out"))
+    assert cli("watch", run_dir, "--interval", "1").returncode == 0 and cli("download", run_dir).returncode == 0
+    assert [json.loads((run_dir / f"rounds/round.{r:03d}/round.json").read_text()) for r in range(2)] == records
+
 
 def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
     from dpdriver.data import count_frames

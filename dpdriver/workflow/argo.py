@@ -114,8 +114,30 @@ def render(config: RunConfig, out: Path) -> dict:
     return body
 
 
-def submit(config: RunConfig, run_dir: Path) -> str:
+def reusable_steps(run_dir: Path) -> list:
+    """The succeeded steps of the run's earlier submission: a resubmission reuses them instead of running them
+    again (dflow's reuse_step, on Argo and in debug mode alike)."""
+    if not (Path(run_dir) / SUBMITTED).exists():
+        raise UserError(f"'{run_dir}' holds no earlier submission to resume ({SUBMITTED} missing); submit without --resume")
+    wf, _ = _reopen(run_dir)
+    try:
+        return [step for step in wf.query_step() if getattr(step, "key", None) and step.phase == "Succeeded"]
+    except Exception as exc:
+        raise UserError(f"could not read the earlier workflow of {run_dir}: {type(exc).__name__}: "
+                        f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+
+
+def _submission_record(run_dir: Path, record: dict, reused: list | None) -> None:
+    if reused is not None:
+        record["resumed_from"] = json.loads((Path(run_dir) / SUBMITTED).read_text())["workflow"]
+        record["steps_reused"] = len(reused)
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    (Path(run_dir) / SUBMITTED).write_text(json.dumps(record, indent=2))
+
+
+def submit(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
     """Submit the run's workflow; record where it is in run_dir for status, watch and download."""
+    reused = reusable_steps(run_dir) if resume else None
     credentials = load_credentials(config.execution.argo)
     if "token" not in credentials:
         raise UserError(f"no Argo token: set {CREDENTIAL_ENV['token']} or execution.argo.credentials_file")
@@ -123,30 +145,32 @@ def submit(config: RunConfig, run_dir: Path) -> str:
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         wf = workflow_for_submit(config, credentials)
-        _with_credentials(credentials, wf.submit)
+        _with_credentials(credentials, lambda: wf.submit(reuse_step=reused))
     except UserError:
         raise
     except Exception as exc:  # connection refused, TLS, 401/403 from the server
         first_line = (str(exc).strip().splitlines() or [""])[0][:200]
         raise UserError(f"could not submit to Argo at {config.execution.argo.host}: {type(exc).__name__}: {first_line}; "
                         "check execution.argo.host, the S3 settings and the token") from None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / SUBMITTED).write_text(json.dumps({"workflow": wf.id, "host": config.execution.argo.host,
-                                                 "namespace": config.execution.argo.namespace}, indent=2))
+    _submission_record(run_dir, {"workflow": wf.id, "host": config.execution.argo.host,
+                                 "namespace": config.execution.argo.namespace}, reused)
     return wf.id
 
 
-def submit_local(config: RunConfig, run_dir: Path) -> str:
-    """The same workflow in dflow's debug mode, in the foreground: how it is tested without a cluster."""
+def submit_local(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
+    """The same workflow in dflow's debug mode, in the foreground: how it is tested without a cluster.
+    A resubmission is a new workflow that reuses the earlier one's succeeded steps, as on Argo."""
     from .build import loop_workflow
     from .local import configure_local, output_to
 
+    reused = reusable_steps(run_dir) if resume else None
+    attempt = 1 + (json.loads((run_dir / SUBMITTED).read_text()).get("attempt", 1) if resume else 0)
     configure_local(run_dir / "dflow", workers=config.training.parallel)
-    wf = loop_workflow(config, on_argo=False, name="dpdriver-loop")
+    wf = loop_workflow(config, on_argo=False, name="dpdriver-loop" + (f"-{attempt}" if attempt > 1 else ""))
     with output_to(run_dir / "dpdriver.log"):
-        wf.submit()
-    (run_dir / SUBMITTED).write_text(json.dumps({"workflow": wf.id, "mode": "debug",
-                                                 "debug_workdir": str((run_dir / "dflow").resolve())}, indent=2))
+        wf.submit(reuse_step=reused)
+    _submission_record(run_dir, {"workflow": wf.id, "mode": "debug", "attempt": attempt,
+                                 "debug_workdir": str((run_dir / "dflow").resolve())}, reused)
     return wf.id
 
 
