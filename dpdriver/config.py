@@ -381,12 +381,33 @@ class ConvergenceConfig(Strict):
     min_label_success_ratio: float = Field(0.5, ge=0, le=1)  # below it the loop stops: the labeler needs fixing
 
 
-class ValidationConfig(Strict):
-    """Fresh structures, never trained on, labeled by the reference to measure test errors."""
+class PropertyTolerances(Strict):
+    """Largest model-reference differences that pass `dpdriver validate` (absolute, or relative where named so)."""
 
-    test_structures: int = Field(10, ge=1)
+    lattice_constant_rel: float = Field(0.01, gt=0)
+    cohesive_energy_eV_atom: float = Field(0.05, gt=0)
+    bulk_modulus_rel: float = Field(0.10, gt=0)
+    elastic_constant_rel: float = Field(0.15, gt=0)
+    vacancy_formation_eV: float = Field(0.15, gt=0)
+    surface_energy_rel: float = Field(0.15, gt=0)
+    stacking_fault_mJ_m2: float = Field(20.0, gt=0)
+    phonon_rmse_THz: float = Field(0.3, gt=0)
+    energy_rmse_meV_atom: float = Field(10.0, gt=0)
+    force_rmse_eV_A: float = Field(0.15, gt=0)
+
+
+TestFamily = Literal["rattled", "strained", "vacancy", "surface", "md"]
+
+
+class ValidationConfig(Strict):
+    """Fresh structures, never trained on, labeled once by the reference: test errors per structure family."""
+
+    test_structures: int = Field(10, ge=1)  # per family
+    families: list[TestFamily] = Field(default_factory=lambda: ["rattled", "strained", "vacancy", "surface"], min_length=1)
+    md_temperatures_K: list[PositiveFloat] = Field(default_factory=lambda: [900.0, 1800.0], min_length=1)  # family md
     test_rattle_stdev_A: float = Field(0.08, ge=0)
     test_lattice_scales: list[float] = Field(default_factory=lambda: [0.96, 1.0, 1.04], min_length=1)
+    tolerances: PropertyTolerances = PropertyTolerances()
 
 
 Stage = Literal["generate", "train", "explore", "select", "label", "advance", "export"]

@@ -201,6 +201,9 @@ def preflight(config: RunConfig) -> None:
     from .doctor import check_pair_style
 
     make_labeler(config.labeler).check(config.element)
+    if "md" in config.validation.families and config.labeler.kind == "vasp":
+        raise UserError("validation.families: 'md' runs MD with the labeler in-process, which VASP cannot; "
+                        "remove 'md' from validation.families (the rounds' MD already covers temperatures)")
     for given in config.initial_data.data_dirs:
         check_data_dir(Path(given), [config.element])
     dry_run(config)  # generator plan problems (budget, labeler cannot run MD) before anything is written

@@ -76,9 +76,7 @@ class HeldOut(StageOP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        structures = held_out_structures(config, derive_seed(config.seed, "test"))
-        for i, atoms in enumerate(structures):
-            atoms.info["provenance"] = {"generator": "held_out", "index": i}
+        structures = held_out_structures(config, derive_seed(config.seed, "test"), make_labeler(config.labeler).calculator)
         return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
                      "label_batches": label_batches(len(structures), config.labeler.structures_per_task)})
 

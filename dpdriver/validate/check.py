@@ -1,0 +1,124 @@
+"""The validation table: each property of the model beside the reference's, its error and pass/fail against the
+configured tolerances; and the held-out test errors per structure family."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .properties import properties
+
+VALIDATION_FILE = "validation.json"
+
+
+def _row(name: str, unit: str, model, reference, tolerance: float, relative: bool = False, error=None) -> dict:
+    """error: given (e.g. a band RMSE), or |model - reference| (relative to the reference where relative)."""
+    if error is None and model is not None and reference is not None:
+        error = abs(model - reference) / abs(reference) if relative else abs(model - reference)
+    ok = None if error is None or not math.isfinite(error) else bool(error <= tolerance)
+    return {"property": name, "unit": unit, "model": model, "reference": reference, "error": error,
+            "error_unit": "relative" if relative else unit, "tolerance": tolerance, "pass": ok}
+
+
+def phonon_rmse_THz(model: dict, reference: dict) -> float:
+    return float(np.sqrt(np.mean([(np.asarray(m) - np.asarray(r)) ** 2 for m, r in
+                                  zip(model["frequencies_THz"], reference["frequencies_THz"])])))
+
+
+def property_rows(model: dict, reference: dict | None, tol) -> list[dict]:
+    ref = reference or {}
+    rows = [_row("lattice constant", "A", model["lattice_constant_A"], ref.get("lattice_constant_A"),
+                 tol.lattice_constant_rel, relative=True),
+            _row("cohesive energy", "eV/atom", model["cohesive_energy_eV_atom"], ref.get("cohesive_energy_eV_atom"),
+                 tol.cohesive_energy_eV_atom),
+            _row("bulk modulus", "GPa", model["bulk_modulus_GPa"], ref.get("bulk_modulus_GPa"), tol.bulk_modulus_rel, True)]
+    rows += [_row(name, "GPa", value, ref.get("elastic_constants_GPa", {}).get(name), tol.elastic_constant_rel, True)
+             for name, value in model["elastic_constants_GPa"].items()]
+    rows.append(_row("vacancy formation energy (relaxed)", "eV", model["vacancy_formation_eV"],
+                     ref.get("vacancy_formation_eV"), tol.vacancy_formation_eV))
+    rows += [_row(f"surface energy ({plane})", "J/m^2", value, ref.get("surface_energy_J_m2", {}).get(plane),
+                  tol.surface_energy_rel, True) for plane, value in model["surface_energy_J_m2"].items()]
+    if model["stacking_fault_mJ_m2"] is not None:
+        rows.append(_row("intrinsic stacking fault energy", "mJ/m^2", model["stacking_fault_mJ_m2"],
+                         ref.get("stacking_fault_mJ_m2"), tol.stacking_fault_mJ_m2))
+    def top(values: dict) -> float:
+        return float(max(np.max(f) for f in values["phonons"]["frequencies_THz"]))
+
+    rows.append(_row("phonon bands (max frequency; error: RMSE over the path)", "THz", top(model),
+                     top(reference) if reference else None, tol.phonon_rmse_THz,
+                     error=phonon_rmse_THz(model["phonons"], reference["phonons"]) if reference else None))
+    return rows
+
+
+def test_rows(errors: dict | None, tol) -> list[dict]:
+    """The held-out errors as rows: the reference is the labels themselves, so the error is the RMSE."""
+    rows = []
+    for family, e in sorted(((errors or {}).get("families") or {}).items()):
+        rows.append(_row(f"test energy RMSE ({family}, {e['frames']} frames)", "meV/atom", e["energy_rmse_meV_atom"],
+                         None, tol.energy_rmse_meV_atom, error=e["energy_rmse_meV_atom"]))
+        rows.append(_row(f"test force RMSE ({family})", "eV/A", e["force_rmse_eV_A"], None, tol.force_rmse_eV_A,
+                         error=e["force_rmse_eV_A"]))
+    return rows
+
+
+def model_calculator(model: Path, element: str):
+    from deepmd.calculator import DP
+    from deepmd.infer import DeepPot
+
+    type_map = DeepPot(str(model)).get_type_map()
+    if element not in type_map:
+        raise UserError(f"model {model} is for {', '.join(type_map)}, not {element}; give the model of the run's element "
+                        "or a config whose element matches")
+    return DP(model=str(model))
+
+
+def reference_calculator(config, reference: str):
+    """'labeler': the config's labeler in-process (EMT or an ASE calculator); 'emt': ASE's EMT."""
+    from ..label import make_labeler
+
+    if reference == "emt":
+        from ase.calculators.emt import EMT
+        return EMT()
+    if config.labeler.kind == "vasp":
+        raise UserError("reference properties with VASP need label tasks, which `dpdriver validate` does not run yet; "
+                        "use --reference emt or an ASE labeler, or --reference none for the model's values alone")
+    return make_labeler(config.labeler).calculator()
+
+
+def validate_model(model: Path, config, reference: str = "labeler", test_errors: dict | None = None) -> dict:
+    """Properties of the model and of the reference (none: the model's alone), the table and a pass count."""
+    from ..generate.lattice import reference_c_over_a, reference_lattice_constant_A
+
+    init = config.initial_data
+    a_guess = init.lattice_constant_A or reference_lattice_constant_A(config.element, init.lattice)
+    c_over_a = init.c_over_a or reference_c_over_a(config.element)
+    model_calc = model_calculator(Path(model), config.element)
+    reference_calc = None if reference == "none" else reference_calculator(config, reference)
+    values = properties(config.element, init.lattice, a_guess, c_over_a, model_calc)
+    ref_values = properties(config.element, init.lattice, a_guess, c_over_a, reference_calc) if reference_calc else None
+    rows = property_rows(values, ref_values, config.validation.tolerances) + test_rows(test_errors, config.validation.tolerances)
+    checked = [r for r in rows if r["pass"] is not None]
+    return {"element": config.element, "lattice": init.lattice, "reference": reference if reference_calc else None,
+            "rows": rows, "passed": sum(r["pass"] for r in checked), "checked": len(checked),
+            "model": values, "reference_values": ref_values, "test_errors": test_errors}
+
+
+def format_table(result: dict) -> str:
+    def cell(value, fmt="{:.4g}"):
+        return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else fmt.format(value)
+
+    rows = [("property", "unit", "model", "reference", "error", "tolerance", "result")]
+    for r in result["rows"]:
+        relative = r["error_unit"] == "relative"
+        rows.append((r["property"], r["unit"], cell(r["model"]), cell(r["reference"]),
+                     cell(r["error"], "{:.1%}" if relative else "{:.3g}"),
+                     cell(r["tolerance"], "{:.0%}" if relative else "{:.3g}"),
+                     {True: "pass", False: "FAIL", None: "-"}[r["pass"]]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.append(f"{result['passed']} of {result['checked']} checks pass"
+                 + (f" (reference: {result['reference']})" if result["reference"] else " (no reference: values only)"))
+    return "\n".join(lines)
