@@ -146,9 +146,8 @@ def cmd_validate(args) -> int:
         if args.test_data else None
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    with output_to(out / "validate.log") as terminal:  # TensorFlow and DeePMD-kit talk a lot
+    with output_to(out / "validate.log"):  # TensorFlow and DeePMD-kit talk a lot
         result = validate_model(model, config, args.reference, errors)
-    del terminal
     (out / VALIDATION_FILE).write_text(json.dumps(result, indent=1))
     print(format_table(result))
     print(f"written: {out / VALIDATION_FILE}")

@@ -155,9 +155,9 @@ def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, calc, supe
                 for (_, q0), (_, q1) in zip(path, path[1:])]
     phonon.run_band_structure(segments, labels=[name for name, _ in path])
     bands = phonon.get_band_structure_dict()
-    phonon.run_mesh([16, 16, 16] if lattice != "hcp" else [12, 12, 8])
+    phonon.run_mesh([16, 16, 16] if lattice != "hcp" else [12, 12, 8], is_gamma_center=True)
     phonon.run_total_dos()
-    dos = phonon.get_total_dos_dict()
+    dos = {"frequency_points": phonon.total_dos.frequency_points, "total_dos": phonon.total_dos.dos}
     return {"labels": [name for name, _ in path],
             "distances": [d.tolist() for d in bands["distances"]],
             "frequencies_THz": [f.tolist() for f in bands["frequencies"]],

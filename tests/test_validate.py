@@ -1,0 +1,55 @@
+"""Property calculations checked on ASE's EMT, where they must agree with each other and with physics; the
+table's pass/fail logic; the command's errors."""
+
+import numpy as np
+import pytest
+from ase.calculators.emt import EMT
+
+from dpdriver.config import RunConfig
+from dpdriver.validate.check import format_table, property_rows
+from dpdriver.validate.properties import properties
+
+
+@pytest.fixture(scope="module")
+def emt_cu():
+    return properties("Cu", "fcc", 3.61, 1.633, EMT())
+
+
+def test_emt_copper_properties_are_self_consistent(emt_cu):
+    p = emt_cu
+    assert abs(p["lattice_constant_A"] - 3.59) < 0.01  # EMT's Cu lattice constant
+    c = p["elastic_constants_GPa"]
+    # the bulk modulus from the EOS fit equals (C11 + 2 C12) / 3 from the stress-strain slopes
+    assert abs((c["C11"] + 2 * c["C12"]) / 3 - p["bulk_modulus_GPa"]) < 0.02 * p["bulk_modulus_GPa"]
+    assert c["C11"] > c["C12"] > 0 and c["C44"] > 0  # mechanically stable fcc
+    assert 0.5 < p["vacancy_formation_eV"] < 2.0 and p["cohesive_energy_eV_atom"] > 3
+    s = p["surface_energy_J_m2"]
+    assert 0 < s["111"] < s["100"] < s["110"]  # the close-packed plane costs least
+    bands = np.array(p["phonons"]["frequencies_THz"][0])
+    assert np.allclose(bands[0], 0, atol=0.05)  # acoustic modes vanish at Gamma
+    assert np.all(np.isfinite(p["phonons"]["dos"])) and np.max(bands) > 3
+
+
+def test_hcp_has_its_elastic_set_and_no_fcc_fault():
+    p = properties("Cu", "hcp", 3.61 / np.sqrt(2), 1.633, EMT())
+    assert set(p["elastic_constants_GPa"]) == {"C11", "C12", "C13", "C33", "C44"}
+    assert all(np.isfinite(v) and v > 0 for v in p["elastic_constants_GPa"].values())
+    assert p["stacking_fault_mJ_m2"] is None and set(p["surface_energy_J_m2"]) == {"001", "100"}
+
+
+def test_rows_pass_and_fail_against_tolerances(emt_cu):
+    off = {**emt_cu, "lattice_constant_A": emt_cu["lattice_constant_A"] * 1.02,
+           "elastic_constants_GPa": {**emt_cu["elastic_constants_GPa"], "C44": emt_cu["elastic_constants_GPa"]["C44"] * 1.05}}
+    rows = {r["property"]: r for r in property_rows(off, emt_cu, RunConfig().validation.tolerances)}
+    assert rows["lattice constant"]["pass"] is False and abs(rows["lattice constant"]["error"] - 0.02) < 1e-9
+    assert rows["C44"]["pass"] is True and rows["C11"]["error"] == 0
+    assert rows["phonon bands (max frequency; error: RMSE over the path)"]["error"] == 0
+    alone = property_rows(emt_cu, None, RunConfig().validation.tolerances)
+    assert all(r["pass"] is None and r["reference"] is None for r in alone)
+    table = format_table({"rows": alone, "passed": 0, "checked": 0, "reference": None})
+    assert "nan" not in table.lower() and "values only" in table
+
+
+def test_validate_command_errors_are_one_line(cli, tmp_path):
+    missing = cli("validate", tmp_path / "nope.pb")
+    assert missing.returncode == 2 and "not found" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
