@@ -42,17 +42,28 @@ def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: 
     return path
 
 
-def export_potential(config, frozen_model: Path, out_dir: Path, history: list[dict], stop_reason: str,
-                     test_data: Path | None) -> dict:
-    """Compress the model, write in.lammps and a JSON summary with its errors on the held-out test set."""
+def export_potential(config, models: list[Path], out_dir: Path, history: list[dict], stop_reason: str,
+                     test_data: Path | None, data_dir: Path | None = None) -> dict:
+    """The folder a LAMMPS user takes away: model 0 compressed and frozen, the ensemble, in.lammps, the validation
+    (properties against the reference, held-out errors) and the model card with checksums."""
     from .label import make_labeler
+    from .model_card import write_model_card
     from .validate import test_errors
+    from .validate.check import VALIDATION_FILE, validate_model
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(frozen_model, out_dir / FROZEN)
+    shutil.copyfile(models[0], out_dir / FROZEN)
+    for i, model in enumerate(models):
+        (out_dir / "ensemble").mkdir(exist_ok=True)
+        shutil.copyfile(model, out_dir / "ensemble" / f"graph.{i:03d}.pb")
     compress_model(out_dir / FROZEN, out_dir / COMPRESSED, out_dir / "compress")
     write_lammps_example(config, out_dir, COMPRESSED)
+    labeler = make_labeler(config.labeler)
+    errors = test_errors(out_dir / COMPRESSED, test_data, config.element, labeler.name)
+    reference = "none" if config.labeler.kind == "vasp" else "labeler"  # VASP: the model's values alone
+    validation = validate_model(out_dir / COMPRESSED, config, reference, errors)
+    (out_dir / VALIDATION_FILE).write_text(json.dumps(validation, indent=1))
     summary = {
         "element": config.element,
         "labeler": config.labeler.kind,
@@ -61,9 +72,12 @@ def export_potential(config, frozen_model: Path, out_dir: Path, history: list[di
         "exported_from_round": history[-1]["round"],
         "frames_per_round": [r["frames_added"] for r in history],
         "accurate_ratios": [r["selection"]["accurate_ratio"] for r in history],
-        "test_errors": test_errors(out_dir / COMPRESSED, test_data, config.element, make_labeler(config.labeler).name),
+        "test_errors": errors,
+        "validation": {"passed": validation["passed"], "checked": validation["checked"]},
         "model": COMPRESSED,
         "lammps_input": "in.lammps",
     }
     (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    write_model_card(config, out_dir, history, stop_reason, validation, data_dir,
+                     float(atomic_masses[atomic_numbers[config.element]]))
     return summary

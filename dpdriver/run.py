@@ -74,7 +74,10 @@ def _describe_validation(dirs: list[Path]) -> str:
 
 
 def _describe_export(dirs: list[Path]) -> str:
-    return "compressed; " + describe_errors(read_output_parameter(dirs[0], "summary")["test_errors"])
+    summary = read_output_parameter(dirs[0], "summary")
+    checks = summary["validation"]
+    return (f"compressed; {checks['passed']} of {checks['checked']} property checks pass; "
+            + describe_errors(summary["test_errors"]))
 
 
 class Runner:
@@ -171,14 +174,14 @@ class Runner:
     def export(self, history: list[dict], stop_reason: str) -> dict:
         target = self.run_dir / "export"
         last = history[-1]["round"]
-        model = self.run_dir / "rounds" / f"round.{last:03d}" / "models" / "graph.000.pb"
+        models = self.run_dir / "rounds" / f"round.{last:03d}" / "models"
         summary_path = target / "summary.json"
         exported = json.loads(summary_path.read_text()) if summary_path.exists() else None
         if exported is not None and exported["rounds"] != history:
             moved = set_aside(target, f"r{exported['exported_from_round']:03d}")
             self.echo(f"the run went on after its last export; that export is kept in {moved}")
         if not target.exists():
-            wf = build.export_workflow(self.config, model, history, stop_reason, self.test_data)
+            wf = build.export_workflow(self.config, models, history, stop_reason, self.test_data, self.data_dir)
             key = build.stage_key("export", build.round_tag(last))
             wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
             install(_artifact(wf_dir, key, "export", "export"), target)

@@ -81,7 +81,7 @@ def test_data_grew_by_exactly_the_selected_frames(finished_run):
         assert 0 < selected <= 6
         assert record["frames_added"] == selected == count_frames(run_dir / f"data/round.{r:03d}")
         assert record["selection"]["frames"] == 2 * 13  # 2 tasks x (120 / 10 + 1) frames
-        assert record["validation"]["frames"] == 4 and record["validation"]["force_rmse_eV_A"] > 0
+        assert record["validation"]["frames"] == 16 and record["validation"]["force_rmse_eV_A"] > 0  # 4 per family
     assert records[1]["frames_trained_on"] == 15 + records[0]["frames_added"]
     assert count_frames(run_dir / "data") == 15 + sum(r["frames_added"] for r in records)
 
@@ -95,7 +95,7 @@ def test_stages_run_in_turn_and_later_stages_start_from_earlier_data(finished_ru
     assert len(starts) == 2 and all(s["source"] in ("initial", "rounds") for s in starts)
     assert all(s["system"].startswith(("init/", "round.000/")) for s in starts)
     assert all(json.loads(p.read_text())["ok"] for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/status.json"))
-    assert count_frames(run_dir / "test_data") == 4 and count_frames(run_dir / "data") > 0
+    assert count_frames(run_dir / "test_data") == 16 and count_frames(run_dir / "data") > 0
     assert not list((run_dir / "data").glob("test*"))  # the held-out set is never trained on
 
 
@@ -109,7 +109,45 @@ def test_models_frozen_compressed_and_summarised(finished_run):
     assert len(summary["rounds"]) == 2 and summary["stop_reason"].startswith("round limit")
     assert summary["frames_per_round"] == [r["frames_added"] for r in summary["rounds"]]
     assert all(0.0 <= a <= 1.0 for a in summary["accurate_ratios"])
-    assert summary["test_errors"]["frames"] == 4 and summary["test_errors"]["force_rmse_eV_A"] > 0
+    assert summary["test_errors"]["frames"] == 16 and summary["test_errors"]["force_rmse_eV_A"] > 0
+    assert set(summary["test_errors"]["families"]) == {"rattled", "strained", "vacancy", "surface"}
+
+
+def test_export_carries_the_ensemble_validation_and_a_model_card_with_checksums(finished_run):
+    from dpdriver.model_card import sha256
+
+    run_dir, _, _ = finished_run
+    export = run_dir / "export"
+    assert sorted(p.name for p in (export / "ensemble").glob("*.pb")) == ["graph.000.pb", "graph.001.pb"]
+    card = json.loads((export / "model_card.json").read_text())
+    assert card["element"] == "Cu" and card["deepmd_kit_version"] == "3.2.0" and card["descriptor"]["rcut_A"] == 5.0
+    assert {"compressed_model.pb", "frozen_model.pb", "in.lammps", "validation.json", "ensemble/graph.001.pb"} <= set(card["checksums"])
+    assert all(sha256(export / name) == digest for name, digest in card["checksums"].items())
+    assert card["training_data"]["init"]["frames"] == 15 and card["training_data"]["init"]["origins"] == ["rattle"]
+    assert card["training_data"]["round.001"]["origins"] == ["exploration (hot)"]
+    validation = json.loads((export / "validation.json").read_text())
+    rows = {r["property"]: r for r in validation["rows"]}
+    assert rows["lattice constant"]["reference"] == pytest.approx(3.59, abs=0.01)  # EMT, the run's labeler
+    assert {"C11", "C12", "C44", "intrinsic stacking fault energy", "surface energy (111)"} <= set(rows)
+    assert validation["checked"] == len([r for r in validation["rows"] if r["pass"] is not None]) > 10
+    readme = (export / "README.md").read_text()
+    assert f"{validation['passed']} of {validation['checked']} checks pass" in readme
+    assert "pair_style      deepmd compressed_model.pb" in readme and "nan" not in readme.lower()
+
+
+def test_validate_command_on_the_exported_model(finished_run, tmp_path):
+    from conftest import run_cli
+
+    run_dir, config, _ = finished_run
+    result = run_cli("validate", run_dir / "export/compressed_model.pb", "--config", config,
+                     "--test-data", run_dir / "test_data", "-o", tmp_path / "v")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "checks pass (reference: emt)" in result.stdout and "test force RMSE (surface)" in result.stdout
+    assert json.loads((tmp_path / "v/validation.json").read_text())["test_errors"]["frames"] == 16
+    wrong = tmp_path / "ni.yaml"
+    wrong.write_text(config.read_text().replace("element: Cu", "element: Ni"))
+    refused = run_cli("validate", run_dir / "export/compressed_model.pb", "--config", wrong)
+    assert refused.returncode == 2 and "is for Cu, not Ni" in refused.stderr
 
 
 def test_exported_in_lammps_runs_as_it_is(finished_run, tmp_path):
@@ -177,8 +215,13 @@ def _data_arrays(run_dir: Path) -> dict[str, np.ndarray]:
 def _round_records(run_dir: Path) -> list[dict]:
     """Round records without their timing; the test errors to 6 digits (TensorFlow's float sums vary in the last)."""
     records = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
+    def rounded(value):
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        return float(f"{value:.6g}") if isinstance(value, float) else value
+
     for r in records:
-        r["validation"] = {k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in r["validation"].items()}
+        r["validation"] = rounded(r["validation"])
     return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
 
 

@@ -101,7 +101,10 @@ def validate_model(model: Path, config, reference: str = "labeler", test_errors:
     ref_values = properties(config.element, init.lattice, a_guess, c_over_a, reference_calc) if reference_calc else None
     rows = property_rows(values, ref_values, config.validation.tolerances) + test_rows(test_errors, config.validation.tolerances)
     checked = [r for r in rows if r["pass"] is not None]
-    return {"element": config.element, "lattice": init.lattice, "reference": reference if reference_calc else None,
+    from ..label import make_labeler
+
+    name = make_labeler(config.labeler).name if reference == "labeler" else reference
+    return {"element": config.element, "lattice": init.lattice, "reference": name if reference_calc else None,
             "rows": rows, "passed": sum(r["pass"] for r in checked), "checked": len(checked),
             "model": values, "reference_values": ref_values, "test_errors": test_errors}
 

@@ -104,9 +104,10 @@ class Builder:
                            select.outputs.parameters["label_batches"], stage_key("label", tag))
         return [train, [explore, validate], select, label]
 
-    def export_step(self, model, history, stop_reason, key: str, test_data=None) -> Step:
+    def export_step(self, models, history, stop_reason, key: str, test_data=None, data=None) -> Step:
+        optional = {name: art for name, art in (("test_data", test_data), ("data", data)) if art is not None}
         return self.step("export", ops.Export, key, {"history": history, "stop_reason": stop_reason},
-                         {"model": model, **({"test_data": test_data} if test_data is not None else {})})
+                         {"model": models, **optional})
 
 
 def _workflow(name: str, steps: list[Step], **kw) -> Workflow:
@@ -132,12 +133,12 @@ def round_workflow(config: RunConfig, round_index: int, history: list[dict], dat
         explore_task_indices(config, history)))
 
 
-def export_workflow(config: RunConfig, model: Path, history: list[dict], stop_reason: str,
-                    test_data_dir: Path | None) -> Workflow:
+def export_workflow(config: RunConfig, models_dir: Path, history: list[dict], stop_reason: str,
+                    test_data_dir: Path | None, data_dir: Path | None) -> Workflow:
     # keyed by the last round: a run continued after an export (round limit raised) exports again
     key = stage_key("export", round_tag(history[-1]["round"]))
-    return _workflow(key, [Builder(config).export_step(upload_artifact(str(model)), history, stop_reason, key,
-                                                       _uploaded(test_data_dir))])
+    return _workflow(key, [Builder(config).export_step(upload_artifact(str(models_dir)), history, stop_reason, key,
+                                                       _uploaded(test_data_dir), _uploaded(data_dir))])
 
 
 def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = None, given=None) -> Workflow:
@@ -148,7 +149,7 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
                     "history": InputParameter(type=list), "explore_tasks": InputParameter(type=list)},
         artifacts={"data": InputArtifact(), "test_data": InputArtifact()}),
         outputs=Outputs(parameters={"history": OutputParameter(type=list), "stop_reason": OutputParameter(type=str)},
-                        artifacts={"models": OutputArtifact()}))
+                        artifacts={"models": OutputArtifact(), "data": OutputArtifact()}))
     inputs = rounds.inputs
     tag = "{{inputs.parameters.round_tag}}"
     index, history = inputs.parameters["round_index"], inputs.parameters["history"]
@@ -175,6 +176,8 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
         _if=stopped, _then=advance.outputs.parameters["stop_reason"], _else=following.outputs.parameters["stop_reason"])
     rounds.outputs.artifacts["models"].from_expression = if_expression(
         _if=stopped, _then=train.outputs.artifacts["model"], _else=following.outputs.artifacts["models"])
+    rounds.outputs.artifacts["data"].from_expression = if_expression(
+        _if=stopped, _then=advance.outputs.artifacts["data"], _else=following.outputs.artifacts["data"])
 
     steps = builder.init_steps(generated=has_generators(config))
     init_data, test_labels = (steps[1].outputs.artifacts["data"] if has_generators(config) else None,
@@ -188,7 +191,8 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
                                                         "explore_tasks": explore_task_indices(config, [])},
                  artifacts={"data": start.outputs.artifacts["data"], "test_data": test_labels})
     export = builder.export_step(first.outputs.artifacts["models"], first.outputs.parameters["history"],
-                                 first.outputs.parameters["stop_reason"], "export", test_labels)
+                                 first.outputs.parameters["stop_reason"], "export", test_labels,
+                                 first.outputs.artifacts["data"])
     name = name or f"dpdriver-{config.element.lower()}"
     wf = Workflow(name=name, id=None if on_argo else name, parallelism=config.execution.argo.parallelism)
     for step in steps + [start, first, export]:

@@ -31,10 +31,15 @@ def _config(op_in: OPIO) -> RunConfig:
     return RunConfig.model_validate(op_in["config"])
 
 
+def _ensemble(paths) -> list[Path]:
+    """The models of an ensemble, model 0 first, given as graph files or folders of them (models/graph.NNN.pb
+    locally, train.NNN/graph.pb from Argo's artifacts)."""
+    graphs = [g for p in paths for g in ([Path(p)] if Path(p).is_file() else Path(p).rglob("*.pb"))]
+    return sorted(graphs, key=lambda g: (g.parent.name, g.name))
+
+
 def _first_model(paths) -> Path:
-    """Model 0 of an ensemble given as graph files or folders holding train.NNN/graph.pb (Argo's artifacts)."""
-    graphs = [g for p in paths for g in ([Path(p)] if Path(p).is_file() else Path(p).rglob("graph.pb"))]
-    return min(graphs, key=lambda g: (g.parent.name, str(g)))
+    return _ensemble(paths)[0]
 
 
 class StageOP(OP):
@@ -210,16 +215,16 @@ class Advance(StageOP):
 
 
 class Export(StageOP):
-    """Compress one model and write the folder a LAMMPS user takes away."""
+    """Compress model 0, validate it, and write the folder a LAMMPS user takes away with its model card."""
 
     inputs = {"config": dict, "history": list, "stop_reason": str, "model": Artifact(Path),
-              "test_data": Artifact(Path, optional=True)}
+              "test_data": Artifact(Path, optional=True), "data": Artifact(Path, optional=True)}
     outputs = {"export": Artifact(Path), "summary": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         out = Path("export")
-        summary = export_potential(config, _first_model([op_in["model"]]), out, op_in["history"], op_in["stop_reason"],
-                                   op_in["test_data"])
+        summary = export_potential(config, _ensemble([op_in["model"]]), out, op_in["history"], op_in["stop_reason"],
+                                   op_in["test_data"], op_in["data"])
         return OPIO({"export": out, "summary": summary})
