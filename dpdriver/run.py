@@ -163,6 +163,8 @@ class Runner:
         for i in range(n_models):
             model = _artifact(wf_dir, key["train"] + "-0", "model", f"train.{i:03d}/graph.pb")
             install(model, round_dir / "models" / f"graph.{i:03d}.pb")
+            lcurve = _artifact(wf_dir, key["train"] + "-0", "lcurve", f"train.{i:03d}/lcurve.out")
+            install(lcurve, round_dir / "lcurves" / f"lcurve.{i:03d}.out")
         select_dir = wf_dir / key["select"]
         summary = read_output_parameter(select_dir, "summary")
         report = self._install_labels(wf_dir, key["label"], f"round.{r:03d}", self.data_dir / f"round.{r:03d}")

@@ -73,6 +73,18 @@ def filter_reason(atoms: Atoms, first: Atoms, selection) -> str | None:
     return None
 
 
+HISTOGRAM_EDGES_eV_A = np.logspace(-3, 1, 41)
+
+
+def deviation_histogram(max_devi_f: np.ndarray) -> dict:
+    """Counts of finite max force deviations on fixed log bins (1 meV/Å ... 10 eV/Å): small enough for every
+    round's record, the same bins in every round."""
+    finite = np.clip(max_devi_f[np.isfinite(max_devi_f)], HISTOGRAM_EDGES_eV_A[0], HISTOGRAM_EDGES_eV_A[-1])
+    counts, _ = np.histogram(finite, bins=HISTOGRAM_EDGES_eV_A)
+    return {"edges_eV_A": [float(e) for e in HISTOGRAM_EDGES_eV_A], "counts": counts.tolist(),
+            "non_finite": int(np.sum(~np.isfinite(max_devi_f)))}
+
+
 def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
                       labeled: list[Atoms] | None = None) -> tuple[dict, list[Atoms]]:
     """Counts per task and overall, and at most max_labels_per_round candidates: filtered for unphysical
@@ -123,5 +135,6 @@ def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
         "virial_trust_lo_eV": None if virial_trust is None else virial_trust[0],
         "virial_trust_hi_eV": None if virial_trust is None else virial_trust[1],
         "tasks": per_task,
+        "deviation_histogram": deviation_histogram(all_devi),
     }
     return summary, [pool[i] for i in picked]

@@ -290,3 +290,27 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_
     assert summary["exported_from_round"] == 2 and len(summary["rounds"]) == 3
     kept = json.loads((run_dir / "export.r001/summary.json").read_text())  # the earlier export is kept
     assert kept["exported_from_round"] == 1
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_report_opens_in_headless_chromium_with_every_image(finished_run):
+    import re
+
+    from conftest import run_cli
+
+    run_dir, _, _ = finished_run
+    result = run_cli("report", run_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = run_dir / "report/index.html"
+    html = page.read_text()
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert {"rounds.png", "learning_curves.png", "deviation_histograms.png", "parity_energy.png", "parity_force.png",
+            "eos.png", "phonons.png"} <= set(images)
+    assert "class=\"missing\">No" not in html and "nan" not in html.lower()
+    browser = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                              "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert browser.returncode == 0, browser.stderr[-2000:]
+    check = re.search(r'id="image-check"[^>]*data-images="(\d+)" data-broken="(\d+)"', browser.stdout)
+    assert check, "the page's script did not run in the browser"
+    assert (int(check.group(1)), int(check.group(2))) == (len(images), 0)
+    assert "Uncaught" not in browser.stderr
