@@ -379,6 +379,7 @@ class ConvergenceConfig(Strict):
     consecutive_rounds: int = Field(1, ge=1)  # K
     max_total_labels: Optional[int] = Field(None, ge=1)  # label budget of the loop (initial data not counted)
     min_label_success_ratio: float = Field(0.5, ge=0, le=1)  # below it the loop stops: the labeler needs fixing
+    require_properties: bool = False  # a round counts as converged only if its model also passes `dpdriver validate`
 
 
 class PropertyTolerances(Strict):

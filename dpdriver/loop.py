@@ -30,11 +30,21 @@ def _stage_rounds(history: list[dict]) -> list[dict]:
     return history[len(history) - count:]
 
 
-def _streak(history: list[dict], target: float) -> int:
-    """Rounds at the end of history, all of the last round's stage, whose accurate ratio reached the target."""
+def _at_target(record: dict, conv) -> bool:
+    """The round's accurate ratio reached the target and, where required, its model passed every property check."""
+    if record["selection"]["accurate_ratio"] < conv.accurate_ratio_target:
+        return False
+    if not conv.require_properties:
+        return True
+    checks = (record.get("validation") or {}).get("properties") or {}
+    return bool(checks.get("checked")) and checks["passed"] == checks["checked"]
+
+
+def _streak(history: list[dict], conv) -> int:
+    """Rounds at the end of history, all of the last round's stage, that were at target."""
     streak = 0
     for record in reversed(_stage_rounds(history)):
-        if record["selection"]["accurate_ratio"] < target:
+        if not _at_target(record, conv):
             break
         streak += 1
     return streak
@@ -42,7 +52,7 @@ def _streak(history: list[dict], target: float) -> int:
 
 def _stage_done(history: list[dict], stage, conv) -> str | None:
     """Why the last round's stage is done ('converged' or 'round limit'), or None."""
-    if _streak(history, conv.accurate_ratio_target) >= conv.consecutive_rounds:
+    if _streak(history, conv) >= conv.consecutive_rounds:
         return "converged"
     if stage.max_rounds is not None and len(_stage_rounds(history)) >= stage.max_rounds:
         return "round limit"
@@ -85,11 +95,12 @@ def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
                 f"(min_label_success_ratio {conv.min_label_success_ratio}); the failed tasks and their reasons are in "
                 f"quarantine/round.{len(history) - 1:03d}; fix the labeler and run again")
     ratios = [h["selection"]["accurate_ratio"] for h in history]
-    streak = _streak(history, conv.accurate_ratio_target)
+    streak = _streak(history, conv)
     if streak >= conv.consecutive_rounds and _stage_of(last) >= n_stages - 1:
         stages = f"the last of {n_stages} stages" if n_stages > 1 else "the exploration"
-        return (f"converged: accurate ratio >= {conv.accurate_ratio_target} in {streak} consecutive round(s) of "
-                f"{stages} (last {ratios[-1]:.3f})")
+        properties = " and every property check passing" if conv.require_properties else ""
+        return (f"converged: accurate ratio >= {conv.accurate_ratio_target}{properties} in {streak} consecutive "
+                f"round(s) of {stages} (last {ratios[-1]:.3f})")
     labels = sum(h["frames_added"] for h in history)
     if conv.max_total_labels is not None and labels >= conv.max_total_labels:
         return f"label budget reached: {labels} labels added (max_total_labels {conv.max_total_labels})"

@@ -206,6 +206,9 @@ def preflight(config: RunConfig) -> None:
     from .doctor import check_pair_style
 
     make_labeler(config.labeler).check(config.element)
+    if config.convergence.require_properties and config.labeler.kind == "vasp":
+        raise UserError("convergence.require_properties needs a reference computed in-process (EMT or an ASE "
+                        "labeler); with VASP, set it to false and check the export's validation.json")
     if "md" in config.validation.families and config.labeler.kind == "vasp":
         raise UserError("validation.families: 'md' runs MD with the labeler in-process, which VASP cannot; "
                         "remove 'md' from validation.families (the rounds' MD already covers temperatures)")

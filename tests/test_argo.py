@@ -30,7 +30,7 @@ exploration:
   deviation_every_steps: 10
   stages: [{name: warm, temperatures_K: [600], max_rounds: 1}, {name: hot, temperatures_K: [900, 1200], starts_from: [rounds]}]
 selection: {force_trust_lo_eV_A: 0.02, force_trust_hi_eV_A: 1.0, max_labels_per_round: 5}
-convergence: {max_rounds: 2}
+convergence: {max_rounds: 2, require_properties: true}
 validation: {test_structures: 2}
 execution:
   argo:
@@ -153,7 +153,8 @@ def test_the_argo_workflow_runs_in_debug_mode_and_downloads_like_a_local_run(cli
     # the recursion moved to the next stage, with its own fan-out of MD tasks (2 temperatures)
     assert [r["stage"]["name"] for r in records] == ["warm", "hot"]
     assert [len(r["selection"]["tasks"]) for r in records] == [1, 2]
-    assert all(r["validation"]["frames"] == 2 for r in records)  # the held-out set, labeled once
+    assert all(r["validation"]["frames"] == 2 * 4 for r in records)  # the held-out set (4 families), labeled once
+    assert all(r["validation"]["properties"]["checked"] > 10 for r in records)  # the convergence gate ran
     assert (run_dir / "export/compressed_model.pb").stat().st_size > 0
     summary = json.loads((run_dir / "export/summary.json").read_text())
     assert summary["stop_reason"] == "round limit (2) reached" and summary["rounds"] == records

@@ -77,3 +77,15 @@ def test_a_stage_round_limit_moves_on_and_ends_the_last_stage():
     assert stop_reason_after(history, config) is None and stage_for_round(config, history).name == "hot"
     history += rounds((0.3, 3), stage=1)
     assert stop_reason_after(history, config) == "round limit of the last stage 'hot' (2) reached without converging"
+
+
+def test_required_properties_gate_convergence():
+    config = config_with(accurate_ratio_target=0.9, max_rounds=10, require_properties=True)
+    failing = rounds((0.95, 1))
+    failing[0]["validation"] = {"properties": {"passed": 11, "checked": 12, "failed": ["C44"]}}
+    assert stop_reason_after(failing, config) is None  # accurate enough, but a property fails
+    passing = rounds((0.95, 1))
+    passing[0]["validation"] = {"properties": {"passed": 12, "checked": 12, "failed": []}}
+    assert stop_reason_after(failing + passing, config).startswith(
+        "converged: accurate ratio >= 0.9 and every property check passing in 1 consecutive")
+    assert stop_reason_after(rounds((0.95, 1)), config) is None  # not checked is not passed

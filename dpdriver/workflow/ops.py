@@ -22,6 +22,7 @@ from ..select import select_candidates
 from ..structures import batch_slice, label_batches, read_structures, write_structures
 from ..train import train_model
 from ..validate import test_errors
+from ..validate.check import validate_model
 
 STRUCTURES_FILE = "structures.extxyz"
 LABEL_REPORT_FILE = "label_report.json"
@@ -96,7 +97,12 @@ class Validate(StageOP):
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         model = _first_model(op_in["models"])
-        return OPIO({"errors": test_errors(model, op_in["test_data"], config.element, make_labeler(config.labeler).name)})
+        errors = test_errors(model, op_in["test_data"], config.element, make_labeler(config.labeler).name)
+        if config.convergence.require_properties:  # the loop's gate: properties against the labeler every round
+            result = validate_model(model, config, "labeler", errors)
+            errors["properties"] = {"passed": result["passed"], "checked": result["checked"],
+                                    "failed": [r["property"] for r in result["rows"] if r["pass"] is False]}
+        return OPIO({"errors": errors})
 
 
 class Train(StageOP):
