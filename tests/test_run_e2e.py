@@ -240,9 +240,16 @@ def test_sigkill_mid_exploration_then_same_command_gives_identical_data(finished
     proc = subprocess.Popen(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
-    while not list(run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/lmp.out")):
+
+    def lammps_running() -> bool:
+        """Round 1's LAMMPS has started and a process of the runner is alive to be orphaned."""
+        if not list(run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/lmp.out")):
+            return False
+        return bool(marked_processes(json.loads((run_dir / RUNNER_FILE).read_text())["mark"]))
+
+    while not lammps_running():
         assert proc.poll() is None and time.monotonic() < deadline, "the run ended before round 1 explored"
-        time.sleep(0.05)
+        time.sleep(0.02)
     mark = json.loads((run_dir / RUNNER_FILE).read_text())["mark"]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
