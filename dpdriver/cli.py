@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -145,9 +146,15 @@ def cmd_validate(args) -> int:
     errors = test_errors(model, Path(args.test_data), config.element, make_labeler(config.labeler).name) \
         if args.test_data else None
     out = Path(args.output)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    with output_to(out / "validate.log"):  # TensorFlow and DeePMD-kit talk a lot
-        result = validate_model(model, config, args.reference, errors)
+    try:
+        with output_to(out / "validate.log"):  # TensorFlow and DeePMD-kit talk a lot
+            result = validate_model(model, config, args.reference, errors)
+    except UserError:
+        if created:  # a refused model leaves no folder behind
+            shutil.rmtree(out)
+        raise
     (out / VALIDATION_FILE).write_text(json.dumps(result, indent=1))
     print(format_table(result))
     print(f"written: {out / VALIDATION_FILE}")

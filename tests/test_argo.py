@@ -178,7 +178,11 @@ def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
     from dpdriver.workflow.local import configure_local
 
     monkeypatch.chdir(tmp_path)
-    config = parse_config(CONFIG.split("execution:")[0] + f"""execution:
+    # few, large tasks: each task through the queue waits at least one dpdispatcher poll (30 s)
+    base = CONFIG.split("execution:")[0].replace("validation: {test_structures: 2}",
+                                                 "validation: {test_structures: 1, families: [rattled]}")
+    base = base.replace("structures_per_task: 4", "structures_per_task: 5")
+    config = parse_config(base + f"""execution:
   dispatcher:
     stages: [label]
     machine: {{batch_type: Shell, context_type: LocalContext, local_root: ., remote_root: {tmp_path / 'queue'}}}
@@ -188,5 +192,5 @@ def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
     Runner(config, tmp_path / "run", echo=lambda line: None).initial_data()
     assert count_frames(tmp_path / "run/data/init") == 9
     logs = sorted((tmp_path / "run/dflow/init").glob("label-*/log.txt"))
-    assert len(logs) == 3  # 9 structures, 4 per task
+    assert len(logs) == 2  # 9 structures, 5 per task
     assert all("was submitted; job_id is" in log.read_text() for log in logs)

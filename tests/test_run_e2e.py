@@ -146,8 +146,9 @@ def test_validate_command_on_the_exported_model(finished_run, tmp_path):
     assert json.loads((tmp_path / "v/validation.json").read_text())["test_errors"]["frames"] == 16
     wrong = tmp_path / "ni.yaml"
     wrong.write_text(config.read_text().replace("element: Cu", "element: Ni"))
-    refused = run_cli("validate", run_dir / "export/compressed_model.pb", "--config", wrong)
+    refused = run_cli("validate", run_dir / "export/compressed_model.pb", "--config", wrong, cwd=tmp_path)
     assert refused.returncode == 2 and "is for Cu, not Ni" in refused.stderr
+    assert not (tmp_path / "validation").exists()  # a refused model leaves no folder behind
 
 
 def test_exported_in_lammps_runs_as_it_is(finished_run, tmp_path):

@@ -154,7 +154,8 @@ def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, calc, supe
     segments = [[np.array(q0) + (np.array(q1) - np.array(q0)) * t for t in np.linspace(0, 1, points_per_segment)]
                 for (_, q0), (_, q1) in zip(path, path[1:])]
     phonon.run_band_structure(segments, labels=[name for name, _ in path])
-    bands = phonon.get_band_structure_dict()
+    band_structure = phonon.band_structure
+    bands = {"distances": band_structure.distances, "frequencies": band_structure.frequencies}
     phonon.run_mesh([16, 16, 16] if lattice != "hcp" else [12, 12, 8], is_gamma_center=True)
     phonon.run_total_dos()
     dos = {"frequency_points": phonon.total_dos.frequency_points, "total_dos": phonon.total_dos.dos}

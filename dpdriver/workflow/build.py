@@ -72,17 +72,18 @@ class Builder:
                          {"structures": structures}, with_param=batches, name=name,
                          slices=Slices("{{item}}", input_parameter=["batch"], output_artifact=["data", "quarantine"]))
 
-    def init_steps(self, generated: bool = True, held_out: bool = True) -> list[Step]:
-        """Generate and label the initial set; generate and label the held-out test set."""
-        steps = []
+    def init_steps(self, generated: bool = True, held_out: bool = True) -> dict[str, tuple[Step, Step]]:
+        """(generate, label) for the initial set ("init") and for the held-out test set ("test")."""
+        pairs = {}
         for wanted, op, generate_key, dataset, label_key in (
                 (generated, ops.Generate, stage_key("generate"), "init", stage_key("label")),
                 (held_out, ops.HeldOut, stage_key("test-structures"), "test", stage_key("test-label"))):
             if wanted:
                 generate = self.step("generate", op, generate_key, {}, name=generate_key)
-                steps += [generate, self.label(dataset, generate.outputs.artifacts["structures"],
-                                               generate.outputs.parameters["label_batches"], label_key, name=label_key)]
-        return steps
+                pairs[dataset] = (generate, self.label(dataset, generate.outputs.artifacts["structures"],
+                                                       generate.outputs.parameters["label_batches"], label_key,
+                                                       name=label_key))
+        return pairs
 
     def round_steps(self, round_index, tag: str, history, data, test_data, explore_tasks) -> list[Step]:
         """train an ensemble -> (explore with LAMMPS, validate on the test set) -> select by model deviation -> label."""
@@ -110,6 +111,11 @@ class Builder:
                          {"model": models, **optional})
 
 
+def _side_by_side(pairs: dict[str, tuple[Step, Step]]) -> list[list[Step]]:
+    """Both sets are generated together, then labeled together: neither waits for the other's queue."""
+    return [[generate for generate, _ in pairs.values()], [label for _, label in pairs.values()]] if pairs else []
+
+
 def _workflow(name: str, steps: list[Step], **kw) -> Workflow:
     wf = Workflow(name=name, id=name, **kw)
     for step in steps:
@@ -118,7 +124,7 @@ def _workflow(name: str, steps: list[Step], **kw) -> Workflow:
 
 
 def init_workflow(config: RunConfig, generated: bool = True, held_out: bool = True) -> Workflow:
-    return _workflow("init", Builder(config).init_steps(generated, held_out))
+    return _workflow("init", _side_by_side(Builder(config).init_steps(generated, held_out)))
 
 
 def _uploaded(path: Path | None):
@@ -179,9 +185,9 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
     rounds.outputs.artifacts["data"].from_expression = if_expression(
         _if=stopped, _then=advance.outputs.artifacts["data"], _else=following.outputs.artifacts["data"])
 
-    steps = builder.init_steps(generated=has_generators(config))
-    init_data, test_labels = (steps[1].outputs.artifacts["data"] if has_generators(config) else None,
-                              steps[-1].outputs.artifacts["data"])
+    init = builder.init_steps(generated=has_generators(config))
+    init_data = init["init"][1].outputs.artifacts["data"] if "init" in init else None
+    test_labels = init["test"][1].outputs.artifacts["data"]
     if given is None and config.initial_data.data_dirs:
         given = upload_artifact([str(Path(d)) for d in config.initial_data.data_dirs])
     start = builder.step("gather", ops.Gather, "gather", {}, {
@@ -195,6 +201,6 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
                                  first.outputs.artifacts["data"])
     name = name or f"dpdriver-{config.element.lower()}"
     wf = Workflow(name=name, id=None if on_argo else name, parallelism=config.execution.argo.parallelism)
-    for step in steps + [start, first, export]:
+    for step in _side_by_side(init) + [start, first, export]:
         wf.add(step)
     return wf
