@@ -132,9 +132,12 @@ def _plot_panels(path: Path, panels: list[tuple[str, dict]], ylabel: str, refere
 
 def write_results(points: list[dict], settings, reference: dict, out: Path, elapsed_s: float) -> list[Path]:
     families = ["all", *families_of(points)]
+    def relative(point: dict) -> dict:  # results that read the same wherever the study ran
+        return {k: (str(Path(v).relative_to(out)) if k in ("model", "data") else v) for k, v in point.items()}
+
     results = {"settings": settings.as_dict(), "strategies": STRATEGIES, "elapsed_s": round(elapsed_s, 1),
                "reference_properties": {k: v for k, v in reference.items() if k not in ("eos", "phonons")},
-               "points": points}
+               "points": [relative(p) for p in points]}
     written = [out / "results.json", out / "table.md", out / "summary.md"]
     written[0].write_text(json.dumps(results, indent=1))
     written[1].write_text(table(points))
