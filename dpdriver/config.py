@@ -397,7 +397,7 @@ class PropertyTolerances(Strict):
     force_rmse_eV_A: float = Field(0.15, gt=0)
 
 
-TestFamily = Literal["rattled", "strained", "vacancy", "surface", "md"]
+TestFamily = Literal["rattled", "strained", "vacancy", "surface", "md", "liquid"]
 
 
 class ValidationConfig(Strict):
@@ -406,9 +406,17 @@ class ValidationConfig(Strict):
     test_structures: int = Field(10, ge=1)  # per family
     families: list[TestFamily] = Field(default_factory=lambda: ["rattled", "strained", "vacancy", "surface"], min_length=1)
     md_temperatures_K: list[PositiveFloat] = Field(default_factory=lambda: [900.0, 1800.0], min_length=1)  # family md
+    liquid_temperature_K: Optional[PositiveFloat] = None  # family liquid: above the element's melting point
     test_rattle_stdev_A: float = Field(0.08, ge=0)
     test_lattice_scales: list[float] = Field(default_factory=lambda: [0.96, 1.0, 1.04], min_length=1)
     tolerances: PropertyTolerances = PropertyTolerances()
+
+    @model_validator(mode="after")
+    def _liquid(self):
+        if "liquid" in self.families and self.liquid_temperature_K is None:
+            raise ValueError("family 'liquid' needs validation.liquid_temperature_K, above the element's melting "
+                             "point (e.g. 2500 for Cu)")
+        return self
 
 
 Stage = Literal["generate", "train", "explore", "select", "label", "advance", "export"]

@@ -209,9 +209,10 @@ def preflight(config: RunConfig) -> None:
     if config.convergence.require_properties and config.labeler.kind == "vasp":
         raise UserError("convergence.require_properties needs a reference computed in-process (EMT or an ASE "
                         "labeler); with VASP, set it to false and check the export's validation.json")
-    if "md" in config.validation.families and config.labeler.kind == "vasp":
-        raise UserError("validation.families: 'md' runs MD with the labeler in-process, which VASP cannot; "
-                        "remove 'md' from validation.families (the rounds' MD already covers temperatures)")
+    in_process = {"md", "liquid"} & set(config.validation.families)
+    if in_process and config.labeler.kind == "vasp":
+        raise UserError(f"validation.families: {', '.join(sorted(in_process))} run(s) MD with the labeler in-process, "
+                        "which VASP cannot; remove them from validation.families (the rounds' MD covers temperatures)")
     for given in config.initial_data.data_dirs:
         check_data_dir(Path(given), [config.element])
     dry_run(config)  # generator plan problems (budget, labeler cannot run MD) before anything is written

@@ -53,3 +53,30 @@ def test_rows_pass_and_fail_against_tolerances(emt_cu):
 def test_validate_command_errors_are_one_line(cli, tmp_path):
     missing = cli("validate", tmp_path / "nope.pb")
     assert missing.returncode == 2 and "not found" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_held_out_md_is_a_family_per_temperature_and_the_liquid_is_molten():
+    from ase.calculators.emt import EMT
+
+    from dpdriver.generate.held_out import held_out_structures
+    from dpdriver.generate.lattice import ideal_crystal
+
+    config = RunConfig.model_validate({"element": "Cu", "validation": {
+        "families": ["md", "liquid"], "md_temperatures_K": [300], "liquid_temperature_K": 2500, "test_structures": 2}})
+    frames = held_out_structures(config, 3, EMT)
+    assert [f.info["provenance"]["family"] for f in frames] == ["md 300 K"] * 2 + ["liquid"] * 2
+    sites = ideal_crystal(config)
+
+    def distance_to_nearest_site_A(atoms):
+        """Mean distance of the atoms to the nearest site of the (equally scaled) ideal crystal."""
+        ideal = sites.copy()
+        ideal.set_cell(atoms.cell, scale_atoms=True)
+        d = ideal.positions[None, :, :] - atoms.positions[:, None, :]
+        frac = np.linalg.solve(atoms.cell.array.T, d.reshape(-1, 3).T).T
+        d = (frac - np.round(frac)) @ atoms.cell.array
+        return float(np.mean(np.min(np.linalg.norm(d, axis=1).reshape(len(atoms), len(ideal)), axis=1)))
+
+    assert max(distance_to_nearest_site_A(f) for f in frames[:2]) < 0.3  # a crystal at 300 K
+    assert min(distance_to_nearest_site_A(f) for f in frames[2:]) > 0.6  # no longer on lattice sites
+    with pytest.raises(ValueError, match="liquid_temperature_K"):
+        RunConfig.model_validate({"element": "Cu", "validation": {"families": ["liquid"]}})

@@ -14,7 +14,7 @@ from ase.calculators.emt import EMT
 from dpdriver.config import RunConfig
 from dpdriver.data import system_dirs
 from dpdriver.generate import defects, modes, transforms
-from dpdriver.generate.held_out import held_out_structures
+from dpdriver.generate.held_out import held_out_structures, liquid
 from dpdriver.generate.lattice import ideal_crystal, nearest_neighbour_distance_A, volume_per_atom_A3
 from dpdriver.label import make_labeler
 from dpdriver.label.base import label_to_data
@@ -126,12 +126,11 @@ def test_structures(config: RunConfig, settings, seed: int) -> dict[str, list[At
     for i, temperature in enumerate(settings.test_md_temperatures_K):
         families[f"md_{temperature:g}K"] = md_frames(ideal, [temperature], n, settings.test_stride, settings,
                                                       seed + 101 * i, "md")
-    expanded = transforms.deformed(ideal, (1 + settings.liquid_volume_change) ** (1 / 3) * np.eye(3))
-    # a 32-atom periodic crystal superheats far past melting: melt it hot first, then sample the liquid
-    molten = modes.labeler_md(expanded, EMT, [settings.liquid_premelt_temperature_K], 400, 400, 0,
-                              settings.md_timestep_fs, 0.01, np.random.default_rng(seed + 991))[-1][0]
-    families["liquid"] = md_frames(molten, [settings.liquid_temperature_K], n, settings.test_stride, settings,
-                                   seed + 997, "liquid")
+    molten = liquid(ideal, EMT, settings.liquid_temperature_K, n, settings.test_stride, settings.md_equilibration_steps,
+                    np.random.default_rng(seed + 991), np.random.default_rng(seed + 997), settings.liquid_volume_change,
+                    settings.md_timestep_fs)
+    families["liquid"] = _tag([(atoms, {"temperature_K": settings.liquid_temperature_K, "family": "liquid"})
+                               for atoms in molten], "md")
     defects_config = config.model_copy(update={"validation": config.validation.model_copy(
         update={"families": ["vacancy", "surface", "strained"], "test_structures": n})})
     for atoms in held_out_structures(defects_config, seed):
