@@ -71,6 +71,25 @@ def slabs(unit: Atoms, miller_indices, layers: int, vacuum_A: float, min_in_plan
     return out
 
 
+def _first_free_point(frame: Atoms, min_distance: float, attempts: int, rng: np.random.Generator):
+    """The first of up to `attempts` uniform fractional points at least min_distance from every atom, or None.
+    Candidates are tested in growing batches (a nearly full cell needs hundreds); the generator then advances
+    by exactly the draws a point-by-point search would have used, so the structures do not depend on this."""
+    if len(frame) == 0:
+        return rng.random(3)
+    state = rng.bit_generator.state
+    tried, batch = 0, 4
+    while tried < attempts:
+        trials = rng.random((min(batch, attempts - tried), 3))
+        free = np.flatnonzero(_distance_to_nearest_atom(frame, trials) >= min_distance)
+        if free.size:
+            rng.bit_generator.state = state
+            rng.random((tried + free[0] + 1, 3))
+            return trials[free[0]]
+        tried, batch = tried + len(trials), batch * 4
+    return None
+
+
 def random_structures(symbol: str, count: int, n_atoms: int, volume_per_atom_range_A3, min_distance: float,
                       max_skew: float, rng: np.random.Generator, attempts_per_atom: int = 500,
                       restarts: int = 20) -> Generated:
@@ -85,14 +104,11 @@ def random_structures(symbol: str, count: int, n_atoms: int, volume_per_atom_ran
             shape *= (volume_per_atom * n_atoms / abs(np.linalg.det(shape))) ** (1 / 3)
             frame = Atoms(cell=shape, pbc=True)
             for _atom in range(n_atoms):
-                for _attempt in range(attempts_per_atom):
-                    trial = rng.random(3)
-                    if len(frame) == 0 or _distance_to_nearest_atom(frame, trial[None, :])[0] >= min_distance:
-                        frame.append(symbol)
-                        frame.positions[-1] = trial @ shape
-                        break
-                else:
+                trial = _first_free_point(frame, min_distance, attempts_per_atom, rng)
+                if trial is None:
                     break
+                frame.append(symbol)
+                frame.positions[-1] = trial @ shape
             if len(frame) == n_atoms:
                 out.append((frame, {"volume_per_atom_A3": round(float(volume_per_atom), 4)}))
                 break
