@@ -107,6 +107,11 @@ def training_set(strategy: str, budget: int, seed: int, config: RunConfig, work:
     return out
 
 
+def _training_set_job(strategy: str, budget: int, seed: int, config_json: str, work: str) -> str:
+    """training_set in a worker process (labeling and random insertion are Python-bound)."""
+    return str(training_set(strategy, budget, seed, RunConfig.model_validate_json(config_json), Path(work)))
+
+
 def _train(config: RunConfig, data: Path, out: Path, seed: int) -> Path:
     graph = out / "graph.pb"
     return graph if graph.exists() else train_model(config.training, [config.element], system_dirs(data), out, seed)
@@ -155,14 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         build_pool(config, settings, work / "pool")
         say(f"MD pool labeled: {len(settings.pool_temperatures_K) * settings.pool_frames_per_temperature} frames")
 
-    points = []  # one per trained model that is evaluated
     pool_size = len(settings.pool_temperatures_K) * settings.pool_frames_per_temperature
-    for seed in settings.seeds:
-        for strategy in (s for s in settings.strategies if s != "f"):
-            for budget in ([pool_size] if strategy == "g" else settings.budgets):
-                data = training_set(strategy, budget, seed, config, work)
-                points.append({"strategy": strategy, "seed": seed, "budget": budget, "data": str(data),
-                               "model": str(work / "models" / f"{strategy}-{budget}-s{seed}" / "graph.pb")})
+    jobs = [(strategy, budget, seed) for seed in settings.seeds for strategy in settings.strategies if strategy != "f"
+            for budget in ([pool_size] if strategy == "g" else settings.budgets)]
+    with ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn")) as workers:
+        data_dirs = list(workers.map(_training_set_job, *zip(*jobs), [config.model_dump_json()] * len(jobs),
+                                     [str(work)] * len(jobs))) if jobs else []
+    points = [{"strategy": strategy, "seed": seed, "budget": budget, "data": data,  # one per model evaluated
+               "model": str(work / "models" / f"{strategy}-{budget}-s{seed}" / "graph.pb")}
+              for (strategy, budget, seed), data in zip(jobs, data_dirs)]
     say(f"training sets ready; training {len(points)} models, {settings.workers} at a time")
     with ThreadPoolExecutor(settings.workers) as pool:
         list(pool.map(lambda p: _train(config, Path(p["data"]), Path(p["model"]).parent, training_seed(p["seed"], 0)),
