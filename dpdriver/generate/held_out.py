@@ -62,7 +62,7 @@ def liquid(ideal: Atoms, calculator_factory, temperature_K: float, count: int, s
 
 
 def held_out_structures(config, seed: int, calculator_factory=None) -> list[Atoms]:
-    """validation.test_structures per family, each tagged with its family in its provenance."""
+    """validation.test_structures per family (md: per temperature), each tagged with its family in its provenance."""
     rng = np.random.default_rng(seed)
     out = []
     for family in config.validation.families:
