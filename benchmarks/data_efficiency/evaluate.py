@@ -23,10 +23,15 @@ def _property_key(name: str) -> str:
 
 
 def family_errors(model: Path, test_root: Path, element: str) -> dict:
-    frames_by_family = {family.name: frame_differences(model, read_data(family), [element])
-                        for family in sorted(p for p in test_root.iterdir() if p.is_dir())}
-    errors = {family: summarize(frames) for family, frames in frames_by_family.items()}
-    errors["all"] = summarize([f for frames in frames_by_family.values() for f in frames])
+    """One evaluation (one model load) over every family, then summarized per family and over all."""
+    systems = {family.name: read_data(family) for family in sorted(p for p in test_root.iterdir() if p.is_dir())}
+    frames = frame_differences(model, [s for family in systems.values() for s in family], [element])
+    errors, start = {}, 0
+    for family, family_systems in systems.items():
+        count = sum(len(s) for s in family_systems)
+        errors[family] = summarize(frames[start:start + count])
+        start += count
+    errors["all"] = summarize(frames)
     return errors
 
 
