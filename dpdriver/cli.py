@@ -148,12 +148,13 @@ def cmd_validate(args) -> int:
     out = Path(args.output)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    reference_tasks = Path(args.reference_tasks) if args.reference_tasks else out / "reference-tasks"
     try:
         with output_to(out / "validate.log"):  # TensorFlow and DeePMD-kit talk a lot
-            result = validate_model(model, config, args.reference, errors)
+            result = validate_model(model, config, args.reference, errors, reference_tasks)
     except UserError:
-        if created:  # a refused model leaves no folder behind
-            shutil.rmtree(out)
+        if created and {p.name for p in out.iterdir()} <= {"validate.log"}:  # a refused model leaves no folder
+            shutil.rmtree(out)  # behind; finished reference tasks are always kept
         raise
     (out / VALIDATION_FILE).write_text(json.dumps(result, indent=1))
     print(format_table(result))
@@ -243,14 +244,19 @@ def parser() -> argparse.ArgumentParser:
     download.set_defaults(func=cmd_download)
     val = sub.add_parser("validate", help="a model's physical properties against a reference, with pass/fail",
                          description="Lattice constant, cohesive energy, bulk modulus (EOS), elastic constants, relaxed "
-                                     "vacancy formation energy, surface energies, stacking fault energy (fcc), phonon "
-                                     "bands and DOS, for the model and the reference alike; held-out test errors per "
-                                     "structure family with --test-data. Tolerances: validation.tolerances of the config.")
+                                     "vacancy formation energy, surface energies, a planar fault (fcc intrinsic and hcp "
+                                     "basal I2 stacking faults, bcc (110)[111] unstable stacking fault), phonon bands and "
+                                     "DOS, for the model and the reference alike; held-out test errors per structure "
+                                     "family with --test-data. Tolerances: validation.tolerances of the config.")
     val.add_argument("model", help="frozen or compressed DeePMD model (.pb)")
     val.add_argument("--config", help="the run's YAML config (element, lattice, labeler, tolerances)")
     val.add_argument("--element", default="Cu", help="without --config: the element (fcc, EMT reference)")
     val.add_argument("--reference", choices=["labeler", "emt", "none"], default="labeler",
-                     help="the config's labeler in-process (EMT or an ASE calculator), ASE's EMT, or none")
+                     help="the config's labeler (EMT or an ASE calculator in-process; VASP as label tasks), "
+                          "ASE's EMT, or none")
+    val.add_argument("--reference-tasks", help="with a VASP labeler: folder of the reference's task folders (default "
+                                               "OUTPUT/reference-tasks); they do not depend on the model, so give the "
+                                               "same folder to validate other models against them at no cost")
     val.add_argument("--test-data", help="held-out labeled data (a run's test_data folder): errors per family")
     val.add_argument("-o", "--output", default="validation", help="folder for validation.json")
     val.add_argument("--require-pass", action="store_true", help="exit 1 when a check fails")

@@ -6,11 +6,12 @@ import difflib
 import importlib
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import dpdata
 from ase import Atoms
+from ase.optimize import FIRE
 
 from ..errors import UserError
 from .base import Labeler
@@ -36,14 +37,14 @@ CALCULATOR_BASE_ARGUMENTS = {"restart", "ignore_bad_restart_file", "label", "ato
 class ASECalculatorLabeler(Labeler):
     writes_files = True
 
-    def label_one(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
+    def label_one(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
+                  isolated_atom: bool = False) -> dpdata.LabeledSystem:
         frame = atoms.copy()
         frame.info = {}
-        if not self.writes_files:
+        with working_directory(task_dir) if self.writes_files else nullcontext():  # some open files when built
             frame.calc = self.calculator()
-            return dpdata.LabeledSystem(frame, fmt="ase/structure")
-        with working_directory(task_dir):  # built here too: some calculators open their files when built
-            frame.calc = self.calculator()
+            if relax_fmax_eV_A is not None:
+                FIRE(frame, logfile=None).run(fmax=relax_fmax_eV_A, steps=relax_steps)
             return dpdata.LabeledSystem(frame, fmt="ase/structure")
 
 

@@ -42,8 +42,15 @@ class Labeler(ABC):
         """None means any element."""
 
     @abstractmethod
-    def label_one(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
-        """One labeled frame, or an exception whose message says why not."""
+    def label_one(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
+                  isolated_atom: bool = False) -> dpdata.LabeledSystem:
+        """One labeled frame, or an exception whose message says why not. relax_fmax_eV_A: positions relaxed
+        at a fixed cell first (constraints kept), the frame is the relaxed one; isolated_atom: a free atom in
+        a box (spin-polarized, one k-point where the code needs to be told)."""
+
+    def compute(self, atoms: Atoms, task_dir: Path, **task) -> dpdata.LabeledSystem:
+        """One reference calculation for the property set, kept in task_dir and read back once finished."""
+        return self._finished_label(task_dir) or self._label_and_keep(atoms, task_dir, **task)
 
     def calculator(self):
         """A fresh ASE calculator, for generators that run the labeler step by step."""
@@ -89,8 +96,8 @@ class Labeler(ABC):
             return dpdata.LabeledSystem(str(task_dir / LABELED_DIR), fmt="deepmd/npy")
         return None
 
-    def _label_and_keep(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
-        system = self.label_one(atoms, task_dir)
+    def _label_and_keep(self, atoms: Atoms, task_dir: Path, **task) -> dpdata.LabeledSystem:
+        system = self.label_one(atoms, task_dir, **task)
         energy = float(system["energies"][0])
         if not (math.isfinite(energy) and np.all(np.isfinite(system["forces"]))):
             raise ValueError(f"non-finite energy or forces (E={energy})")

@@ -22,6 +22,9 @@ from .base import Labeler
 
 INITIAL_MAGMOM_MU_B = {"Fe": 3.0, "Co": 2.0, "Ni": 1.0}  # ferromagnetic starting moments; magmom_per_atom overrides
 DONE = "label.json"
+RELAX_MAX_IONIC_STEPS = 100  # NSW of a property relaxation; conjugate gradient on a metal needs far fewer
+RELAX_FMAX_FLOOR_eV_A = 0.01  # EDIFFG: tighter force criteria than this chase VASP's own force noise
+RELAXED = "reached required accuracy"  # VASP's OUTCAR line when EDIFFG was met
 
 
 def potcar_header(path: Path) -> tuple[str, float]:
@@ -91,15 +94,30 @@ class VaspLabeler(Labeler):
         tags.update(c.incar)
         return {name: _incar_value(value) for name, value in tags.items()}
 
-    def write_inputs(self, atoms: Atoms, task_dir: Path) -> None:
+    @staticmethod
+    def task_tags(atoms: Atoms, relax_fmax_eV_A: float | None, relax_steps: int, isolated_atom: bool) -> dict:
+        """What makes a property task differ from a label: a relaxation of positions (selective dynamics from
+        the structure's constraints), or a free atom (spin-polarized, Gaussian smearing)."""
+        tags = {}
+        if relax_fmax_eV_A is not None:
+            tags.update(IBRION=2, NSW=min(relax_steps, RELAX_MAX_IONIC_STEPS), ISIF=2,
+                        EDIFFG=-max(relax_fmax_eV_A, RELAX_FMAX_FLOOR_eV_A))
+        if isolated_atom:
+            tags.update(ISPIN=2, MAGMOM=[3.0] * len(atoms), ISMEAR=0, SIGMA=0.01)
+        return tags
+
+    def write_inputs(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
+                     isolated_atom: bool = False) -> None:
         task_dir.mkdir(parents=True, exist_ok=True)
         frame = atoms[np.argsort(atoms.get_chemical_symbols(), kind="stable")]  # species grouped, order kept within
         frame.info = {}
         ase.io.write(task_dir / "POSCAR", frame, format="vasp", direct=True)
         species = (task_dir / "POSCAR").read_text().splitlines()[5].split()
-        (task_dir / "INCAR").write_text(render("INCAR.j2", tags=self.incar_tags(frame, species),
+        tags = {**self.incar_tags(frame, species),
+                **{k: _incar_value(v) for k, v in self.task_tags(frame, relax_fmax_eV_A, relax_steps, isolated_atom).items()}}
+        (task_dir / "INCAR").write_text(render("INCAR.j2", tags=tags,
                                                comment=f"dpdriver label {frame.get_chemical_formula()}"))
-        mesh = kpoint_mesh(frame, self.config.kspacing_per_A)
+        mesh = [1, 1, 1] if isolated_atom else kpoint_mesh(frame, self.config.kspacing_per_A)
         (task_dir / "KPOINTS").write_text(f"k-spacing {self.config.kspacing_per_A} 1/A\n0\nGamma\n"
                                           f"{mesh[0]} {mesh[1]} {mesh[2]}\n0 0 0\n")
         with open(task_dir / "POTCAR", "w") as potcar:
@@ -119,8 +137,9 @@ class VaspLabeler(Labeler):
             raise RuntimeError(f"VASP command exited with {code}: {tail[0][:200]}")
         (task_dir / DONE).write_text(json.dumps({"exit_code": code}))
 
-    def read(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
-        """The single point through the convert gates (SCF convergence, truncation, non-finite values)."""
+    def read(self, atoms: Atoms, task_dir: Path, relaxed: bool = False) -> dpdata.LabeledSystem:
+        """The last ionic step through the convert gates (SCF convergence, truncation, non-finite values); of a
+        relaxation only if VASP says it met EDIFFG."""
         from ..convert.discover import Run
         from ..convert.read import read_run
 
@@ -133,6 +152,8 @@ class VaspLabeler(Labeler):
         if not frames:
             reasons = ", ".join(f"{k} {v}" for k, v in report.rejected.items()) or "no complete ionic step"
             raise ValueError(f"no usable frame in OUTCAR ({reasons})")
+        if relaxed and RELAXED not in outcar.read_text(errors="replace"):
+            raise ValueError(f"relaxation did not reach EDIFFG within NSW ionic steps ({len(frames)} read)")
         system = frames[-1].system
         expected = Counter(atoms.get_chemical_symbols())
         found = Counter({n: int(c) for n, c in zip(system["atom_names"], system["atom_numbs"]) if c})
@@ -140,8 +161,9 @@ class VaspLabeler(Labeler):
             raise ValueError(f"OUTCAR holds {dict(found)}, but the task's structure is {dict(expected)}")
         return system
 
-    def label_one(self, atoms: Atoms, task_dir: Path) -> dpdata.LabeledSystem:
+    def label_one(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
+                  isolated_atom: bool = False) -> dpdata.LabeledSystem:
         if not (task_dir / DONE).exists():  # a finished task is read again, never recomputed
-            self.write_inputs(atoms, task_dir)
+            self.write_inputs(atoms, task_dir, relax_fmax_eV_A, relax_steps, isolated_atom)
             self.run(task_dir)
-        return self.read(atoms, task_dir)
+        return self.read(atoms, task_dir, relaxed=relax_fmax_eV_A is not None)

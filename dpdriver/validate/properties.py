@@ -1,17 +1,18 @@
-"""Physical properties of a bulk metal with any ASE calculator: the same code for the model and the reference,
-so that a difference is the potential's, never the method's."""
+"""Physical properties of a bulk metal, the same code for the model and the reference (an ASE calculator, or label
+tasks through an evaluator) so that a difference is the potential's, never the method's. Each calculation has a
+name: with label tasks it is the task's folder."""
 
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
-from ase.build import bulk, fcc111, surface
-from ase.constraints import FixCartesian
+from ase.build import bcc110, bulk, fcc111, hcp0001, surface
+from ase.constraints import FixScaled
 from ase.eos import EquationOfState
-from ase.optimize import FIRE
 from ase.units import GPa, J, m
 
 from ..generate.defects import DEFAULT_MILLER
+from .compute import as_evaluator
 
 EV_A2_TO_J_M2 = m**2 / J  # 16.02 J/m^2 per eV/A^2
 PHONON_PATHS = {  # high-symmetry points in the primitive reciprocal basis
@@ -26,24 +27,16 @@ def primitive(element: str, lattice: str, a_A: float, c_over_a: float) -> Atoms:
     return bulk(element, lattice, a=a_A, c=a_A * c_over_a if lattice == "hcp" else None)
 
 
-def _energy(atoms: Atoms, calc) -> float:
-    atoms.calc = calc
+def _energy(atoms: Atoms) -> float:
     return float(atoms.get_potential_energy())
 
 
-def _relaxed_energy(atoms: Atoms, calc, fmax_eV_A: float = 0.005, steps: int = 300) -> float:
-    """Positions relaxed at a fixed cell (the constraints already set on atoms are kept)."""
-    atoms.calc = calc
-    FIRE(atoms, logfile=None).run(fmax=fmax_eV_A, steps=steps)
-    return float(atoms.get_potential_energy())
-
-
-def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: float, calc,
+def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: float, ev,
                       strain_range: float = 0.04, points: int = 9) -> dict:
     """Birch-Murnaghan fit of E(V) at a fixed c/a: lattice constant, energy per atom, bulk modulus."""
     scales = np.linspace(1 - strain_range, 1 + strain_range, points)
     cells = [primitive(element, lattice, a_guess_A * s, c_over_a) for s in scales]
-    energies = [_energy(c, calc) / len(c) for c in cells]
+    energies = [_energy(ev.single_point(c, f"eos/scale-{s:.3f}")) / len(c) for c, s in zip(cells, scales)]
     volumes = [c.get_volume() / len(c) for c in cells]
     fit = EquationOfState(volumes, energies, eos="birchmurnaghan")
     v0, e0, b = fit.fit()
@@ -52,14 +45,19 @@ def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: fl
             "curve": {"volume_A3_atom": [float(v) for v in volumes], "energy_eV_atom": [float(e) for e in energies]}}
 
 
-def isolated_atom_energy(element: str, calc, box_A: float = 20.0) -> float:
-    return _energy(Atoms(element, positions=[[box_A / 2] * 3], cell=[box_A] * 3, pbc=True), calc)
+def isolated_atom_energy(element: str, ev, box_A: float = 20.0) -> float:
+    atom = Atoms(element, positions=[[box_A / 2] * 3], cell=[box_A] * 3, pbc=True)
+    return _energy(ev.isolated_atom(atom, "isolated-atom"))
 
 
-def elastic_constants(element: str, lattice: str, a0_A: float, c_over_a: float, calc, strain: float = 0.005) -> dict:
-    """Stress-strain slopes (±strain, internal positions relaxed): C11, C12, C44 (cubic); also C13, C33 (hcp)."""
-    cell = bulk(element, lattice, a=a0_A, c=a0_A * c_over_a if lattice == "hcp" else None,
+def _conventional(element: str, lattice: str, a0_A: float, c_over_a: float) -> Atoms:
+    return bulk(element, lattice, a=a0_A, c=a0_A * c_over_a if lattice == "hcp" else None,
                 cubic=lattice != "hcp", orthorhombic=lattice == "hcp")
+
+
+def elastic_constants(element: str, lattice: str, a0_A: float, c_over_a: float, ev, strain: float = 0.005) -> dict:
+    """Stress-strain slopes (±strain, internal positions relaxed): C11, C12, C44 (cubic); also C13, C33 (hcp)."""
+    cell = _conventional(element, lattice, a0_A, c_over_a)
 
     def stress_slope(i: int, j: int) -> np.ndarray:
         stresses = []
@@ -68,8 +66,9 @@ def elastic_constants(element: str, lattice: str, a0_A: float, c_over_a: float, 
             eps[i, j] = eps[j, i] = sign * strain
             strained = cell.copy()
             strained.set_cell(cell.cell.array @ (np.eye(3) + eps), scale_atoms=True)
-            _relaxed_energy(strained, calc, fmax_eV_A=1e-4)
-            stresses.append(strained.get_stress(voigt=False))
+            relaxed = ev.relax(strained, f"elastic/e{'xyz'[i]}{'xyz'[j]}{'+' if sign > 0 else '-'}{strain:g}",
+                               fmax_eV_A=1e-4)
+            stresses.append(relaxed.get_stress(voigt=False))
         return (stresses[1] - stresses[0]) / (2 * strain) / GPa
 
     axial, shear = stress_slope(0, 0), stress_slope(1, 2)
@@ -87,52 +86,71 @@ def _supercell(cell: Atoms, min_atoms: int) -> Atoms:
     return cell.repeat(n)
 
 
-def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: float, calc, min_atoms: int = 90) -> float:
-    cell = bulk(element, lattice, a=a0_A, c=a0_A * c_over_a if lattice == "hcp" else None,
-                cubic=lattice != "hcp", orthorhombic=lattice == "hcp")
-    perfect = _supercell(cell, min_atoms)
-    e_perfect = _energy(perfect.copy(), calc)
+def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: float, ev, min_atoms: int = 90) -> float:
+    perfect = _supercell(_conventional(element, lattice, a0_A, c_over_a), min_atoms)
+    e_perfect = _energy(ev.single_point(perfect, "vacancy/perfect"))
     defect = perfect.copy()
     del defect[0]
-    return float(_relaxed_energy(defect, calc) - (len(perfect) - 1) / len(perfect) * e_perfect)
+    return float(_energy(ev.relax(defect, "vacancy/relaxed")) - (len(perfect) - 1) / len(perfect) * e_perfect)
 
 
-def surface_energies(element: str, lattice: str, a0_A: float, c_over_a: float, e_bulk_eV_atom: float, calc,
+def surface_energies(element: str, lattice: str, a0_A: float, c_over_a: float, e_bulk_eV_atom: float, ev,
                      layers: int = 8, vacuum_A: float = 15.0) -> dict:
     """Relaxed surface energy (J/m^2) of the low-index planes: (E_slab - N e_bulk) / 2A."""
     unit = primitive(element, lattice, a0_A, c_over_a) if lattice == "hcp" else \
         bulk(element, lattice, a=a0_A, cubic=True)
     out = {}
     for miller in DEFAULT_MILLER[lattice]:
+        plane = "".join(str(i) for i in miller)
         slab = surface(unit, miller, layers, vacuum=vacuum_A / 2, periodic=True)
         area = np.linalg.norm(np.cross(slab.cell[0], slab.cell[1]))
-        energy = _relaxed_energy(slab, calc)
-        out["".join(str(i) for i in miller)] = float((energy - len(slab) * e_bulk_eV_atom) / (2 * area) * EV_A2_TO_J_M2)
+        energy = _energy(ev.relax(slab, f"surface/{plane}"))
+        out[plane] = float((energy - len(slab) * e_bulk_eV_atom) / (2 * area) * EV_A2_TO_J_M2)
     return out
 
 
-def stacking_fault_energy(element: str, lattice: str, a0_A: float, calc, layers: int = 12) -> float | None:
-    """fcc intrinsic stacking fault (mJ/m^2): the periodic (111) stack with its cell tilted by the partial
-    a/6<112>, positions relaxed normal to the plane only; the lower of the two tilt signs (the other puts a
-    layer on top of its neighbour). None for bcc and hcp (not computed)."""
-    if lattice != "fcc":
-        return None
-    perfect = fcc111(element, size=(1, 2, layers), a=a0_A, orthogonal=True, periodic=True)
+PLANAR_FAULTS = {"fcc": "intrinsic stacking fault energy", "hcp": "basal I2 stacking fault energy",
+                 "bcc": "unstable stacking fault energy (110)[111]"}
+
+
+def planar_fault_cells(element: str, lattice: str, a0_A: float, c_over_a: float, layers: int = 12
+                       ) -> tuple[Atoms, list[Atoms]]:
+    """The perfect periodic stack and the faulted candidates: the cell tilted by the fault vector puts one fault
+    at the boundary. fcc (111) and hcp (0001): the partial a_s/sqrt(3) in both signs (one gives the fault, the
+    other a layer on top of its neighbour; the lower energy is the fault). bcc (110): half the Burgers vector
+    a/2[111], the top of the generalized stacking-fault curve."""
+    if lattice == "fcc":
+        perfect = fcc111(element, size=(1, 2, layers), a=a0_A, orthogonal=True, periodic=True)
+        shifts = [(0, sign * a0_A / np.sqrt(6), 0) for sign in (-1, 1)]
+    elif lattice == "hcp":
+        perfect = hcp0001(element, size=(1, 2, layers), a=a0_A, c=a0_A * c_over_a, orthogonal=True, periodic=True)
+        shifts = [(0, sign * a0_A / np.sqrt(3), 0) for sign in (-1, 1)]
+    else:
+        perfect = bcc110(element, size=(1, 2, layers), a=a0_A, orthogonal=True, periodic=True)
+        shifts = [(a0_A / 4, a0_A / (2 * np.sqrt(2)), 0)]  # b/2, b = (a/2, a/sqrt(2), 0) in this cell
+    faulted = []
+    for shift in shifts:
+        cell = perfect.cell.array.copy()
+        cell[2] += shift
+        tilted = perfect.copy()
+        tilted.set_cell(cell, scale_atoms=False)
+        # relaxed along the cell's third vector only (nearly normal to the plane: the tilt is a few degrees), in
+        # fractional coordinates as VASP's selective dynamics does it, so that every code relaxes alike
+        tilted.set_constraint(FixScaled(range(len(tilted)), mask=(True, True, False)))
+        faulted.append(tilted)
+    return perfect, faulted
+
+
+def planar_fault_energy(element: str, lattice: str, a0_A: float, c_over_a: float, ev) -> float:
+    """mJ/m^2, positions relaxed (nearly) normal to the fault plane only."""
+    perfect, faulted = planar_fault_cells(element, lattice, a0_A, c_over_a)
     area = np.linalg.norm(np.cross(perfect.cell[0], perfect.cell[1]))
-    e_perfect = _energy(perfect.copy(), calc)
-    partial = a0_A / np.sqrt(6)
-    energies = []
-    for sign in (-1, 1):
-        faulted = perfect.copy()
-        cell = faulted.cell.array.copy()
-        cell[2, 1] += sign * partial
-        faulted.set_cell(cell, scale_atoms=False)
-        faulted.set_constraint(FixCartesian(range(len(faulted)), mask=(True, True, False)))
-        energies.append(_relaxed_energy(faulted, calc))
+    e_perfect = _energy(ev.single_point(perfect, "fault/perfect"))
+    energies = [_energy(ev.relax(cell, f"fault/shift-{i}")) for i, cell in enumerate(faulted)]
     return float((min(energies) - e_perfect) / area * EV_A2_TO_J_M2 * 1000)
 
 
-def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, calc, supercell: int = 4,
+def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, ev, supercell: int = 4,
             points_per_segment: int = 30) -> dict:
     """Phonon dispersion along the standard path and the DOS (phonopy, finite displacements of 0.01 Å)."""
     from phonopy import Phonopy
@@ -144,10 +162,9 @@ def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, calc, supe
                      supercell_matrix=np.eye(3, dtype=int) * (supercell if lattice != "hcp" else 3))
     phonon.generate_displacements(distance=0.01)
     forces = []
-    for cell in phonon.supercells_with_displacements:
+    for i, cell in enumerate(phonon.supercells_with_displacements):
         atoms = Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
-        atoms.calc = calc
-        forces.append(atoms.get_forces())
+        forces.append(ev.single_point(atoms, f"phonons/displacement-{i:03d}").get_forces())
     phonon.forces = forces
     phonon.produce_force_constants()
     path = PHONON_PATHS[lattice]
@@ -155,29 +172,30 @@ def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, calc, supe
                 for (_, q0), (_, q1) in zip(path, path[1:])]
     phonon.run_band_structure(segments, labels=[name for name, _ in path])
     band_structure = phonon.band_structure
-    bands = {"distances": band_structure.distances, "frequencies": band_structure.frequencies}
     phonon.run_mesh([16, 16, 16] if lattice != "hcp" else [12, 12, 8], is_gamma_center=True)
     phonon.run_total_dos()
-    dos = {"frequency_points": phonon.total_dos.frequency_points, "total_dos": phonon.total_dos.dos}
     return {"labels": [name for name, _ in path],
-            "distances": [d.tolist() for d in bands["distances"]],
-            "frequencies_THz": [f.tolist() for f in bands["frequencies"]],
-            "dos_frequency_THz": dos["frequency_points"].tolist(), "dos": dos["total_dos"].tolist()}
+            "distances": [d.tolist() for d in band_structure.distances],
+            "frequencies_THz": [f.tolist() for f in band_structure.frequencies],
+            "dos_frequency_THz": phonon.total_dos.frequency_points.tolist(), "dos": phonon.total_dos.dos.tolist()}
 
 
 def properties(element: str, lattice: str, a_guess_A: float, c_over_a: float, calc) -> dict:
-    """Every property of the validation table, each at the calculator's own equilibrium lattice constant."""
-    eos = equation_of_state(element, lattice, a_guess_A, c_over_a, calc)
+    """Every property of the validation table, each at the calculator's own equilibrium lattice constant.
+    calc: an ASE calculator, or an evaluator (single_point, relax, isolated_atom) such as label tasks."""
+    ev = as_evaluator(calc)
+    eos = equation_of_state(element, lattice, a_guess_A, c_over_a, ev)
     a0, e0 = eos["lattice_constant_A"], eos["energy_eV_atom"]
     return {
         "lattice_constant_A": a0,
-        "cohesive_energy_eV_atom": isolated_atom_energy(element, calc) - e0,
+        "cohesive_energy_eV_atom": isolated_atom_energy(element, ev) - e0,
         "bulk_modulus_GPa": eos["bulk_modulus_GPa"],
         "elastic_constants_GPa": {k.removesuffix("_GPa"): v for k, v in
-                                  elastic_constants(element, lattice, a0, c_over_a, calc).items()},
-        "vacancy_formation_eV": vacancy_formation_energy(element, lattice, a0, c_over_a, calc),
-        "surface_energy_J_m2": surface_energies(element, lattice, a0, c_over_a, e0, calc),
-        "stacking_fault_mJ_m2": stacking_fault_energy(element, lattice, a0, calc),
+                                  elastic_constants(element, lattice, a0, c_over_a, ev).items()},
+        "vacancy_formation_eV": vacancy_formation_energy(element, lattice, a0, c_over_a, ev),
+        "surface_energy_J_m2": surface_energies(element, lattice, a0, c_over_a, e0, ev),
+        "planar_fault": PLANAR_FAULTS[lattice],
+        "stacking_fault_mJ_m2": planar_fault_energy(element, lattice, a0, c_over_a, ev),
         "eos": eos["curve"],
-        "phonons": phonons(element, lattice, a0, c_over_a, calc),
+        "phonons": phonons(element, lattice, a0, c_over_a, ev),
     }
