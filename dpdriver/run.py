@@ -7,6 +7,7 @@ outputs into the run directory, so a killed run resumes from its last finished r
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
 from .loop import explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after
 from .processes import take_over
-from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir, install, set_aside
+from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, set_aside
 from .workflow import build
 from .workflow.local import configure_local, submit_local, workflow_dir
 from .workflow.progress import Stage, StageMonitor, read_output_parameter
@@ -233,3 +234,35 @@ def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     if changes is not None:
         echo(f"resuming the run in {run_dir}" + (f" with config changes: {'; '.join(changes)}" if changes else ""))
     return Runner(config, Path(run_dir), echo).run()
+
+
+def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path | None = None) -> dict:
+    """`dpdriver export RUN`: the last finished round's models exported in this process, for a run stopped before
+    it converged, or to validate against a VASP reference (label tasks, RUN/reference-tasks by default). The
+    previous export is set aside, never overwritten."""
+    from .export import export_potential
+    from .workflow.local import output_to
+
+    run_dir = Path(run_dir)
+    if not (run_dir / IDENTITY).exists():
+        raise UserError(f"'{run_dir}' holds no dpdriver run (no {IDENTITY}); give the --workdir of a run")
+    config = RunConfig.model_validate(json.loads((run_dir / IDENTITY).read_text())["config"])
+    records = sorted((run_dir / "rounds").glob(f"round.*/{ROUND_RECORD}"))
+    if not records:
+        raise UserError(f"no round of {run_dir} has finished yet; run `dpdriver run` until one has, then export")
+    take_over(run_dir)  # refuses while a runner is alive: it may be writing the export itself
+    history = [json.loads(p.read_text()) for p in records]
+    last = history[-1]["round"]
+    stop_reason = stop_reason_after(history, config) or f"exported by hand after round {last}, before a stop criterion"
+    models = sorted((records[-1].parent / "models").glob("graph.*.pb"))
+    target, partial = run_dir / "export", run_dir / "export.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    with output_to(run_dir / "dpdriver.log"):  # TensorFlow and DeePMD-kit talk a lot
+        export_potential(config, models, partial, history, stop_reason, run_dir / "test_data", run_dir / "data",
+                         reference, Path(reference_tasks or run_dir / "reference-tasks"))
+    previous = target / "summary.json"
+    if previous.exists():
+        set_aside(target, f"r{json.loads(previous.read_text())['exported_from_round']:03d}")
+    partial.replace(target)
+    return json.loads((target / "summary.json").read_text())

@@ -232,3 +232,43 @@ def test_vasp_command_not_found_stops_with_one_line(tmp_path):
     labeler = vasp_labeler(tmp_path, command="no-such-vasp-binary")
     with pytest.raises(UserError, match="not found"):
         labeler.label(mixed_structures()[:1], tmp_path / "tasks")
+
+
+def test_vasp_property_tasks_relax_and_free_atom_inputs(tmp_path):
+    """What the VASP reference of `dpdriver validate` runs: positions relaxed at a fixed cell (the fault cells with
+    selective dynamics along the cell's third vector only), and a spin-polarized free atom at one k-point."""
+    from ase import Atoms
+
+    from dpdriver.validate.properties import planar_fault_cells
+
+    labeler = vasp_labeler(tmp_path, incar={"NCORE": 4})
+    _, (fault, _) = planar_fault_cells("Cu", "fcc", 3.6, 1.0)
+    labeler.write_inputs(fault, tmp_path / "relax", relax_fmax_eV_A=1e-4)
+    tags = incar_tags(tmp_path / "relax" / "INCAR")
+    assert (tags["IBRION"], tags["ISIF"], tags["NSW"], tags["EDIFFG"], tags["NCORE"]) == ("2", "2", "100", "-0.01", "4")
+    poscar = (tmp_path / "relax" / "POSCAR").read_text().splitlines()
+    assert poscar[7] == "Selective dynamics" and all(line.split()[3:] == ["F", "F", "T"] for line in poscar[9:9 + 24])
+    labeler.write_inputs(Atoms("Cu", positions=[[10, 10, 10]], cell=[20] * 3, pbc=True), tmp_path / "atom",
+                         isolated_atom=True)
+    tags = incar_tags(tmp_path / "atom" / "INCAR")
+    assert (tags["ISPIN"], tags["ISMEAR"], tags["NSW"]) == ("2", "0", "0") and float(tags["MAGMOM"]) > 0
+    assert (tmp_path / "atom" / "KPOINTS").read_text().splitlines()[3].split() == ["1", "1", "1"]
+
+
+@needs_fixtures
+def test_vasp_relaxation_result_is_its_last_step_and_only_if_it_converged(tmp_path):
+    relaxed = FIXTURES / "aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.converged"  # 8 steps, EDIFFG met
+    stopped = FIXTURES / "aiida-vasp/src/aiida_vasp/test_data/exit_codes/ionic-unconverged/out/OUTCAR"  # NSW reached
+    (tmp_path / "potcars" / "Si").mkdir(parents=True)
+    (tmp_path / "potcars" / "Si" / "POTCAR").write_text("   TITEL  = PAW_PBE Si 05Jan2001\n   ENMAX  =  245.345\n")
+    labeler = vasp_labeler(tmp_path, command="ln -s $(cat source) OUTCAR")
+    for name, outcar in (("relaxed", relaxed), ("stopped", stopped)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "source").write_text(str(outcar))
+    start = ase.io.read(relaxed, index=0, format="vasp-out")
+    system = labeler.compute(start, tmp_path / "relaxed", relax_fmax_eV_A=0.01)
+    steps = dpdata.LabeledSystem(str(relaxed), fmt="vasp/outcar")
+    assert len(steps) == 8 and system["energies"][0] == pytest.approx(steps["energies"][-1])
+    assert np.allclose(system["coords"][0], steps["coords"][-1]) and not np.allclose(steps["coords"][0], steps["coords"][-1])
+    with pytest.raises(ValueError, match="did not reach EDIFFG"):
+        labeler.compute(ase.io.read(stopped, index=0, format="vasp-out"), tmp_path / "stopped", relax_fmax_eV_A=0.01)

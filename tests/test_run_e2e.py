@@ -151,6 +151,44 @@ def test_validate_command_on_the_exported_model(finished_run, tmp_path):
     assert not (tmp_path / "validation").exists()  # a refused model leaves no folder behind
 
 
+def test_validate_against_vasp_runs_reference_tasks_and_keeps_them(finished_run, tmp_path):
+    """VASP cannot run here: the command fails, and the validation says which task, with its folder kept."""
+    from conftest import run_cli
+    from test_label import potcar_library
+
+    run_dir, _, _ = finished_run
+    library = potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu", 295.4)})
+    config = tmp_path / "vasp.yaml"
+    config.write_text(f"element: Cu\nlabeler: {{kind: vasp, command: 'echo no VASP here; exit 3', potcar_dir: {library}}}\n")
+    model = run_dir / "export/compressed_model.pb"
+    failed = run_cli("validate", model, "--config", config, "-o", tmp_path / "v")
+    assert failed.returncode == 2 and len(failed.stderr.strip().splitlines()) == 1, failed.stderr[-2000:]
+    first = tmp_path / "v/reference-tasks/eos/scale-0.960"
+    assert f"reference task {first} failed: VASP command exited with 3" in failed.stderr
+    assert {"INCAR", "KPOINTS", "POSCAR", "POTCAR", "vasp.out"} <= {p.name for p in first.iterdir()}
+    config.write_text(config.read_text().replace("potcar_dir", "encut_eV: 600, potcar_dir"))
+    changed = run_cli("validate", model, "--config", config, "-o", tmp_path / "v")
+    assert changed.returncode == 2 and "other labeler settings" in changed.stderr and first.is_dir()
+
+
+def test_export_command_exports_the_last_round_again_and_keeps_the_previous(finished_run, tmp_path):
+    from conftest import run_cli
+
+    run_dir, _, _ = finished_run
+    copy = shutil.copytree(run_dir, tmp_path / "run", ignore=shutil.ignore_patterns("dflow"))
+    result = run_cli("export", copy, "--reference", "emt")
+    assert result.returncode == 0, result.stderr[-2000:]
+    before = json.loads((run_dir / "export/summary.json").read_text())
+    after = json.loads((copy / "export/summary.json").read_text())
+    assert after["exported_from_round"] == before["exported_from_round"] and after["rounds"] == before["rounds"]
+    assert (copy / "export.r001/compressed_model.pb").is_file()  # the previous export, set aside
+    card = json.loads((copy / "export/model_card.json").read_text())
+    assert card["validation"]["reference"] == "emt" and f"exported round {after['exported_from_round']}" in result.stdout
+    missing = run_cli("export", tmp_path / "nothing")
+    assert missing.returncode == 2 and "holds no dpdriver run" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+
+
 def test_exported_in_lammps_runs_as_it_is(finished_run, tmp_path):
     run_dir, _, _ = finished_run
     export = shutil.copytree(run_dir / "export", tmp_path / "export")
