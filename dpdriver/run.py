@@ -209,7 +209,8 @@ def preflight(config: RunConfig) -> None:
     make_labeler(config.labeler).check(config.element)
     if config.convergence.require_properties and config.labeler.kind == "vasp":
         raise UserError("convergence.require_properties needs a reference computed in-process (EMT or an ASE "
-                        "labeler); with VASP, set it to false and check the export's validation.json")
+                        "labeler); with VASP, set it to false and run `dpdriver export RUN` after the run: it validates "
+                        "against VASP with label tasks")
     in_process = {"md", "liquid"} & set(config.validation.families)
     if in_process and config.labeler.kind == "vasp":
         raise UserError(f"validation.families: {', '.join(sorted(in_process))} run(s) MD with the labeler in-process, "
