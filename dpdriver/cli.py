@@ -17,9 +17,12 @@ EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 3, 130
 
 def cmd_run(args) -> int:
     from .config import load_config
+    from .processes import carry_mark
     from .run import describe_errors, run
 
-    config = load_config(args.config)
+    config = load_config(args.config)  # a config error is reported before the restart below
+    if args.command_line:
+        carry_mark(["-m", "dpdriver.cli", *sys.argv[1:]])
     run_dir = Path(args.workdir or config.run_dir or Path("runs") / Path(args.config).stem)
     summary = run(config, run_dir, echo=lambda line: print(line, flush=True))
     export = (run_dir / "export").resolve()
@@ -299,6 +302,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.command_line = argv is None  # a process of its own, which `run` may start again (same pid)
     code = _run(args)
     if args.func in (cmd_validate, cmd_export, cmd_report) and "deepmd" in sys.modules and argv is None:
         # models loaded in this process: DeePMD-kit's CUDA stubs print two lines about a missing libcudart from

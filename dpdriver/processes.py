@@ -1,11 +1,12 @@
-"""One runner per run directory, and no orphans: after a SIGKILL the steps' `dp` and `lmp` children
-keep running; the next runner finds them by an environment mark they inherited and stops them."""
+"""One runner per run directory, and no orphans: after a SIGKILL the steps' processes (forked step groups,
+`dp` and `lmp`) keep running; the next runner finds them by an environment mark they inherited and stops them."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +14,20 @@ from pathlib import Path
 from .errors import UserError
 
 RUNNER_ENV = "DPDRIVER_RUNNER"
+RUNNER_PID_ENV = "DPDRIVER_RUNNER_PID"  # the mark is this process's own, not one inherited from a parent
 RUNNER_FILE = "runner.json"
+
+
+def carry_mark(argv: list[str]) -> None:
+    """Start this process again (same pid, sys.executable + argv) with a fresh runner mark in its environment.
+    /proc/PID/environ shows the environment of the last exec: only then do the children that fork without an
+    exec (dflow's debug-mode step and slice processes) show the mark, and a killed runner's can be found."""
+    if os.environ.get(RUNNER_PID_ENV) == str(os.getpid()):
+        return
+    os.environ.update({RUNNER_ENV: uuid.uuid4().hex, RUNNER_PID_ENV: str(os.getpid())})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *argv])
 
 
 def marked_processes(mark: str) -> list[int]:
@@ -49,7 +63,8 @@ def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
         while leftovers and time.monotonic() < deadline:  # they must not write into the steps we redo
             leftovers = marked_processes(previous["mark"])
             time.sleep(0.1)
-    mark = uuid.uuid4().hex
+    own = os.environ.get(RUNNER_PID_ENV) == str(os.getpid())  # set by carry_mark before this process started
+    mark = os.environ[RUNNER_ENV] if own else uuid.uuid4().hex
     tmp = record.with_name(RUNNER_FILE + ".partial")
     tmp.write_text(json.dumps({"pid": os.getpid(), "mark": mark}))
     tmp.replace(record)

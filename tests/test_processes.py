@@ -48,3 +48,48 @@ def test_a_live_runner_is_not_displaced(tmp_path):
         assert runner.poll() is None
     finally:
         runner.kill()
+
+
+FORKING_RUNNER = """
+import os, sys, time
+from dpdriver.processes import carry_mark, take_over
+if sys.argv[2] == "marked":
+    carry_mark(sys.argv)
+take_over(sys.argv[1])
+child = os.fork()
+if child == 0:  # a step process that forks without exec, as dflow's debug mode does
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("restart", ["marked", "plain"])
+def test_forked_children_of_a_killed_runner_are_found_only_when_it_restarted_with_its_mark(tmp_path, restart):
+    script = tmp_path / "runner.py"
+    script.write_text(FORKING_RUNNER)
+    runner = subprocess.Popen([sys.executable, str(script), str(tmp_path), restart],
+                              stdout=subprocess.PIPE, text=True, env={k: v for k, v in os.environ.items()
+                                                                      if not k.startswith(RUNNER_ENV)})
+    child = int(runner.stdout.readline())
+    recorded = json.loads((tmp_path / RUNNER_FILE).read_text())
+    assert recorded["pid"] == runner.pid  # the restart keeps the pid
+    runner.kill()
+    runner.wait()
+    try:
+        stopped = take_over(tmp_path)
+        if restart == "marked":
+            assert stopped == 1 and marked_processes(recorded["mark"]) == []
+            deadline = time.monotonic() + 10
+            while os.path.exists(f"/proc/{child}") and open(f"/proc/{child}/stat").read().split()[2] != "Z":
+                assert time.monotonic() < deadline, "the forked child survived"
+                time.sleep(0.05)
+        else:  # the mark set after start is not in /proc/PID/environ of a forked child: the orphan is missed
+            assert stopped == 0 and os.path.exists(f"/proc/{child}")
+    finally:
+        try:
+            os.kill(child, 9)
+        except ProcessLookupError:
+            pass
+        os.environ.pop(RUNNER_ENV, None)
