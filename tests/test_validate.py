@@ -44,7 +44,6 @@ def test_hcp_has_its_elastic_set_and_basal_fault(emt_cu):
 def test_bcc_unstable_fault_is_half_a_burgers_vector():
     from ase.constraints import FixScaled
 
-    from dpdriver.validate.compute import CalculatorEvaluator
     from dpdriver.validate.properties import planar_fault_cells, planar_fault_energy
 
     a0 = 2.87
@@ -60,7 +59,7 @@ def test_bcc_unstable_fault_is_half_a_burgers_vector():
         energies.append(cell.get_potential_energy())
     assert energies[1] == pytest.approx(energies[0], abs=1e-8)  # a full Burgers vector restores the crystal
     assert isinstance(half.constraints[0], FixScaled) and list(half.constraints[0].mask) == [True, True, False]
-    assert 50 < planar_fault_energy("Cu", "bcc", a0, 1.0, CalculatorEvaluator(EMT())) < 2000
+    assert 50 < planar_fault_energy("Cu", "bcc", a0, 1.0, EMT()) < 2000
 
 
 def test_reference_through_label_tasks_equals_in_process_and_resumes(emt_cu, tmp_path):

@@ -4,6 +4,8 @@ Both give back Atoms whose energy, forces and stress can be read, so the propert
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 from pathlib import Path
 
@@ -83,3 +85,16 @@ class TaskEvaluator:
 
 def as_evaluator(calc_or_evaluator):
     return calc_or_evaluator if hasattr(calc_or_evaluator, "relax") else CalculatorEvaluator(calc_or_evaluator)
+
+
+def takes_calculator(function):
+    """A property function's argument ev may also be a plain ASE calculator."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.arguments["ev"] = as_evaluator(bound.arguments["ev"])
+        return function(*bound.args, **bound.kwargs)
+
+    return wrapper

@@ -12,7 +12,7 @@ from ase.eos import EquationOfState
 from ase.units import GPa, J, m
 
 from ..generate.defects import DEFAULT_MILLER
-from .compute import as_evaluator
+from .compute import as_evaluator, takes_calculator
 
 EV_A2_TO_J_M2 = m**2 / J  # 16.02 J/m^2 per eV/A^2
 PHONON_PATHS = {  # high-symmetry points in the primitive reciprocal basis
@@ -31,6 +31,7 @@ def _energy(atoms: Atoms) -> float:
     return float(atoms.get_potential_energy())
 
 
+@takes_calculator
 def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: float, ev,
                       strain_range: float = 0.04, points: int = 9) -> dict:
     """Birch-Murnaghan fit of E(V) at a fixed c/a: lattice constant, energy per atom, bulk modulus."""
@@ -45,6 +46,7 @@ def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: fl
             "curve": {"volume_A3_atom": [float(v) for v in volumes], "energy_eV_atom": [float(e) for e in energies]}}
 
 
+@takes_calculator
 def isolated_atom_energy(element: str, ev, box_A: float = 20.0) -> float:
     atom = Atoms(element, positions=[[box_A / 2] * 3], cell=[box_A] * 3, pbc=True)
     return _energy(ev.isolated_atom(atom, "isolated-atom"))
@@ -55,6 +57,7 @@ def _conventional(element: str, lattice: str, a0_A: float, c_over_a: float) -> A
                 cubic=lattice != "hcp", orthorhombic=lattice == "hcp")
 
 
+@takes_calculator
 def elastic_constants(element: str, lattice: str, a0_A: float, c_over_a: float, ev, strain: float = 0.005) -> dict:
     """Stress-strain slopes (±strain, internal positions relaxed): C11, C12, C44 (cubic); also C13, C33 (hcp)."""
     cell = _conventional(element, lattice, a0_A, c_over_a)
@@ -86,6 +89,7 @@ def _supercell(cell: Atoms, min_atoms: int) -> Atoms:
     return cell.repeat(n)
 
 
+@takes_calculator
 def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: float, ev, min_atoms: int = 90) -> float:
     perfect = _supercell(_conventional(element, lattice, a0_A, c_over_a), min_atoms)
     e_perfect = _energy(ev.single_point(perfect, "vacancy/perfect"))
@@ -94,6 +98,7 @@ def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: 
     return float(_energy(ev.relax(defect, "vacancy/relaxed")) - (len(perfect) - 1) / len(perfect) * e_perfect)
 
 
+@takes_calculator
 def surface_energies(element: str, lattice: str, a0_A: float, c_over_a: float, e_bulk_eV_atom: float, ev,
                      layers: int = 8, vacuum_A: float = 15.0) -> dict:
     """Relaxed surface energy (J/m^2) of the low-index planes: (E_slab - N e_bulk) / 2A."""
@@ -141,6 +146,7 @@ def planar_fault_cells(element: str, lattice: str, a0_A: float, c_over_a: float,
     return perfect, faulted
 
 
+@takes_calculator
 def planar_fault_energy(element: str, lattice: str, a0_A: float, c_over_a: float, ev) -> float:
     """mJ/m^2, positions relaxed (nearly) normal to the fault plane only."""
     perfect, faulted = planar_fault_cells(element, lattice, a0_A, c_over_a)
@@ -150,6 +156,7 @@ def planar_fault_energy(element: str, lattice: str, a0_A: float, c_over_a: float
     return float((min(energies) - e_perfect) / area * EV_A2_TO_J_M2 * 1000)
 
 
+@takes_calculator
 def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, ev, supercell: int = 4,
             points_per_segment: int = 30) -> dict:
     """Phonon dispersion along the standard path and the DOS (phonopy, finite displacements of 0.01 Å)."""
