@@ -43,6 +43,32 @@ def marked_processes(mark: str) -> list[int]:
     return found
 
 
+def stop_idle_workers() -> int:
+    """Once a local workflow has returned, any process still carrying this runner's mark is a pool worker that
+    dflow left behind (it shuts its pools down without waiting). Such a worker can wait forever on idle workers of
+    its own nested pool, and Python would wait for it at exit: the run would finish its work and never end."""
+    mark = os.environ.get(RUNNER_ENV)
+    if not mark:
+        return 0
+    return _stop(mark, marked_processes(mark))
+
+
+def _stop(mark: str, pids: list[int], wait_s: float = 10.0) -> int:
+    """SIGKILL the marked processes; wait until none is left (a dying one still shows its mark for a moment)."""
+    stopped = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            stopped += 1
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + wait_s
+    while pids and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pids = marked_processes(mark)
+    return stopped
+
+
 def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
     """Become the run directory's runner; return how many leftover processes of a killed runner were stopped."""
     record = Path(run_dir) / RUNNER_FILE
@@ -53,16 +79,7 @@ def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
         if previous["pid"] in leftovers:
             raise UserError(f"another dpdriver (pid {previous['pid']}) is running in {run_dir}; "
                             f"wait for it to finish, or stop it with: kill {previous['pid']}")
-        for pid in leftovers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                stopped += 1
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + wait_s
-        while leftovers and time.monotonic() < deadline:  # they must not write into the steps we redo
-            leftovers = marked_processes(previous["mark"])
-            time.sleep(0.1)
+        stopped = _stop(previous["mark"], leftovers, wait_s)  # they must not write into the steps we redo
     own = os.environ.get(RUNNER_PID_ENV) == str(os.getpid())  # set by carry_mark before this process started
     mark = os.environ[RUNNER_ENV] if own else uuid.uuid4().hex
     tmp = record.with_name(RUNNER_FILE + ".partial")

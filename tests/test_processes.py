@@ -93,3 +93,34 @@ def test_forked_children_of_a_killed_runner_are_found_only_when_it_restarted_wit
         except ProcessLookupError:
             pass
         os.environ.pop(RUNNER_ENV, None)
+
+
+POOL_WORKFLOW = """
+import json, os, sys
+from pathlib import Path
+from dpdriver.processes import RUNNER_ENV, carry_mark, marked_processes
+carry_mark(sys.argv)
+from dflow import InputParameter, ShellOPTemplate, Step, Steps, Workflow
+from dpdriver.workflow.local import configure_local, submit_local
+work = Path(sys.argv[1])
+configure_local(work / "dflow", workers=2)
+echo = ShellOPTemplate(name="echo", image="none", script="echo {{inputs.parameters.x}}")
+echo.inputs.parameters = {"x": InputParameter()}
+steps = Steps(name="pools")
+steps.add([Step("fan", echo, parameters={"x": "{{item}}"}, with_param=[1, 2, 3, 4], key="fan-{{item}}"),
+           Step("single", echo, parameters={"x": 0}, key="single")])  # a fan-out's pool inside a parallel group's
+submit_local(Workflow(name="pools", steps=steps), work / "log.txt")
+print(json.dumps(marked_processes(os.environ[RUNNER_ENV])), flush=True)
+"""
+
+
+def test_no_pool_worker_outlives_its_local_workflow(tmp_path):
+    """dflow shuts its pools down without waiting; a nested pool's worker left behind once kept a finished run
+    from ever exiting. After submit_local returns, no process of the runner but itself is left."""
+    script = tmp_path / "pools.py"
+    script.write_text(POOL_WORKFLOW)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if not k.startswith(RUNNER_ENV)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert sorted(p.name for p in (tmp_path / "dflow").glob("pools-*/fan-*")) == [f"fan-{i}" for i in range(1, 5)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from dflow import config as dflow_config
 
 from ..errors import UserError
+from ..processes import stop_idle_workers
 
 
 def configure_local(dflow_dir: Path, workers: int) -> None:
@@ -67,6 +68,7 @@ def submit_local(wf, log_path: Path, monitor=None) -> Path:
         try:
             wf.submit()
         finally:
+            stop_idle_workers()
             if monitor is not None:
                 monitor.stop()
     wf_dir = workflow_dir(wf)
