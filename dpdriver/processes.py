@@ -43,18 +43,41 @@ def marked_processes(mark: str) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid in the process tree."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # "pid (comm) state ppid ..."
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def stop_idle_workers() -> int:
-    """Once a local workflow has returned, any process still carrying this runner's mark is a pool worker that
-    dflow left behind (it shuts its pools down without waiting). Such a worker can wait forever on idle workers of
-    its own nested pool, and Python would wait for it at exit: the run would finish its work and never end."""
+    """Once a local workflow has returned, any process still below this one (or carrying its runner mark) is a
+    pool worker that dflow left behind: it shuts its pools down without waiting. Such a worker can wait forever on
+    idle workers of its own nested pool, and Python waits for it at exit: the command would finish its work and
+    never end."""
     mark = os.environ.get(RUNNER_ENV)
-    if not mark:
-        return 0
-    return _stop(mark, marked_processes(mark))
+    return _stop(sorted(set(descendants(os.getpid())) | set(marked_processes(mark) if mark else [])))
 
 
-def _stop(mark: str, pids: list[int], wait_s: float = 10.0) -> int:
-    """SIGKILL the marked processes; wait until none is left (a dying one still shows its mark for a moment)."""
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _stop(pids: list[int], wait_s: float = 10.0) -> int:
+    """SIGKILL the processes and wait until none of them runs any more."""
     stopped = 0
     for pid in pids:
         try:
@@ -63,9 +86,8 @@ def _stop(mark: str, pids: list[int], wait_s: float = 10.0) -> int:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + wait_s
-    while pids and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-        pids = marked_processes(mark)
     return stopped
 
 
@@ -79,7 +101,7 @@ def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
         if previous["pid"] in leftovers:
             raise UserError(f"another dpdriver (pid {previous['pid']}) is running in {run_dir}; "
                             f"wait for it to finish, or stop it with: kill {previous['pid']}")
-        stopped = _stop(previous["mark"], leftovers, wait_s)  # they must not write into the steps we redo
+        stopped = _stop(leftovers, wait_s)  # they must not write into the steps we redo
     own = os.environ.get(RUNNER_PID_ENV) == str(os.getpid())  # set by carry_mark before this process started
     mark = os.environ[RUNNER_ENV] if own else uuid.uuid4().hex
     tmp = record.with_name(RUNNER_FILE + ".partial")

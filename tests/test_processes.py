@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dpdriver.errors import UserError
-from dpdriver.processes import RUNNER_ENV, RUNNER_FILE, marked_processes, take_over
+from dpdriver.processes import RUNNER_ENV, RUNNER_FILE, descendants, marked_processes, take_over
 
 
 def marked_sleeper(mark: str) -> subprocess.Popen:
@@ -96,10 +96,9 @@ def test_forked_children_of_a_killed_runner_are_found_only_when_it_restarted_wit
 
 
 POOL_WORKFLOW = """
-import json, os, sys
+import json, sys
 from pathlib import Path
-from dpdriver.processes import RUNNER_ENV, carry_mark, marked_processes
-carry_mark(sys.argv)
+import psutil
 from dflow import InputParameter, ShellOPTemplate, Step, Steps, Workflow
 from dpdriver.workflow.local import configure_local, submit_local
 work = Path(sys.argv[1])
@@ -109,18 +108,41 @@ echo.inputs.parameters = {"x": InputParameter()}
 steps = Steps(name="pools")
 steps.add([Step("fan", echo, parameters={"x": "{{item}}"}, with_param=[1, 2, 3, 4], key="fan-{{item}}"),
            Step("single", echo, parameters={"x": 0}, key="single")])  # a fan-out's pool inside a parallel group's
-submit_local(Workflow(name="pools", steps=steps), work / "log.txt")
-print(json.dumps(marked_processes(os.environ[RUNNER_ENV])), flush=True)
+left = []
+for attempt in range(5):  # how long a left-behind worker takes to go varies: without the stop, most attempts see one
+    submit_local(Workflow(name="pools", steps=steps), work / "log.txt")
+    left += [p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+print(json.dumps(left), flush=True)
 """
 
 
 def test_no_pool_worker_outlives_its_local_workflow(tmp_path):
-    """dflow shuts its pools down without waiting; a nested pool's worker left behind once kept a finished run
-    from ever exiting. After submit_local returns, no process of the runner but itself is left."""
+    """dflow shuts its pools down without waiting; a nested pool's worker left behind kept a finished run (and
+    `submit --local`) from ever exiting. After submit_local returns, no process is left below the caller."""
     script = tmp_path / "pools.py"
     script.write_text(POOL_WORKFLOW)
     done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120,
                           env={k: v for k, v in os.environ.items() if not k.startswith(RUNNER_ENV)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
-    assert sorted(p.name for p in (tmp_path / "dflow").glob("pools-*/fan-*")) == [f"fan-{i}" for i in range(1, 5)]
+    runs = sorted((tmp_path / "dflow").glob("pools-*"))
+    assert len(runs) == 5 and all(sorted(p.name for p in run.glob("fan-*")) == [f"fan-{i}" for i in range(1, 5)] for run in runs)
+
+
+def test_descendants_are_found_through_the_process_tree():
+    import psutil
+
+    shell = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(psutil.Process(shell.pid).children()) < 2:
+            assert time.monotonic() < deadline, "the shell never started its two sleeps"
+            time.sleep(0.01)
+        expected = {shell.pid, *(c.pid for c in psutil.Process(shell.pid).children())}
+        assert expected <= set(descendants(os.getpid()))
+        assert set(descendants(shell.pid)) == expected - {shell.pid}
+    finally:
+        for pid in descendants(shell.pid):
+            os.kill(pid, 9)
+        shell.kill()
+        shell.wait()

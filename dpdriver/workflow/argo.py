@@ -161,14 +161,13 @@ def submit_local(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
     """The same workflow in dflow's debug mode, in the foreground: how it is tested without a cluster.
     A resubmission is a new workflow that reuses the earlier one's succeeded steps, as on Argo."""
     from .build import loop_workflow
-    from .local import configure_local, output_to
+    from .local import configure_local, submit_debug
 
     reused = reusable_steps(run_dir) if resume else None
     attempt = 1 + (json.loads((run_dir / SUBMITTED).read_text()).get("attempt", 1) if resume else 0)
     configure_local(run_dir / "dflow", workers=config.training.parallel)
     wf = loop_workflow(config, on_argo=False, name="dpdriver-loop" + (f"-{attempt}" if attempt > 1 else ""))
-    with output_to(run_dir / "dpdriver.log"):
-        wf.submit(reuse_step=reused)
+    submit_debug(wf, run_dir / "dpdriver.log", reuse_step=reused)
     _submission_record(run_dir, {"workflow": wf.id, "mode": "debug", "attempt": attempt,
                                  "debug_workdir": str((run_dir / "dflow").resolve())}, reused)
     return wf.id

@@ -60,17 +60,22 @@ def failure_message(wf_dir: Path) -> str:
     return f"workflow failed before any step ran (log: {wf_dir / 'log.txt'})"
 
 
-def submit_local(wf, log_path: Path, monitor=None) -> Path:
-    """Run (or resume: succeeded steps are skipped) the workflow; raise UserError if it did not succeed."""
+def submit_debug(wf, log_path: Path, monitor=None, **submit_kw) -> None:
+    """wf.submit() in debug mode, its output in the log; the pool workers dflow leaves behind are stopped after."""
     with output_to(log_path) as terminal:
         if monitor is not None:
             monitor.start(terminal)
         try:
-            wf.submit()
+            wf.submit(**submit_kw)
         finally:
             stop_idle_workers()
             if monitor is not None:
                 monitor.stop()
+
+
+def submit_local(wf, log_path: Path, monitor=None) -> Path:
+    """Run (or resume: succeeded steps are skipped) the workflow; raise UserError if it did not succeed."""
+    submit_debug(wf, log_path, monitor)
     wf_dir = workflow_dir(wf)
     status = (wf_dir / "status").read_text().strip() if (wf_dir / "status").exists() else "Unknown"
     if status != "Succeeded":
