@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.command_line = argv is None  # a process of its own, which `run` may start again (same pid)
     code = _run(args)
-    if args.func in (cmd_validate, cmd_export, cmd_report) and "deepmd" in sys.modules and argv is None:
+    if args.command_line and args.func in (cmd_validate, cmd_export, cmd_report) and "deepmd" in sys.modules:
         # models loaded in this process: DeePMD-kit's CUDA stubs print two lines about a missing libcudart from
         # their static destructors at exit on a CPU machine; leave without running them (an error stays one line)
         sys.stdout.flush()

@@ -43,15 +43,21 @@ def marked_processes(mark: str) -> list[int]:
     return found
 
 
+def _stat(proc: Path) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, ...; empty once the process is gone."""
+    try:
+        return proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below pid in the process tree."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # "pid (comm) state ppid ..."
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
+    for proc in Path("/proc").glob("[0-9]*"):
+        fields = _stat(proc)
+        if fields:
+            children.setdefault(int(fields[1]), []).append(int(proc.name))
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -70,10 +76,7 @@ def stop_idle_workers() -> int:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    return _stat(Path(f"/proc/{pid}"))[:1] not in ([], ["Z"])
 
 
 def _stop(pids: list[int], wait_s: float = 10.0) -> int:
