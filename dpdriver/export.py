@@ -11,6 +11,7 @@ from ase.data import atomic_masses, atomic_numbers
 
 from .generate import ideal_crystal
 from .templates import render
+from .train import PRODUCTION_SUMMARY
 from .tools import executable, run_tool
 
 FROZEN = "frozen_model.pb"
@@ -44,11 +45,12 @@ def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: 
 
 def export_potential(config, models: list[Path], out_dir: Path, history: list[dict], stop_reason: str,
                      test_data: Path | None, data_dir: Path | None = None, reference: str | None = None,
-                     reference_tasks: Path | None = None) -> dict:
-    """The folder a LAMMPS user takes away: model 0 compressed and frozen, the ensemble, in.lammps, the validation
-    (properties against the reference, held-out errors) and the model card with checksums. reference None: the
-    labeler where it runs in-process; for VASP the model's values alone (`dpdriver export RUN` runs the VASP
-    reference as label tasks in reference_tasks)."""
+                     reference_tasks: Path | None = None, production: Path | None = None,
+                     decisions: dict | None = None) -> dict:
+    """The folder a LAMMPS user takes away: the production model (else member 0) compressed and frozen, the
+    ensemble, in.lammps, the validation (properties against the reference, held-out errors) and the model card
+    with checksums. reference None: the labeler where it runs in-process; for VASP the model's values alone
+    (`dpdriver export RUN` runs the VASP reference as label tasks in reference_tasks)."""
     from .label import make_labeler
     from .model_card import write_model_card
     from .validate import test_errors
@@ -56,7 +58,12 @@ def export_potential(config, models: list[Path], out_dir: Path, history: list[di
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(models[0], out_dir / FROZEN)
+    production_summary = None
+    if production is not None:
+        shutil.copyfile(Path(production) / "graph.pb", out_dir / FROZEN)
+        production_summary = json.loads((Path(production) / PRODUCTION_SUMMARY).read_text())
+    else:
+        shutil.copyfile(models[0], out_dir / FROZEN)
     for i, model in enumerate(models):
         (out_dir / "ensemble").mkdir(exist_ok=True)
         shutil.copyfile(model, out_dir / "ensemble" / f"graph.{i:03d}.pb")
@@ -79,9 +86,10 @@ def export_potential(config, models: list[Path], out_dir: Path, history: list[di
         "test_errors": errors,
         "validation": {"passed": validation["passed"], "checked": validation["checked"]},
         "model": COMPRESSED,
+        "production": production_summary,
         "lammps_input": "in.lammps",
     }
     (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
     write_model_card(config, out_dir, history, stop_reason, validation, data_dir,
-                     float(atomic_masses[atomic_numbers[config.element]]))
+                     float(atomic_masses[atomic_numbers[config.element]]), decisions, production_summary)
     return summary

@@ -77,11 +77,26 @@ def explore_task_indices(config: RunConfig, history: list[dict]) -> list[int]:
 
 
 def round_record(round_index: int, stage, frames_trained_on: int, label_report: dict, selection_summary: dict,
-                 elapsed_s: float | None = None, validation: dict | None = None) -> dict:
+                 elapsed_s: float | None = None, validation: dict | None = None, training: dict | None = None) -> dict:
     return {"round": round_index, "stage": stage.model_dump(mode="json"), "frames_trained_on": frames_trained_on,
             "frames_added": label_report["labeled"], "label_failures": label_report["failed"],
-            "selection": selection_summary, "validation": validation,
+            "selection": selection_summary, "validation": validation, "training": training,
             "elapsed_s": None if elapsed_s is None else round(elapsed_s, 1)}
+
+
+def training_summary(shape: dict, member_stats: list[dict]) -> dict:
+    """What a round's training was: the model shape (the next round warm-starts only from the same shape), and
+    per member how it started, how long it trained and its CPU time."""
+    return {"shape": shape, "members": member_stats, "cpu_s": round(sum(m["cpu_s"] for m in member_stats), 1),
+            "kinds": sorted({m["kind"] for m in member_stats})}
+
+
+def warm_start_possible(config: RunConfig, history: list[dict], shape: dict) -> bool:
+    """Member i of the next round starts from member i of the last one: allowed by the config, and the last round
+    trained models of this very shape (a changed shape trains from scratch)."""
+    if not (config.training.warm_start and history):
+        return False
+    return ((history[-1].get("training") or {}).get("shape")) == shape
 
 
 def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:

@@ -16,9 +16,11 @@ from .data import check_data_dir, count_frames
 from .errors import UserError
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
-from .loop import explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after
+from .loop import (explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after,
+                   training_summary, warm_start_possible)
 from .processes import take_over
-from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, set_aside
+from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, set_aside
+from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, model_shape, with_decisions
 from .workflow import build
 from .workflow.local import configure_local, submit_local, workflow_dir
 from .workflow.progress import Stage, StageMonitor, read_output_parameter
@@ -74,6 +76,22 @@ def _describe_validation(dirs: list[Path]) -> str:
     return "model 0: " + describe_errors(read_output_parameter(dirs[0], "errors"))
 
 
+def _describe_training(step_dir: Path, n_models: int) -> str:
+    stats = [json.loads(p.read_text()) for p in sorted(step_dir.glob(f"outputs/artifacts/stats/train.*/{TRAIN_STATS}"))]
+    if not stats:
+        return f"{n_models} models trained and frozen"
+    kinds = ", ".join(f"{sum(s['kind'] == k for s in stats)} {k}" for k in sorted({s["kind"] for s in stats}))
+    return (f"{len(stats)} models trained and frozen ({kinds}; {max(s['steps'] for s in stats)} steps; "
+            f"{sum(s['cpu_s'] for s in stats):.0f} CPU-s)")
+
+
+def _describe_production(dirs: list[Path]) -> str:
+    s = read_output_parameter(dirs[0], "summary")
+    best = f", kept step {s['best_step']} (lowest held-out error)" if s.get("best_step") else ""
+    return (f"production model: member {s['member']['index']} continued for {s['steps']} steps on {s['frames']} "
+            f"frames{best}; {s['cpu_s']:.0f} CPU-s")
+
+
 def _describe_export(dirs: list[Path]) -> str:
     summary = read_output_parameter(dirs[0], "summary")
     checks = summary["validation"]
@@ -84,6 +102,7 @@ def _describe_export(dirs: list[Path]) -> str:
 class Runner:
     def __init__(self, config: RunConfig, run_dir: Path, echo=print):
         self.config, self.run_dir, self.echo = config, Path(run_dir), echo
+        self.decisions: dict | None = None
         self.data_dir = self.run_dir / "data"
         self.test_data = self.run_dir / "test_data"  # never trained on
         self.log = self.run_dir / "dpdriver.log"
@@ -139,19 +158,40 @@ class Runner:
             install(_artifact(wf_dir, dirs[0].name, "data", dataset), target)
         return report
 
+    def decide(self) -> dict:
+        """sel and the free-atom energy, decided once from the initial data and the labeler, kept in run.json."""
+        decisions = read_decisions(self.run_dir)
+        if decisions is None:
+            decisions = decide_model(self.config.training, self.config.element, self.data_dir,
+                                     make_labeler(self.config.labeler), self.run_dir / "decide")
+            record_decisions(self.run_dir, decisions)
+            free = decisions["free_atom_energy_eV"]
+            self.echo(f"model    sel {decisions['sel']} (" + (f"{decisions['max_neighbors']} neighbours within "
+                      f"{decisions['rcut_A']} A in the initial data x {decisions['margin']}" if decisions["margin"]
+                      else "from the config") + ")" + (f"; free-atom energy {free:.4f} eV ({decisions['free_atom_from']})"
+                                                      if free is not None else ""))
+        self.decisions = decisions
+        return decisions
+
+    def _training(self):
+        return with_decisions(self.config.training, self.decisions)
+
     def round(self, r: int, history: list[dict]) -> dict:
         record_path = self.run_dir / "rounds" / f"round.{r:03d}" / ROUND_RECORD
         if record_path.exists():
             return json.loads(record_path.read_text())
         started = time.monotonic()
         frames_before = count_frames(self.data_dir)
-        wf = build.round_workflow(round_config(self.config, history), r, history, self.data_dir, self.test_data)
+        shape = model_shape(self._training(), [self.config.element])
+        parents = (self.run_dir / "rounds" / f"round.{r - 1:03d}" / "models"
+                   if warm_start_possible(self.config, history, shape) else None)
+        wf = build.round_workflow(round_config(self.config, history), r, history, self.data_dir, self.test_data,
+                                  self.decisions, parents)
         n_models, n_tasks = self.config.training.models, len(explore_task_indices(self.config, history))
         stage = stage_for_round(self.config, history)
         key = {s: build.stage_key(s, build.round_tag(r)) for s in ("train", "explore", "validate", "select", "label")}
         stages = [
-            Stage("train", key["train"], n_models,
-                  lambda d: f"{len(d)} models x {self.config.training.steps} steps trained and frozen"),
+            Stage("train", key["train"], n_models, lambda d: _describe_training(d[0], n_models)),
             Stage("explore", key["explore"], n_tasks, _describe_exploration),
             Stage("validate", key["validate"], 1, _describe_validation),
             Stage("select", key["select"], 1, _describe_selection),
@@ -161,18 +201,42 @@ class Runner:
         wf_dir = workflow_dir(wf)
         self._submit(wf, f"round {r}" + (f" ({stage.name})" if len(self.config.exploration.stages) > 1 else ""), stages)
         round_dir = record_path.parent
+        member_stats = []
         for i in range(n_models):
             model = _artifact(wf_dir, key["train"] + "-0", "model", f"train.{i:03d}/graph.pb")
             install(model, round_dir / "models" / f"graph.{i:03d}.pb")
             lcurve = _artifact(wf_dir, key["train"] + "-0", "lcurve", f"train.{i:03d}/lcurve.out")
             install(lcurve, round_dir / "lcurves" / f"lcurve.{i:03d}.out")
+            member_stats.append(json.loads(_artifact(wf_dir, key["train"] + "-0", "stats",
+                                                     f"train.{i:03d}/{TRAIN_STATS}").read_text()))
         select_dir = wf_dir / key["select"]
         summary = read_output_parameter(select_dir, "summary")
         report = self._install_labels(wf_dir, key["label"], f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
         validation = read_output_parameter(wf_dir / key["validate"], "errors")
-        record = round_record(r, stage, frames_before, report, summary, time.monotonic() - started, validation)
+        record = round_record(r, stage, frames_before, report, summary, time.monotonic() - started, validation,
+                              training_summary(shape, member_stats))
         record_path.write_text(json.dumps(record, indent=2))
         return record
+
+    def production(self, history: list[dict]) -> Path | None:
+        """The exported model, trained on top of the last round (resumed after a kill); None if switched off."""
+        if not self.config.training.production:
+            return None
+        last = history[-1]["round"]
+        target = self.run_dir / "production"
+        if _production_of(self.run_dir, last):
+            return target
+        if target.exists():
+            set_aside(target, "previous")
+        models = self.run_dir / "rounds" / f"round.{last:03d}" / "models"
+        wf = build.production_workflow(self.config, models, self.data_dir, self.test_data, self.decisions, last)
+        key = build.stage_key("production", build.round_tag(last))
+        wf_dir = self._submit(wf, "export  ", [Stage("production", key, 1, _describe_production)])
+        out = _artifact(wf_dir, key, "production", "production/out")
+        stamped = json.loads((out / PRODUCTION_SUMMARY).read_text()) | {"round": last}
+        (out / PRODUCTION_SUMMARY).write_text(json.dumps(stamped, indent=1))
+        install(out, target)
+        return target
 
     def export(self, history: list[dict], stop_reason: str) -> dict:
         target = self.run_dir / "export"
@@ -184,7 +248,9 @@ class Runner:
             moved = set_aside(target, f"r{exported['exported_from_round']:03d}")
             self.echo(f"the run went on after its last export; that export is kept in {moved}")
         if not target.exists():
-            wf = build.export_workflow(self.config, models, history, stop_reason, self.test_data, self.data_dir)
+            production = self.production(history)
+            wf = build.export_workflow(self.config, models, history, stop_reason, self.test_data, self.data_dir,
+                                       self.decisions, production)
             key = build.stage_key("export", build.round_tag(last))
             wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
             install(_artifact(wf_dir, key, "export", "export"), target)
@@ -192,6 +258,7 @@ class Runner:
 
     def run(self) -> dict:
         self.initial_data()
+        self.decide()
         history, stop_reason = [], None
         while stop_reason is None:
             history.append(self.round(len(history), history))
@@ -237,6 +304,12 @@ def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     return Runner(config, Path(run_dir), echo).run()
 
 
+def _production_of(run_dir: Path, last_round: int) -> Path | None:
+    """The run's production model if it was trained on top of last_round."""
+    summary = Path(run_dir) / "production" / PRODUCTION_SUMMARY
+    return summary.parent if summary.exists() and json.loads(summary.read_text()).get("round") == last_round else None
+
+
 def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path | None = None) -> dict:
     """`dpdriver export RUN`: the last finished round's models exported in this process, for a run stopped before
     it converged, or to validate against a VASP reference (label tasks, RUN/reference-tasks by default). The
@@ -261,7 +334,8 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
         shutil.rmtree(partial)
     with output_to(run_dir / "dpdriver.log"):  # TensorFlow and DeePMD-kit talk a lot
         export_potential(config, models, partial, history, stop_reason, run_dir / "test_data", run_dir / "data",
-                         reference, Path(reference_tasks or run_dir / "reference-tasks"))
+                         reference, Path(reference_tasks or run_dir / "reference-tasks"),
+                         production=_production_of(run_dir, last), decisions=read_decisions(run_dir))
     previous = target / "summary.json"
     if previous.exists():
         set_aside(target, f"r{json.loads(previous.read_text())['exported_from_round']:03d}")

@@ -7,20 +7,23 @@ import json
 import shutil
 from pathlib import Path
 
+from .config import TrainingConfig
 from .errors import UserError
 
 IDENTITY = "run.json"
 
 # What a stopped run may change, and why the rest may not (longest matching prefix wins).
-RUN_CHANGES_ALLOWED = ("run_dir", "convergence", "exploration", "selection", "validation", "training.steps",
-                       "training.models", "training.parallel", "training.start_lr", "training.stop_lr",
+RUN_CHANGES_ALLOWED = ("run_dir", "convergence", "exploration", "selection", "validation",
+                       *(f"training.{k}" for k in TrainingConfig.model_fields
+                         if k not in TrainingConfig.shape_keys + TrainingConfig.decided_keys),
                        "labeler.structures_per_task", "execution")
 WHY_NOT = {
     "element": "the type map of every dataset and model",
     "seed": "the seeds decide what is explored and selected; a new seed is a new run",
     "labeler": "all labels of a run must come from one reference",
     "initial_data": "the initial data set is already built from it",
-    "training": "it sets the model's shape (descriptor, sel, fitting net); models of two shapes are not one run",
+    "training": "it sets the model's shape (descriptor, sel, fitting net, precision, free-atom energy); models of "
+                "two shapes are not one run",
 }
 
 
@@ -78,6 +81,19 @@ def claim_run_dir(run_dir: Path, plain_config: dict, allowed_changes: tuple[str,
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_atomically(identity, json.dumps({"config_fingerprint": fingerprint, "config": plain_config}, indent=2))
     return None
+
+
+def record_decisions(run_dir: Path, decisions: dict) -> None:
+    """What the run decided once (sel, free-atom energy), kept beside its config in run.json."""
+    identity = Path(run_dir) / IDENTITY
+    recorded = json.loads(identity.read_text())
+    recorded["decisions"] = decisions
+    _write_atomically(identity, json.dumps(recorded, indent=2))
+
+
+def read_decisions(run_dir: Path) -> dict | None:
+    identity = Path(run_dir) / IDENTITY
+    return json.loads(identity.read_text()).get("decisions") if identity.exists() else None
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -29,14 +29,16 @@ def executable(name: str) -> str:
     return found
 
 
-def single_thread_env() -> dict[str, str]:
-    """Each tool process gets one thread so that parallel steps share the cores without thrashing."""
+def single_thread_env(threads: int = 1) -> dict[str, str]:
+    """Each tool process gets a fixed number of threads (one by default) so that parallel steps share the
+    cores without thrashing."""
     env = dict(os.environ)
+    n = str(threads)
     env.update(
-        OMP_NUM_THREADS="1",
-        TF_INTRA_OP_PARALLELISM_THREADS="1",
+        OMP_NUM_THREADS=n,
+        TF_INTRA_OP_PARALLELISM_THREADS=n,
         TF_INTER_OP_PARALLELISM_THREADS="1",
-        DP_INTRA_OP_PARALLELISM_THREADS="1",
+        DP_INTRA_OP_PARALLELISM_THREADS=n,
         DP_INTER_OP_PARALLELISM_THREADS="1",
         TF_CPP_MIN_LOG_LEVEL="2",
     )
@@ -49,14 +51,16 @@ def run_tool(
     log_name: str,
     progress_pattern: Optional[str] = None,
     on_progress: Optional[Callable[[int], None]] = None,
-) -> None:
-    """Run a tool in cwd with its output in cwd/log_name; report progress numbers matched in the output."""
+    threads: int = 1,
+) -> float:
+    """Run a tool in cwd with its output in cwd/log_name; report progress numbers matched in the output.
+    Returns the CPU seconds the tool used (its own, from the kernel, whatever else runs in this process)."""
     cwd = Path(cwd)
     log_path = cwd / log_name
     regex = re.compile(progress_pattern) if progress_pattern else None
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            args, cwd=cwd, env=single_thread_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            args, cwd=cwd, env=single_thread_env(threads), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -65,10 +69,12 @@ def run_tool(
                 match = regex.search(line)
                 if match:
                     on_progress(int(match.group(1)))
-        code = proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
     if code != 0:
         tail = log_path.read_text().strip().splitlines()[-3:]
         raise ToolError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed (exit {code}); see {log_path}: {' | '.join(tail)}")
+    return usage.ru_utime + usage.ru_stime
 
 
 def write_progress(path: Path, done: int, total: int) -> None:

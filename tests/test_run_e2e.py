@@ -26,6 +26,7 @@ initial_data:
 training:
   models: 2
   steps: 500
+  production_steps: 400
   start_lr: 0.002
 exploration:
   ensembles: [nvt, npt]
@@ -111,6 +112,14 @@ def test_models_frozen_compressed_and_summarised(finished_run):
     assert all(0.0 <= a <= 1.0 for a in summary["accurate_ratios"])
     assert summary["test_errors"]["frames"] == 16 and summary["test_errors"]["force_rmse_eV_A"] > 0
     assert set(summary["test_errors"]["families"]) == {"rattled", "strained", "vacancy", "surface"}
+    decided = json.loads((run_dir / "run.json").read_text())["decisions"]  # once per run, from the initial data
+    assert decided["sel_from"] == "data" and decided["sel"] == 4 * -(-decided["max_neighbors"] * 1.2 // 4)
+    assert decided["free_atom_energy_eV"] == pytest.approx(3.51) and decided["free_atom_from"] == "emt"
+    kinds = [r["training"]["kinds"] for r in summary["rounds"]]
+    assert kinds == [["scratch"], ["warm"]]  # round 1's members continue round 0's
+    production = summary["production"]
+    assert production["steps"] == 400 and production["member"]["index"] in (0, 1) and production["best_step"] > 0
+    assert production["frames"] == count_frames(run_dir / "data")
 
 
 def test_export_carries_the_ensemble_validation_and_a_model_card_with_checksums(finished_run):
@@ -261,6 +270,10 @@ def _round_records(run_dir: Path) -> list[dict]:
 
     for r in records:
         r["validation"] = rounded(r["validation"])
+        for member in r["training"]["members"]:
+            for timing in ("wall_s", "cpu_s"):
+                member.pop(timing)
+        r["training"].pop("cpu_s")
     return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
 
 

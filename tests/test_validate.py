@@ -15,6 +15,27 @@ def emt_cu():
     return properties("Cu", "fcc", 3.61, 1.633, EMT())
 
 
+@pytest.mark.parametrize("guess_A", [3.52, 3.61, 3.66])
+def test_bulk_modulus_is_the_curvature_at_the_calculators_own_minimum(guess_A):
+    """The EOS window is centred on each calculator's own a0, so a guess 2 % off does not bias B."""
+    from ase.units import GPa
+
+    from dpdriver.validate.properties import equation_of_state, primitive
+
+    eos = equation_of_state("Cu", "fcc", guess_A, 1.0, EMT())
+    v0 = eos["lattice_constant_A"] ** 3 / 4
+
+    def energy(volume):
+        cell = primitive("Cu", "fcc", (4 * volume) ** (1 / 3), 1.0)
+        cell.calc = EMT()
+        return cell.get_potential_energy()
+
+    h = 1e-3 * v0
+    curvature_GPa = v0 * (energy(v0 + h) - 2 * energy(v0) + energy(v0 - h)) / h**2 / GPa
+    assert eos["bulk_modulus_GPa"] == pytest.approx(curvature_GPa, rel=1e-3)
+    assert eos["lattice_constant_A"] == pytest.approx(3.5898, abs=2e-4)
+
+
 def test_emt_copper_properties_are_self_consistent(emt_cu):
     p = emt_cu
     assert abs(p["lattice_constant_A"] - 3.59) < 0.01  # EMT's Cu lattice constant
@@ -74,7 +95,7 @@ def test_reference_through_label_tasks_equals_in_process_and_resumes(emt_cu, tmp
                 "surface_energy_J_m2", "stacking_fault_mJ_m2", "phonons"):
         assert through_tasks[key] == emt_cu[key], key
     tasks = sorted(p.parent for p in (tmp_path / "ref").rglob("labeled"))
-    assert len(tasks) == 9 + 1 + 4 + 2 + 3 + 3 + 1  # EOS, atom, elastic, vacancy, surfaces, fault, phonons
+    assert len(tasks) == 9 + 9 + 1 + 4 + 2 + 3 + 3 + 1  # EOS and its refit, atom, elastic, vacancy, surfaces, fault, phonons
     stamps = {p: (p / "labeled" / "type.raw").stat().st_mtime_ns for p in tasks}
     again = properties("Cu", "fcc", 3.61, 1.633, TaskEvaluator(EMTLabeler(), tmp_path / "ref", structure))
     assert again["elastic_constants_GPa"] == through_tasks["elastic_constants_GPa"]

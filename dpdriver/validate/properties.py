@@ -31,19 +31,27 @@ def _energy(atoms: Atoms) -> float:
     return float(atoms.get_potential_energy())
 
 
-@takes_calculator
-def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: float, ev,
-                      strain_range: float = 0.04, points: int = 9) -> dict:
-    """Birch-Murnaghan fit of E(V) at a fixed c/a: lattice constant, energy per atom, bulk modulus."""
+def _birch_murnaghan(element: str, lattice: str, center_A: float, c_over_a: float, ev, strain_range: float,
+                     points: int, name: str) -> dict:
     scales = np.linspace(1 - strain_range, 1 + strain_range, points)
-    cells = [primitive(element, lattice, a_guess_A * s, c_over_a) for s in scales]
-    energies = [_energy(ev.single_point(c, f"eos/scale-{s:.3f}")) / len(c) for c, s in zip(cells, scales)]
+    cells = [primitive(element, lattice, center_A * s, c_over_a) for s in scales]
+    energies = [_energy(ev.single_point(c, f"{name}/scale-{s:.3f}")) / len(c) for c, s in zip(cells, scales)]
     volumes = [c.get_volume() / len(c) for c in cells]
-    fit = EquationOfState(volumes, energies, eos="birchmurnaghan")
-    v0, e0, b = fit.fit()
-    a0 = a_guess_A * (v0 / (cells[points // 2].get_volume() / len(cells[points // 2]))) ** (1 / 3)
+    v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    a0 = center_A * (v0 / (cells[points // 2].get_volume() / len(cells[points // 2]))) ** (1 / 3)
     return {"lattice_constant_A": float(a0), "energy_eV_atom": float(e0), "bulk_modulus_GPa": float(b / GPa),
             "curve": {"volume_A3_atom": [float(v) for v in volumes], "energy_eV_atom": [float(e) for e in energies]}}
+
+
+@takes_calculator
+def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: float, ev,
+                      strain_range: float = 0.04, points: int = 9, refit_range: float = 0.015) -> dict:
+    """Birch-Murnaghan fit of E(V) at a fixed c/a: lattice constant, energy per atom, bulk modulus. A first fit over
+    +-strain_range around the guess finds the calculator's own a0; B and E0 come from a second fit over +-refit_range
+    centred there, so that a window off the minimum (the model's a0 is not the reference's) biases neither side."""
+    coarse = _birch_murnaghan(element, lattice, a_guess_A, c_over_a, ev, strain_range, points, "eos")
+    fine = _birch_murnaghan(element, lattice, coarse["lattice_constant_A"], c_over_a, ev, refit_range, points, "eos-refit")
+    return {**fine, "curve": coarse["curve"]}
 
 
 @takes_calculator

@@ -85,13 +85,17 @@ class Builder:
                                                        name=label_key))
         return pairs
 
-    def round_steps(self, round_index, tag: str, history, data, test_data, explore_tasks) -> list[Step]:
-        """train an ensemble -> (explore with LAMMPS, validate on the test set) -> select by model deviation -> label."""
+    def round_steps(self, round_index, tag: str, history, data, test_data, explore_tasks, decisions,
+                    parents=None) -> list[Step]:
+        """train an ensemble (each member from its parent of the last round, if any) -> (explore with LAMMPS,
+        validate on the test set) -> select by model deviation -> label."""
         n_models = self.config.training.models
         train = self.step("train", ops.Train, stage_key("train", tag) + "-{{item}}",
-                          {"round_index": round_index, "model_index": list(range(n_models))}, {"data": data},
+                          {"round_index": round_index, "model_index": list(range(n_models)), "decisions": decisions},
+                          {"data": data, **({"parents": parents} if parents is not None else {})},
                           with_param=argo_range(n_models),
-                          slices=Slices("{{item}}", input_parameter=["model_index"], output_artifact=["model", "lcurve"]))
+                          slices=Slices("{{item}}", input_parameter=["model_index"],
+                                        output_artifact=["model", "lcurve", "stats"]))
         models = train.outputs.artifacts["model"]
         explore = self.step("explore", ops.Explore, stage_key("explore", tag) + "-{{item}}",
                             {"round_index": round_index, "history": history, "task_index": explore_tasks},
@@ -105,9 +109,17 @@ class Builder:
                            select.outputs.parameters["label_batches"], stage_key("label", tag))
         return [train, [explore, validate], select, label]
 
-    def export_step(self, models, history, stop_reason, key: str, test_data=None, data=None) -> Step:
-        optional = {name: art for name, art in (("test_data", test_data), ("data", data)) if art is not None}
-        return self.step("export", ops.Export, key, {"history": history, "stop_reason": stop_reason},
+    def production_step(self, models, data, test_data, decisions, key: str) -> Step:
+        optional = {"test_data": test_data} if test_data is not None else {}
+        return self.step("production", ops.Production, key, {"decisions": decisions},
+                         {"models": models, "data": data, **optional})
+
+    def export_step(self, models, history, stop_reason, key: str, test_data=None, data=None, decisions=None,
+                    production=None) -> Step:
+        optional = {name: art for name, art in (("test_data", test_data), ("data", data), ("production", production))
+                    if art is not None}
+        return self.step("export", ops.Export, key, {"history": history, "stop_reason": stop_reason,
+                                                     "decisions": decisions or {}},
                          {"model": models, **optional})
 
 
@@ -133,19 +145,29 @@ def _uploaded(path: Path | None):
 
 
 def round_workflow(config: RunConfig, round_index: int, history: list[dict], data_dir: Path,
-                   test_data_dir: Path | None) -> Workflow:
+                   test_data_dir: Path | None, decisions: dict, parents_dir: Path | None = None) -> Workflow:
     tag = round_tag(round_index)
     return _workflow(f"round-{tag}", Builder(config).round_steps(
         round_index, tag, history, upload_artifact(str(data_dir)), _uploaded(test_data_dir),
-        explore_task_indices(config, history)))
+        explore_task_indices(config, history), decisions, _uploaded(parents_dir)))
+
+
+def production_workflow(config: RunConfig, models_dir: Path, data_dir: Path, test_data_dir: Path | None,
+                        decisions: dict, last_round: int) -> Workflow:
+    # keyed by the last round, as the export: a killed production training reruns in its folder and resumes
+    key = stage_key("production", round_tag(last_round))
+    return _workflow(key, [Builder(config).production_step(upload_artifact(str(models_dir)), upload_artifact(str(data_dir)),
+                                                           _uploaded(test_data_dir), decisions, key)])
 
 
 def export_workflow(config: RunConfig, models_dir: Path, history: list[dict], stop_reason: str,
-                    test_data_dir: Path | None, data_dir: Path | None) -> Workflow:
+                    test_data_dir: Path | None, data_dir: Path | None, decisions: dict | None = None,
+                    production: Path | None = None) -> Workflow:
     # keyed by the last round: a run continued after an export (round limit raised) exports again
     key = stage_key("export", round_tag(history[-1]["round"]))
     return _workflow(key, [Builder(config).export_step(upload_artifact(str(models_dir)), history, stop_reason, key,
-                                                       _uploaded(test_data_dir), _uploaded(data_dir))])
+                                                       _uploaded(test_data_dir), _uploaded(data_dir), decisions,
+                                                       _uploaded(production))])
 
 
 def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = None, given=None) -> Workflow:
@@ -153,16 +175,19 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
     builder = Builder(config, on_argo)
     rounds = Steps("rounds", inputs=Inputs(
         parameters={"round_index": InputParameter(type=int), "round_tag": InputParameter(type=str),
-                    "history": InputParameter(type=list), "explore_tasks": InputParameter(type=list)},
-        artifacts={"data": InputArtifact(), "test_data": InputArtifact()}),
+                    "history": InputParameter(type=list), "explore_tasks": InputParameter(type=list),
+                    "decisions": InputParameter(type=dict)},
+        artifacts={"data": InputArtifact(), "test_data": InputArtifact(), "parents": InputArtifact(optional=True)}),
         outputs=Outputs(parameters={"history": OutputParameter(type=list), "stop_reason": OutputParameter(type=str)},
                         artifacts={"models": OutputArtifact(), "data": OutputArtifact()}))
     inputs = rounds.inputs
     tag = "{{inputs.parameters.round_tag}}"
     index, history = inputs.parameters["round_index"], inputs.parameters["history"]
     data, test_data = inputs.artifacts["data"], inputs.artifacts["test_data"]
+    decisions = inputs.parameters["decisions"]
     train, (explore, validate), select, label = builder.round_steps(index, tag, history, data, test_data,
-                                                                    inputs.parameters["explore_tasks"])
+                                                                    inputs.parameters["explore_tasks"], decisions,
+                                                                    inputs.artifacts["parents"])
     advance = builder.step("advance", ops.Advance, stage_key("advance", tag),
                            {"round_index": index, "history": history, "summary": select.outputs.parameters["summary"],
                             "validation": validate.outputs.parameters["errors"]},
@@ -171,8 +196,9 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
         "round_index": advance.outputs.parameters["next_round_index"],
         "round_tag": advance.outputs.parameters["next_round_tag"],
         "history": advance.outputs.parameters["history"],
-        "explore_tasks": advance.outputs.parameters["next_explore_tasks"]},
-        artifacts={"data": advance.outputs.artifacts["data"], "test_data": test_data},
+        "explore_tasks": advance.outputs.parameters["next_explore_tasks"], "decisions": decisions},
+        artifacts={"data": advance.outputs.artifacts["data"], "test_data": test_data,
+                   "parents": train.outputs.artifacts["model"]},
         when="%s == false" % advance.outputs.parameters["stop"])
     for step in (train, [explore, validate], select, label, advance, following):
         rounds.add(step)
@@ -194,14 +220,23 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
     start = builder.step("gather", ops.Gather, "gather", {}, {
         **({"init": init_data} if init_data is not None else {}),
         **({"given": given} if given is not None else {})})
+    decided = start.outputs.parameters["decisions"]
     first = Step("rounds", template=rounds, parameters={"round_index": 0, "round_tag": round_tag(0), "history": [],
-                                                        "explore_tasks": explore_task_indices(config, [])},
+                                                        "explore_tasks": explore_task_indices(config, []),
+                                                        "decisions": decided},
                  artifacts={"data": start.outputs.artifacts["data"], "test_data": test_labels})
+    steps = [start, first]
+    production = None
+    if config.training.production:
+        production_step = builder.production_step(first.outputs.artifacts["models"], first.outputs.artifacts["data"],
+                                                  test_labels, decided, "production")
+        steps.append(production_step)
+        production = production_step.outputs.artifacts["production"]
     export = builder.export_step(first.outputs.artifacts["models"], first.outputs.parameters["history"],
                                  first.outputs.parameters["stop_reason"], "export", test_labels,
-                                 first.outputs.artifacts["data"])
+                                 first.outputs.artifacts["data"], decided, production)
     name = name or f"dpdriver-{config.element.lower()}"
     wf = Workflow(name=name, id=None if on_argo else name, parallelism=config.execution.argo.parallelism)
-    for step in _one_after_another(init) + [start, first, export]:
+    for step in _one_after_another(init) + steps + [export]:
         wf.add(step)
     return wf

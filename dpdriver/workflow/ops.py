@@ -20,7 +20,7 @@ from ..loop import explore_task_indices, round_config, round_record, stage_for_r
 from ..seeds import derive_seed
 from ..select import select_candidates
 from ..structures import batch_slice, label_batches, read_structures, write_structures
-from ..train import train_model
+from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, train_model, train_production, with_decisions
 from ..validate import test_errors
 from ..validate.check import validate_model
 
@@ -37,6 +37,14 @@ def _ensemble(paths) -> list[Path]:
     locally, train.NNN/graph.pb from Argo's artifacts)."""
     graphs = [g for p in paths for g in ([Path(p)] if Path(p).is_file() else Path(p).rglob("*.pb"))]
     return sorted(graphs, key=lambda g: (g.parent.name, g.name))
+
+
+def _production_dir(path) -> Path | None:
+    """The production step's output folder (production/out, below the artifact's root on Argo)."""
+    if path is None:
+        return None
+    found = [p.parent for p in Path(path).rglob(PRODUCTION_SUMMARY)]
+    return found[0] if found else None
 
 
 def _first_model(paths) -> Path:
@@ -106,18 +114,42 @@ class Validate(StageOP):
 
 
 class Train(StageOP):
-    """Train and freeze one model of the ensemble on every dataset so far."""
+    """Train and freeze one model of the ensemble on every dataset so far: from its parent (the same member of the
+    previous round, where there is one of the same shape) or from scratch."""
 
-    inputs = {"config": dict, "round_index": int, "model_index": int, "data": Artifact(Path)}
-    outputs = {"model": Artifact(Path), "lcurve": Artifact(Path)}
+    inputs = {"config": dict, "decisions": dict, "round_index": int, "model_index": int, "data": Artifact(Path),
+              "parents": Artifact(List[Path], optional=True)}
+    outputs = {"model": Artifact(Path), "lcurve": Artifact(Path), "stats": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        workdir = Path(f"train.{op_in['model_index']:03d}")
-        seed = derive_seed(config.seed, "train", op_in["round_index"], op_in["model_index"])
-        graph = train_model(config.training, [config.element], system_dirs(op_in["data"]), workdir, seed)
-        return OPIO({"model": graph, "lcurve": workdir / "lcurve.out"})
+        training = with_decisions(config.training, op_in["decisions"])
+        i = op_in["model_index"]
+        workdir = Path(f"train.{i:03d}")
+        parents = _ensemble(op_in["parents"] or [])
+        parent = parents[i] if training.warm_start and i < len(parents) else None
+        seed = derive_seed(config.seed, "train", op_in["round_index"], i)
+        graph = train_model(training, [config.element], system_dirs(op_in["data"]), workdir, seed,
+                            kind="warm" if parent else "scratch", parent=parent)
+        return OPIO({"model": graph, "lcurve": workdir / "lcurve.out", "stats": workdir / TRAIN_STATS})
+
+
+class Production(StageOP):
+    """The exported model: the best member of the last round (lowest held-out error) continued on all data, the
+    held-out set as validation, the checkpoint of lowest validation error frozen. Rerun after a kill, it resumes."""
+
+    inputs = {"config": dict, "decisions": dict, "models": Artifact(List[Path]), "data": Artifact(Path),
+              "test_data": Artifact(Path, optional=True)}
+    outputs = {"production": Artifact(Path), "summary": dict}
+
+    @OP.exec_sign_check
+    def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
+        training = with_decisions(config.training, op_in["decisions"])
+        out = train_production(training, config.element, _ensemble(op_in["models"]), system_dirs(op_in["data"]),
+                               op_in["test_data"], Path("production"), derive_seed(config.seed, "production"))
+        return OPIO({"production": out, "summary": json.loads((out / PRODUCTION_SUMMARY).read_text())})
 
 
 class Explore(StageOP):
@@ -177,19 +209,22 @@ class Label(StageOP):
 
 
 class Gather(StageOP):
-    """The first round's training data: the initial set and the data given in the config."""
+    """The first round's training data (the initial set and the data given in the config), and what the run
+    decides from it once: sel and the free-atom energy."""
 
     inputs = {"config": dict, "init": Artifact(List[Path], optional=True), "given": Artifact(List[Path], optional=True)}
-    outputs = {"data": Artifact(Path)}
+    outputs = {"data": Artifact(Path), "decisions": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
+        config = _config(op_in)
         out = Path("data")
         for batch in op_in["init"] or []:  # the labeling fan-out's folders init/batch.*
             shutil.copytree(batch, out / "init" / Path(batch).name)
         for i, given in enumerate(op_in["given"] or []):
             shutil.copytree(given, out / f"given.{i:03d}")
-        return OPIO({"data": out})
+        decisions = decide_model(config.training, config.element, out, make_labeler(config.labeler), Path("decide"))
+        return OPIO({"data": out, "decisions": decisions})
 
 
 class Advance(StageOP):
@@ -221,10 +256,11 @@ class Advance(StageOP):
 
 
 class Export(StageOP):
-    """Compress model 0, validate it, and write the folder a LAMMPS user takes away with its model card."""
+    """Compress the production model (else member 0), validate it, and write the folder a LAMMPS user takes away with its model card."""
 
-    inputs = {"config": dict, "history": list, "stop_reason": str, "model": Artifact(Path),
-              "test_data": Artifact(Path, optional=True), "data": Artifact(Path, optional=True)}
+    inputs = {"config": dict, "history": list, "stop_reason": str, "decisions": dict, "model": Artifact(Path),
+              "test_data": Artifact(Path, optional=True), "data": Artifact(Path, optional=True),
+              "production": Artifact(Path, optional=True)}
     outputs = {"export": Artifact(Path), "summary": dict}
 
     @OP.exec_sign_check
@@ -232,5 +268,6 @@ class Export(StageOP):
         config = _config(op_in)
         out = Path("export")
         summary = export_potential(config, _ensemble([op_in["model"]]), out, op_in["history"], op_in["stop_reason"],
-                                   op_in["test_data"], op_in["data"])
+                                   op_in["test_data"], op_in["data"], production=_production_dir(op_in["production"]),
+                                   decisions=op_in["decisions"] or None)
         return OPIO({"export": out, "summary": summary})

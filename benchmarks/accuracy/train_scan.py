@@ -1,0 +1,107 @@
+"""Error against training CPU time: one model per variant on a fixed labeled set, judged on unseen structures.
+
+    python benchmarks/accuracy/train_scan.py DATA_DIR TEST_DATA_DIR [--variants NAME ...] [--out FILE]
+
+DATA_DIR is a run's data/ (all its labels), TEST_DATA_DIR its held-out set (validation for production
+variants). Each variant trains once (restartable: a finished variant is kept) and is judged on the
+unseen 900 K MD and vacancy cells of unseen.py. Results go to benchmarks/results/accuracy/train_scan.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ase.calculators.emt import EMT
+
+from dpdriver.config import TrainingConfig
+from dpdriver.data import system_dirs
+from dpdriver.generate.lattice import reference_lattice_constant_A
+from dpdriver.train import train_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from unseen import errors, unseen_sets  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results" / "accuracy"
+BASE = {"descriptor_neuron": [10, 20, 40], "fitting_neuron": [60, 60, 60], "start_lr": 0.002, "sel": 68}
+
+# name: (training overrides, kind, parent variant)
+FREE = {"free_atom_energy_eV": 3.51}  # EMT's Cu atom alone
+VARIANTS = {
+    "f64-1200": ({"steps": 1200}, "scratch", None),
+    "f64-6000": ({"steps": 6000}, "scratch", None),
+    "f32-6000": ({"steps": 6000, "precision": "float32"}, "scratch", None),
+    "f64-6000-e10": ({"steps": 6000, "limit_pref_e": 10}, "scratch", None),
+    "f64-6000-lr1e-3": ({"steps": 6000, "start_lr": 0.001}, "scratch", None),
+    "f64-6000-stop1e-6": ({"steps": 6000, "stop_lr": 1e-6}, "scratch", None),
+    "f64-6000-atom": ({"steps": 6000, **FREE}, "scratch", None),
+    "atom-6000-seed2": ({"steps": 6000, **FREE, "seed_offset": 1}, "scratch", None),
+    "atom-3000": ({"steps": 3000, **FREE}, "scratch", None),
+    "atom-12000": ({"steps": 12000, **FREE}, "scratch", None),
+    "atom-24000": ({"steps": 24000, **FREE}, "scratch", None),
+    "atom-f32-6000": ({"steps": 6000, **FREE, "precision": "float32"}, "scratch", None),
+    "atom-6000-lr4e-3": ({"steps": 6000, **FREE, "start_lr": 0.004}, "scratch", None),
+    "atom-6000-e10": ({"steps": 6000, **FREE, "limit_pref_e": 10}, "scratch", None),
+}
+
+
+def cpu_seconds_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_variant(name: str, data: Path, test_data: Path, work: Path) -> dict:
+    overrides, kind, parent = VARIANTS[name]
+    overrides = dict(overrides)
+    seed = 11 + overrides.pop("seed_offset", 0)
+    training = TrainingConfig.model_validate({**BASE, **overrides})
+    out = work / name
+    started = time.monotonic()
+    parent_graph = work / parent / "graph.pb" if parent else None
+    graph = train_model(training, ["Cu"], system_dirs(data), out, seed=seed, kind=kind, parent=parent_graph,
+                        validation_dirs=system_dirs(test_data) if kind == "production" else None,
+                        saves=20 if kind == "production" else 1)
+    wall = time.monotonic() - started
+    schedule = json.loads((out / "schedule.json").read_text())
+    return {"variant": name, "overrides": overrides, "kind": kind, "steps": schedule["steps"], "wall_s": round(wall, 1),
+            "graph": str(graph)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data")
+    parser.add_argument("test_data")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    parser.add_argument("--out", default=str(RESULTS / "train_scan.json"))
+    parser.add_argument("--work", default=str(RESULTS / "work" / "train_scan"))
+    parser.add_argument("--parallel", type=int, default=2)
+    args = parser.parse_args()
+    out, work = Path(args.out), Path(args.work)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    sets = unseen_sets("Cu", reference_lattice_constant_A("Cu", "fcc"), EMT, RESULTS / "unseen_cu_emt")
+    todo = [v for v in args.variants if v not in results]
+
+    def one(name):
+        row = run_variant(name, Path(args.data), Path(args.test_data), work)
+        row["unseen"] = {k: errors(Path(row["graph"]), frames) for k, frames in sets.items()}
+        return row
+
+    with ThreadPoolExecutor(args.parallel) as pool:
+        for row in pool.map(one, todo):
+            results[row["variant"]] = row
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=1))
+            md, vac = row["unseen"]["md_900K_108"], row["unseen"]["vacancy_600K_107"]
+            print(f"{row['variant']:22s} steps {row['steps']:6d} wall {row['wall_s']:7.1f} s  "
+                  f"MD F {md['force_rmse_eV_A']:.4f} E {md['energy_mae_meV_atom']:.2f}  "
+                  f"vac F {vac['force_rmse_eV_A']:.4f} E {vac['energy_mae_meV_atom']:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""One DeePMD-kit model: render input.json, run `dp --tf train` (from scratch, from a parent, or resumed from its
+own checkpoint), keep the best checkpoint where there is a validation set, freeze."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..templates import render
+from ..tools import executable, run_tool, write_progress
+from .lcurve import best_step
+from .schedule import Schedule, batches_per_epoch, plan_schedule
+
+PROGRESS_FILE = "progress"
+SCHEDULE_FILE = "schedule.json"
+TRAIN_STATS = "train_stats.json"  # kind, steps, wall and CPU seconds of dp train + freeze
+GRAPH = "graph.pb"
+CHECKPOINT = "model.ckpt"
+
+
+def render_training_input(training, type_map: list[str], systems: list[str], seed: int, schedule: Schedule,
+                          validation_systems: list[str] | None = None, saves: int = 1) -> dict:
+    """input.json of one model. sel None: DeePMD-kit decides from this data with the margin ('auto:1.2'); a run
+    decides it once from its initial data and passes a number."""
+    sel = training.sel if training.sel is not None else f"auto:{training.sel_margin}"
+    disp_freq = display_every(schedule.steps)
+    text = render(
+        "input.json.j2",
+        training=training,
+        type_map=type_map,
+        sel=sel,
+        systems=systems,
+        validation_systems=validation_systems or [],
+        validation_frames=sum(_frames(Path(d)) for d in validation_systems or []),
+        seed=seed,
+        schedule=schedule,
+        disp_freq=disp_freq,
+        save_freq=schedule.steps if saves <= 1 else disp_freq * max(1, round(schedule.steps / disp_freq / saves)),
+        max_ckpt_keep=max(1, saves) + 1,
+    )
+    return json.loads(text)
+
+
+def display_every(steps: int, rows: int = 20) -> int:
+    """The lcurve interval: about `rows` rows, and a divisor of steps. DeePMD-kit's TensorFlow trainer saves a
+    checkpoint only at a step that is also a display step, so the last step must be one."""
+    return next(d for d in range(max(1, steps // rows), 0, -1) if steps % d == 0)
+
+
+def _frames(system: Path) -> int:
+    return sum(len(np.load(e)) for e in system.glob("set.*/energy.npy"))
+
+
+def checkpoint_step(workdir: Path) -> int:
+    """The step of the latest checkpoint in workdir (0: none). A killed step reruns in its folder and resumes here."""
+    pointer = Path(workdir) / "checkpoint"
+    if not (pointer.exists() and (Path(workdir) / f"{CHECKPOINT}.index").exists()):
+        return 0
+    match = re.search(r'model_checkpoint_path:\s*"[^"]*-(\d+)"', pointer.read_text())
+    return int(match.group(1)) if match else 0
+
+
+def train_model(training, type_map: list[str], data_dirs: list[Path], workdir: Path, seed: int, *,
+                kind: str = "scratch", parent: Path | None = None, validation_dirs: list[Path] | None = None,
+                saves: int = 1) -> Path:
+    """Train one model in workdir and return its frozen graph. kind 'warm' or 'production' start from parent's
+    frozen graph (`--init-frz-model`); with validation_dirs and saves > 1 the checkpoint of lowest validation error
+    is frozen; a training killed after a checkpoint resumes from it when called again with the same input."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if kind != "scratch" and parent is None:
+        raise ValueError(f"a {kind} training needs a parent model")
+    systems = [str(Path(d).resolve()) for d in data_dirs]
+    validation = [str(Path(d).resolve()) for d in validation_dirs or []]
+    schedule = plan_schedule(training, batches_per_epoch(data_dirs), kind)
+    script = render_training_input(training, type_map, systems, seed, schedule, validation, saves)
+    input_path = workdir / "input.json"
+    same_input = input_path.exists() and json.loads(input_path.read_text()) == script
+    input_path.write_text(json.dumps(script, indent=2))
+    (workdir / SCHEDULE_FILE).write_text(json.dumps(schedule.as_dict(), indent=1))
+    progress = workdir / PROGRESS_FILE
+    dp = executable("dp")
+    args = [dp, "--tf", "train", "input.json"]
+    done = checkpoint_step(workdir) if same_input else 0
+    if done:
+        args += ["--restart", CHECKPOINT]
+    elif parent is not None:
+        args += ["--init-frz-model", str(Path(parent).resolve())]
+    write_progress(progress, done, schedule.steps)
+    started = time.monotonic()
+    cpu_s = 0.0
+    if done < schedule.steps:  # a training killed after its last checkpoint only needs freezing
+        cpu_s = run_tool(args, workdir, "train.log", progress_pattern=r"Batch\s+(\d+):",
+                         on_progress=lambda step: write_progress(progress, step, schedule.steps),
+                         threads=training.threads_per_model)
+    freeze_args = [dp, "--tf", "freeze", "-o", GRAPH]
+    if validation and saves > 1:
+        best = best_step(workdir / "lcurve.out", saved_every=script["training"]["save_freq"], last=schedule.steps)
+        (workdir / "best_step").write_text(f"{best}\n")
+        freeze_args += ["-c", str((workdir / f"{CHECKPOINT}-{best}").resolve())]
+    cpu_s += run_tool(freeze_args, workdir, "freeze.log")
+    stats = {"kind": kind, "steps": schedule.steps, "resumed_from_step": done, "wall_s": round(time.monotonic() - started, 1),
+             "cpu_s": round(cpu_s, 1), "frames": sum(_frames(Path(d)) for d in data_dirs)}
+    (workdir / TRAIN_STATS).write_text(json.dumps(stats))
+    write_progress(progress, schedule.steps, schedule.steps)
+    return workdir / GRAPH

@@ -1,0 +1,226 @@
+"""Training: schedules from the data, sel from the data, the free-atom energy, warm starts and resumed
+production training, with the real dp at tiny sizes."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dpdriver.config import RunConfig, TrainingConfig
+from dpdriver.errors import UserError
+from dpdriver.loop import warm_start_possible
+from dpdriver.train import model_shape, plan_schedule
+from dpdriver.train.dp import checkpoint_step
+from dpdriver.train.lcurve import best_step, read_lcurve
+from dpdriver.train.neighbors import decide_sel
+
+FREE_ATOM_EV = 3.51  # EMT's Cu atom alone
+
+
+def test_from_scratch_steps_follow_the_data_within_bounds():
+    t = TrainingConfig(epochs=100, min_steps=500, max_steps=5000)
+    assert plan_schedule(t, 20).steps == 2000
+    assert plan_schedule(t, 2).steps == 500 and plan_schedule(t, 200).steps == 5000
+    assert plan_schedule(t.model_copy(update={"steps": 123}), 200).steps == 123  # the user's value wins
+
+
+def test_warm_and_production_schedules():
+    t = TrainingConfig(epochs=100, min_steps=500, max_steps=5000, warm_start_fraction=0.25, production_epochs=300,
+                       production_max_steps=9000)
+    scratch, warm, production = (plan_schedule(t, 20, kind) for kind in ("scratch", "warm", "production"))
+    assert warm.steps == scratch.steps // 4 and warm.start_lr < scratch.start_lr
+    assert warm.start_pref_f < scratch.start_pref_f and warm.start_pref_e > scratch.start_pref_e
+    assert production.steps == 6000 and production.stop_lr == t.production_stop_lr
+    assert all(s.decay_steps <= s.steps for s in (scratch, warm, production))
+    with pytest.raises(ValueError):
+        plan_schedule(t, 20, "finetune")
+
+
+def test_sel_from_the_data_with_its_margin_and_a_user_value_checked():
+    stat = {"rcut_A": 5.0, "max_neighbors": 54, "min_neighbor_distance_A": 2.1}
+    decided = decide_sel(stat, None, 1.2)
+    assert decided["sel"] == 68 and decided["sel_from"] == "data"  # 54 x 1.2 = 64.8, up to a multiple of 4
+    assert decide_sel(stat, 60, 1.2)["sel"] == 60
+    with pytest.raises(UserError) as refused:
+        decide_sel(stat, 40, 1.2)
+    message = str(refused.value)
+    assert "\n" not in message and "training.sel = 40" in message and "54 neighbours" in message and "68" in message
+    with pytest.raises(UserError, match="raise training.rcut_A"):
+        decide_sel({**stat, "max_neighbors": 0}, None, 1.2)
+
+
+def test_lcurve_last_row_wins_and_best_saved_step():
+    text = ("# step rmse_val rmse_trn rmse_e_val rmse_e_trn rmse_f_val rmse_f_trn lr\n"
+            "# If there is no available reference data, rmse_*_{val,trn} will print nan\n"
+            "0 1 1 0.010 0.01 0.50 0.5 1e-3\n"
+            "10 1 1 0.002 0.01 0.05 0.5 1e-3\n"
+            "15 1 1 0.001 0.01 0.01 0.5 1e-3\n"  # best, but never saved (saves every 10)
+            "20 1 1 0.003 0.01 0.06 0.5 1e-3\n"
+            "# step rmse_val rmse_trn rmse_e_val rmse_e_trn rmse_f_val rmse_f_trn lr\n"
+            "20 1 1 0.004 0.01 0.07 0.5 1e-3\n"  # a resumed training writes step 20 again
+            "30 1 1 0.003 0.01 0.08 0.5 1e-3\n")
+    path = Path(__file__).parent / "_lcurve_tmp.out"
+    try:
+        path.write_text(text)
+        columns = read_lcurve(path)
+        assert list(columns["step"]) == [0, 10, 15, 20, 30] and columns["rmse_f_val"][3] == 0.07
+        assert best_step(path, saved_every=10, last=30) == 10
+    finally:
+        path.unlink()
+
+
+def test_warm_start_only_from_a_round_of_the_same_shape():
+    config = RunConfig.model_validate({"training": {"sel": 68}})
+    shape = model_shape(config.training, ["Cu"])
+    record = {"training": {"shape": shape}}
+    assert warm_start_possible(config, [record], shape)
+    assert not warm_start_possible(config, [], shape)
+    assert not warm_start_possible(config, [{"training": None}], shape)  # a round of an older dpdriver
+    other = model_shape(config.training.model_copy(update={"precision": "float32"}), ["Cu"])
+    assert not warm_start_possible(config, [record], other)
+    off = RunConfig.model_validate({"training": {"sel": 68, "warm_start": False}})
+    assert not warm_start_possible(off, [record], shape)
+
+
+# --- with the real dp -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def emt_data(tmp_path_factory):
+    """24 rattled 32-atom Cu frames at three volumes, and 6 more as a check set, labeled by EMT."""
+    from dpdriver.data import system_dirs
+    from dpdriver.initdata import build_initial_data
+
+    root = tmp_path_factory.mktemp("train")
+    for name, seed, per in (("data", 1, 8), ("check", 2, 2)):
+        config = RunConfig.model_validate({"seed": seed, "initial_data": {"generators": [
+            {"kind": "volume_scan", "name": "v", "volume_change_range": [-0.06, 0.06], "count": 3, "keep": False},
+            {"kind": "rattle", "base": "v", "stdev_A": [0.06], "per_stdev": per}]}})
+        build_initial_data(config, root / name, root / f"{name}-tasks")
+    return root, system_dirs(root / "data"), system_dirs(root / "check")
+
+
+def _training(**kw) -> TrainingConfig:
+    return TrainingConfig.model_validate({"descriptor_neuron": [8, 16], "fitting_neuron": [24, 24], "axis_neuron": 4,
+                                          "sel": 60, "start_lr": 0.003, **kw})
+
+
+def _lone_atom_energy(model: Path) -> float:
+    from deepmd.infer import DeepPot
+
+    box = 20.0
+    energy = DeepPot(str(model)).eval(np.array([[box / 2] * 3]), np.diag([box] * 3).reshape(1, 9), [0])[0]
+    return float(energy.reshape(-1)[0])
+
+
+@pytest.mark.slow
+def test_neighbour_statistics_of_real_data(emt_data):
+    from dpdriver.train.neighbors import neighbor_stat
+
+    root, _, _ = emt_data
+    stat = neighbor_stat(root / "data", 5.0, ["Cu"], root / "stat")
+    assert 42 <= stat["max_neighbors"] <= 60  # fcc within 5 A: 42 at a0, more when compressed by 6 %
+    assert 1.8 < stat["min_neighbor_distance_A"] < 2.55
+
+
+@pytest.mark.slow
+def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_data):
+    """A member warm-started from its parent starts at the parent's error, not from scratch; a model built
+    with the free-atom energy gives exactly that energy for an atom alone in a large box, and its child too."""
+    from dpdriver.train import train_model
+
+    root, data, check = emt_data
+    training = _training(steps=600, free_atom_energy_eV=FREE_ATOM_EV, warm_start_fraction=0.25)
+    parent = train_model(training, ["Cu"], data, root / "parent", seed=3)
+    assert _lone_atom_energy(parent) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
+    parent_end = read_lcurve(root / "parent" / "lcurve.out")
+    child = train_model(training, ["Cu"], data, root / "child", seed=4, kind="warm", parent=parent, validation_dirs=check)
+    scratch = train_model(training.model_copy(update={"steps": 20}), ["Cu"], data, root / "scratch", seed=4,
+                          validation_dirs=check)
+    warm_start, cold_start = read_lcurve(root / "child" / "lcurve.out"), read_lcurve(root / "scratch" / "lcurve.out")
+    assert "initialize training from the frozen model" in (root / "child" / "train.log").read_text()
+    assert json.loads((root / "child" / "train_stats.json").read_text())["steps"] == 150
+    # step 0 of the child, on frames the parent never saw, against the parent's own last training error
+    assert warm_start["rmse_f_val"][0] < 2.0 * parent_end["rmse_f_trn"][-3:].mean()
+    assert warm_start["rmse_f_val"][0] < 0.5 * cold_start["rmse_f_val"][0]
+    assert warm_start["rmse_e_val"][0] < 0.2 * cold_start["rmse_e_val"][0]
+    assert _lone_atom_energy(child) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
+    assert _lone_atom_energy(scratch) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
+
+
+PRODUCTION_SCRIPT = """
+import sys
+from pathlib import Path
+from dpdriver.config import TrainingConfig
+from dpdriver.data import system_dirs
+from dpdriver.train import train_production
+root = Path(sys.argv[1])
+training = TrainingConfig.model_validate({"descriptor_neuron": [8, 16], "fitting_neuron": [24, 24], "axis_neuron": 4,
+                                          "sel": 60, "steps": 100, "production_steps": 1000})
+train_production(training, "Cu", [root / "parent" / "graph.pb"], system_dirs(root / "data"), root / "check",
+                 root / "production", seed=5)
+"""
+
+
+@pytest.mark.slow
+def test_killed_production_training_resumes_from_its_checkpoint(emt_data):
+    from dpdriver.train import train_model
+
+    root, data, _ = emt_data
+    if not (root / "parent" / "graph.pb").exists():
+        train_model(_training(steps=100), ["Cu"], data, root / "parent", seed=3)
+    script = root / "production.py"
+    script.write_text(PRODUCTION_SCRIPT)
+    train_dir = root / "production" / "train"
+    proc = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while checkpoint_step(train_dir) < 200:
+        assert proc.poll() is None and time.monotonic() < deadline, "production training ended before a checkpoint"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its dp, as a node failure would
+    proc.wait()
+    killed_at = checkpoint_step(train_dir)
+    assert 200 <= killed_at < 1000
+    again = subprocess.run([sys.executable, str(script), str(root)], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    summary = json.loads((root / "production" / "out" / "production.json").read_text())
+    assert summary["resumed_from_step"] >= killed_at and summary["steps"] == 1000
+    assert "restart from model" in (train_dir / "train.log").read_text()
+    steps = read_lcurve(train_dir / "lcurve.out")["step"]
+    assert steps[-1] == 1000 and list(steps) == sorted(set(steps))
+    assert summary["best_step"] % 50 == 0 and 0 < summary["best_step"] <= 1000  # saves every 1000 / 20 steps
+    assert sorted(p.name for p in (root / "production" / "out").iterdir()) == sorted(
+        ["graph.pb", "lcurve.out", "train_stats.json", "schedule.json", "input.json", "production.json"])
+
+
+SMALL_SEL = """\
+element: Cu
+seed: 3
+initial_data:
+  generators:
+    - {kind: rattle, stdev_A: [0.05], per_stdev: 3}
+training: {models: 2, steps: 50, sel: 30}
+validation: {test_structures: 1, families: [rattled]}
+"""
+
+
+@pytest.mark.slow
+def test_a_user_sel_smaller_than_the_data_needs_is_refused_before_training(tmp_path):
+    from conftest import run_cli
+
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL_SEL)
+    result = run_cli("run", config, "--workdir", tmp_path / "run")
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    needed = re.search(r"smaller than the (\d+) neighbours", lines[0])
+    assert len(lines) == 1 and "training.sel = 30" in lines[0] and needed and int(needed.group(1)) >= 42
+    assert not (tmp_path / "run" / "rounds").exists()  # nothing trained
+    assert (tmp_path / "run" / "data" / "init").is_dir()  # the labels are kept for the rerun
