@@ -12,7 +12,7 @@ from ase.data import atomic_masses, atomic_numbers
 from .generate import ideal_crystal
 from .templates import render
 from .train import PRODUCTION_SUMMARY
-from .tools import executable, run_tool
+from .tools import executable, run_tool, timed
 
 FROZEN = "frozen_model.pb"
 COMPRESSED = "compressed_model.pb"
@@ -70,10 +70,11 @@ def export_potential(config, models: list[Path], out_dir: Path, history: list[di
     compress_model(out_dir / FROZEN, out_dir / COMPRESSED, out_dir / "compress")
     write_lammps_example(config, out_dir, COMPRESSED)
     labeler = make_labeler(config.labeler)
-    errors = test_errors(out_dir / COMPRESSED, test_data, config.element, labeler.name)
     if reference is None:
-        reference = "none" if config.labeler.kind == "vasp" else "labeler"
-    validation = validate_model(out_dir / COMPRESSED, config, reference, errors, reference_tasks)
+        reference = "labeler" if labeler.in_process else "none"
+    with timed("validate"):
+        errors = test_errors(out_dir / COMPRESSED, test_data, config.element, labeler.name)
+        validation = validate_model(out_dir / COMPRESSED, config, reference, errors, reference_tasks)
     (out_dir / VALIDATION_FILE).write_text(json.dumps(validation, indent=1))
     summary = {
         "element": config.element,

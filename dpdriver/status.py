@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from .errors import UserError
-from .rundir import IDENTITY
+from .rundir import IDENTITY, read_decisions
 
 
 def _cell(value, fmt: str = "{}") -> str:
@@ -34,12 +34,42 @@ def describe_round(record: dict) -> str:
             f"{_cell(errors.get('force_rmse_eV_A'), '{:.3f}')} eV/A")
 
 
+def _training_cells(training: dict | None) -> tuple[str, str]:
+    """How the round's members started and how long they trained (e.g. warm:1500), and their CPU minutes."""
+    if not training or not training.get("members"):
+        return "-", "-"
+    members = training["members"]
+    kinds = "+".join(training["kinds"])
+    return f"{kinds}:{max(m['steps'] for m in members)}", _cell(training["cpu_s"] / 60, "{:.1f}")
+
+
+def _decisions_line(run_dir: Path) -> str | None:
+    decisions = read_decisions(run_dir)
+    if not decisions:
+        return None
+    why = (f"{decisions['max_neighbors']} neighbours within {decisions['rcut_A']} A in the initial data x "
+           f"{decisions['margin']}" if decisions.get("margin") else "from the config")
+    free = decisions.get("free_atom_energy_eV")
+    return f"model: sel {decisions['sel']} ({why})" + (f"; free-atom energy {free:.4f} eV" if free is not None else "")
+
+
+def _production_line(run_dir: Path) -> str | None:
+    path = run_dir / "production" / "production.json"
+    if not path.exists():
+        return None
+    p = json.loads(path.read_text())
+    kept = f", kept step {p['best_step']} (lowest held-out error)" if p.get("best_step") else ""
+    return (f"production model: member {p['member']['index']} of round {p.get('round', '-')} continued for "
+            f"{p['steps']} steps on {p['frames']} frames{kept}; {p['cpu_s'] / 60:.1f} CPU min")
+
+
 def status_table(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     if not (run_dir / IDENTITY).exists():
         raise UserError(f"'{run_dir}' is not a dpdriver run directory (no {IDENTITY}); give the --workdir of a run")
     rows = [("round", "stage", "temperatures", "ensembles", "frames", "accurate", "candidate", "failed", "filtered",
-             "acc. ratio", "trust lo-hi eV/A", "labels", "label fails", "test E meV/at", "test F eV/A", "minutes")]
+             "acc. ratio", "trust lo-hi eV/A", "labels", "label fails", "training", "train CPU min", "test E meV/at",
+             "test F eV/A", "minutes")]
     for record_path in sorted(run_dir.glob("rounds/round.*/round.json")):
         r = json.loads(record_path.read_text())
         s, stage, errors = r["selection"], r.get("stage") or {}, r.get("validation") or {}
@@ -49,7 +79,7 @@ def status_table(run_dir: Path) -> str:
                      _cell(s["frames"]), _cell(s["accurate"]), _cell(s["candidate"]), _cell(s["failed"]),
                      _cell(sum(s.get("filtered", {}).values())), _cell(s["accurate_ratio"], "{:.3f}"),
                      f"{_cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{_cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
-                     _cell(r["frames_added"]), _cell(len(r["label_failures"])),
+                     _cell(r["frames_added"]), _cell(len(r["label_failures"])), *_training_cells(r.get("training")),
                      _cell(errors.get("energy_rmse_meV_atom"), "{:.2f}"), _cell(errors.get("force_rmse_eV_A"), "{:.3f}"),
                      _cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}")))
     done = len(rows) - 1
@@ -59,6 +89,12 @@ def status_table(run_dir: Path) -> str:
     if init_report.exists():
         init = json.loads(init_report.read_text())
         lines.insert(0, f"initial data: {init['labeled']} of {init['requested']} structures labeled with {init['labeler']}")
+    decided = _decisions_line(run_dir)
+    if decided:
+        lines.insert(1 if init_report.exists() else 0, decided)
+    production = _production_line(run_dir)
+    if production:
+        lines.append(production)
     summary_path = run_dir / "export" / "summary.json"
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())

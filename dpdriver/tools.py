@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -27,6 +30,23 @@ def executable(name: str) -> str:
     if not found:
         raise UserError(f"'{name}' not found; install dpdriver's stack with: pip install -e . (it brings deepmd-kit[cpu,lmp])")
     return found
+
+
+TIMING_LOG_ENV = "DPDRIVER_TIMING_LOG"
+
+
+@contextlib.contextmanager
+def timed(kind: str):
+    """Where DPDRIVER_TIMING_LOG names a file, append when this work ran (kind: dp, lmp, labeler, validate): the
+    benchmark tells the driver's own time from the tools' by what no interval covers."""
+    path = os.environ.get(TIMING_LOG_ENV)
+    start = time.time()
+    try:
+        yield
+    finally:
+        if path:
+            with open(path, "a") as log:
+                log.write(json.dumps({"kind": kind, "start": start, "end": time.time(), "pid": os.getpid()}) + "\n")
 
 
 def single_thread_env(threads: int = 1) -> dict[str, str]:
@@ -58,7 +78,7 @@ def run_tool(
     cwd = Path(cwd)
     log_path = cwd / log_name
     regex = re.compile(progress_pattern) if progress_pattern else None
-    with open(log_path, "w") as log:
+    with open(log_path, "w") as log, timed(Path(args[0]).name):
         proc = subprocess.Popen(
             args, cwd=cwd, env=single_thread_env(threads), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

@@ -37,7 +37,7 @@ def test_warm_and_production_schedules():
     scratch, warm, production = (plan_schedule(t, 20, kind) for kind in ("scratch", "warm", "production"))
     assert warm.steps == scratch.steps // 4 and warm.start_lr < scratch.start_lr
     assert warm.start_pref_f < scratch.start_pref_f and warm.start_pref_e > scratch.start_pref_e
-    assert production.steps == 6000 and production.stop_lr == t.production_stop_lr
+    assert production.steps == 6000 and production.start_lr == t.production_start_lr < scratch.start_lr
     assert all(s.decay_steps <= s.steps for s in (scratch, warm, production))
     with pytest.raises(ValueError):
         plan_schedule(t, 20, "finetune")

@@ -1,4 +1,5 @@
-"""Error against training CPU time: one model per variant on a fixed labeled set, judged on unseen structures.
+"""Error against training CPU time (dp train + freeze, from the kernel; two trainings shared the 2 cores, so
+the CPU seconds are the comparable figure, not wall time): one model per variant on a fixed labeled set, judged on unseen structures.
 
     python benchmarks/accuracy/train_scan.py DATA_DIR TEST_DATA_DIR [--variants NAME ...] [--out FILE]
 
@@ -48,6 +49,9 @@ VARIANTS = {
     "atom-f32-6000": ({"steps": 6000, **FREE, "precision": "float32"}, "scratch", None),
     "atom-6000-lr4e-3": ({"steps": 6000, **FREE, "start_lr": 0.004}, "scratch", None),
     "atom-6000-e10": ({"steps": 6000, **FREE, "limit_pref_e": 10}, "scratch", None),
+    "atom-f32-6000-lr4e-3": ({"steps": 6000, **FREE, "precision": "float32", "start_lr": 0.004}, "scratch", None),
+    "atom-f32-12000-lr4e-3": ({"steps": 12000, **FREE, "precision": "float32", "start_lr": 0.004}, "scratch", None),
+    "atom-f32-24000-lr4e-3": ({"steps": 24000, **FREE, "precision": "float32", "start_lr": 0.004}, "scratch", None),
 }
 
 
@@ -68,21 +72,42 @@ def run_variant(name: str, data: Path, test_data: Path, work: Path) -> dict:
                         validation_dirs=system_dirs(test_data) if kind == "production" else None,
                         saves=20 if kind == "production" else 1)
     wall = time.monotonic() - started
-    schedule = json.loads((out / "schedule.json").read_text())
-    return {"variant": name, "overrides": overrides, "kind": kind, "steps": schedule["steps"], "wall_s": round(wall, 1),
-            "graph": str(graph)}
+    stats = json.loads((out / "train_stats.json").read_text())
+    return {"variant": name, "overrides": overrides, "kind": kind, "steps": stats["steps"], "wall_s": round(wall, 1),
+            "cpu_s": stats["cpu_s"], "graph": str(graph)}
+
+
+def table(results: dict) -> str:
+    """The scan as a markdown table, rows in the order of VARIANTS."""
+    lines = ["| variant | precision | free atom | start lr | steps | CPU s | F RMSE 900 K MD | E MAE 900 K MD | "
+             "F RMSE vacancy | E MAE vacancy |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in [v for v in VARIANTS if v in results]:
+        row = results[name]
+        o = {**BASE, **row["overrides"]}
+        cpu_s = row.get("cpu_s") or json.loads((Path(row["graph"]).parent / "train_stats.json").read_text())["cpu_s"]
+        md, vac = row["unseen"]["md_900K_108"], row["unseen"]["vacancy_600K_107"]
+        lines.append(f"| {name} | {o.get('precision', 'float64')} | {'yes' if o.get('free_atom_energy_eV') else 'no'} | "
+                     f"{o['start_lr']:g} | {row['steps']} | {cpu_s:.0f} | {md['force_rmse_eV_A']:.4f} | "
+                     f"{md['energy_mae_meV_atom']:.2f} | {vac['force_rmse_eV_A']:.4f} | {vac['energy_mae_meV_atom']:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("data")
-    parser.add_argument("test_data")
+    parser.add_argument("data", nargs="?")
+    parser.add_argument("test_data", nargs="?")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--out", default=str(RESULTS / "train_scan.json"))
     parser.add_argument("--work", default=str(RESULTS / "work" / "train_scan"))
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--table", action="store_true", help="print the table of every results file, train nothing")
     args = parser.parse_args()
     out, work = Path(args.out), Path(args.work)
+    if args.table:
+        merged = {k: v for path in sorted(RESULTS.glob("train_scan*.json")) for k, v in json.loads(path.read_text()).items()}
+        (RESULTS / "train_scan.md").write_text(table(merged))
+        print(table(merged))
+        return
     results = json.loads(out.read_text()) if out.exists() else {}
     sets = unseen_sets("Cu", reference_lattice_constant_A("Cu", "fcc"), EMT, RESULTS / "unseen_cu_emt")
     todo = [v for v in args.variants if v not in results]

@@ -15,6 +15,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import UserError
+from ..tools import timed
 
 PROVENANCE_FILE = "provenance.jsonl"
 LABELED_DIR = "labeled"  # a finished task's frame, deepmd/npy
@@ -114,7 +115,8 @@ def label_to_data(labeler: Labeler, structures: list[Atoms], out_dir, type_map: 
     from ..data import write_systems
 
     work_dir = Path(work_dir or "label-tasks")
-    result = labeler.label(structures, work_dir, first_index)
+    with timed("labeler"):
+        result = labeler.label(structures, work_dir, first_index)
     written = write_systems(result.systems, out_dir, type_map)
     frames_per_formula: dict[str, int] = {}
     lines = []

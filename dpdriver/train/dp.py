@@ -66,7 +66,7 @@ def checkpoint_step(workdir: Path) -> int:
 
 def train_model(training, type_map: list[str], data_dirs: list[Path], workdir: Path, seed: int, *,
                 kind: str = "scratch", parent: Path | None = None, validation_dirs: list[Path] | None = None,
-                saves: int = 1) -> Path:
+                saves: int = 1, threads: int | None = None) -> Path:
     """Train one model in workdir and return its frozen graph. kind 'warm' or 'production' start from parent's
     frozen graph (`--init-frz-model`); with validation_dirs and saves > 1 the checkpoint of lowest validation error
     is frozen; a training killed after a checkpoint resumes from it when called again with the same input."""
@@ -96,7 +96,7 @@ def train_model(training, type_map: list[str], data_dirs: list[Path], workdir: P
     if done < schedule.steps:  # a training killed after its last checkpoint only needs freezing
         cpu_s = run_tool(args, workdir, "train.log", progress_pattern=r"Batch\s+(\d+):",
                          on_progress=lambda step: write_progress(progress, step, schedule.steps),
-                         threads=training.threads_per_model)
+                         threads=threads or training.threads_per_model)
     freeze_args = [dp, "--tf", "freeze", "-o", GRAPH]
     if validation and saves > 1:
         best = best_step(workdir / "lcurve.out", saved_every=script["training"]["save_freq"], last=schedule.steps)

@@ -9,6 +9,7 @@ import json
 import shutil
 
 from ..data import system_dirs
+from ..tools import timed
 from ..validate.errors import test_errors
 from .dp import SCHEDULE_FILE, TRAIN_STATS, train_model
 from .lcurve import ENERGY_SCALE_EV_ATOM, FORCE_SCALE_EV_A
@@ -39,11 +40,13 @@ def train_production(training, element: str, models: list[Path], data_dirs: list
     """Train in workdir/train (resumed there after a kill) and return workdir/out: the frozen model, its learning
     curve, schedule and statistics, and production.json (which member it continued, which step was kept)."""
     workdir = Path(workdir)
-    member = choose_member(models, test_data, element)
+    with timed("validate"):
+        member = choose_member(models, test_data, element)
     validation = system_dirs(test_data) if test_data else []
     train_dir = workdir / "train"
     train_model(training, [element], data_dirs, train_dir, seed, kind="production", parent=Path(member["path"]),
-                validation_dirs=validation, saves=PRODUCTION_SAVES if validation else 1)
+                validation_dirs=validation, saves=PRODUCTION_SAVES if validation else 1,
+                threads=training.parallel * training.threads_per_model)  # trained alone: all the training cores
     out = workdir / "out"
     out.mkdir(parents=True, exist_ok=True)
     for name in KEPT:

@@ -74,5 +74,5 @@ def plan_schedule(training, batches: int, kind: str = "scratch") -> Schedule:
         return Schedule(kind, steps, t.warm_start_lr, t.stop_lr, start_pref_e=t.warm_start_pref_e,
                         start_pref_f=t.warm_start_pref_f, **prefs)
     steps = t.production_steps or _steps(t.production_epochs, batches, t.min_steps, t.production_max_steps)
-    return Schedule(kind, steps, t.production_start_lr, t.production_stop_lr, start_pref_e=t.warm_start_pref_e,
+    return Schedule(kind, steps, t.production_start_lr, t.stop_lr, start_pref_e=t.warm_start_pref_e,
                     start_pref_f=t.warm_start_pref_f, **prefs)

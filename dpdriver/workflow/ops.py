@@ -20,6 +20,7 @@ from ..loop import explore_task_indices, round_config, round_record, stage_for_r
 from ..seeds import derive_seed
 from ..select import select_candidates
 from ..structures import batch_slice, label_batches, read_structures, write_structures
+from ..tools import timed
 from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, train_model, train_production, with_decisions
 from ..validate import test_errors
 from ..validate.check import validate_model
@@ -75,7 +76,8 @@ class Generate(StageOP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        _, structures, generators = generate_initial_structures(config)
+        with timed("labeler"):  # generators that run the labeler (MD, force constants)
+            _, structures, generators = generate_initial_structures(config)
         return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
                      "label_batches": label_batches(len(structures), config.labeler.structures_per_task),
                      "generators": generators})
@@ -90,7 +92,8 @@ class HeldOut(StageOP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        structures = held_out_structures(config, derive_seed(config.seed, "test"), make_labeler(config.labeler).calculator)
+        with timed("labeler"):
+            structures = held_out_structures(config, derive_seed(config.seed, "test"), make_labeler(config.labeler).calculator)
         return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
                      "label_batches": label_batches(len(structures), config.labeler.structures_per_task)})
 
@@ -105,11 +108,12 @@ class Validate(StageOP):
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         model = _first_model(op_in["models"])
-        errors = test_errors(model, op_in["test_data"], config.element, make_labeler(config.labeler).name)
-        if config.convergence.require_properties:  # the loop's gate: properties against the labeler every round
-            result = validate_model(model, config, "labeler", errors)
-            errors["properties"] = {"passed": result["passed"], "checked": result["checked"],
-                                    "failed": [r["property"] for r in result["rows"] if r["pass"] is False]}
+        with timed("validate"):
+            errors = test_errors(model, op_in["test_data"], config.element, make_labeler(config.labeler).name)
+            if config.convergence.require_properties:  # the loop's gate: properties against the labeler every round
+                result = validate_model(model, config, "labeler", errors)
+                errors["properties"] = {"passed": result["passed"], "checked": result["checked"],
+                                        "failed": [r["property"] for r in result["rows"] if r["pass"] is False]}
         return OPIO({"errors": errors})
 
 
