@@ -71,7 +71,8 @@ def test_lcurve_last_row_wins_and_best_saved_step():
         path.write_text(text)
         columns = read_lcurve(path)
         assert list(columns["step"]) == [0, 10, 15, 20, 30] and columns["rmse_f_val"][3] == 0.07
-        assert best_step(path, saved_every=10, last=30) == 10
+        assert best_step(path, saved_every=10, last=30) == 30  # of the second half: 10 and 15 are earlier
+        assert best_step(path, saved_every=10, last=20) == 10
     finally:
         path.unlink()
 
@@ -83,7 +84,7 @@ def test_warm_start_only_from_a_round_of_the_same_shape():
     assert warm_start_possible(config, [record], shape)
     assert not warm_start_possible(config, [], shape)
     assert not warm_start_possible(config, [{"training": None}], shape)  # a round of an older dpdriver
-    other = model_shape(config.training.model_copy(update={"precision": "float32"}), ["Cu"])
+    other = model_shape(config.training.model_copy(update={"precision": "float64"}), ["Cu"])
     assert not warm_start_possible(config, [record], other)
     off = RunConfig.model_validate({"training": {"sel": 68, "warm_start": False}})
     assert not warm_start_possible(off, [record], shape)

@@ -52,6 +52,11 @@ VARIANTS = {
     "atom-f32-6000-lr4e-3": ({"steps": 6000, **FREE, "precision": "float32", "start_lr": 0.004}, "scratch", None),
     "atom-f32-12000-lr4e-3": ({"steps": 12000, **FREE, "precision": "float32", "start_lr": 0.004}, "scratch", None),
     "atom-f32-24000-lr4e-3": ({"steps": 24000, **FREE, "precision": "float32", "start_lr": 0.004}, "scratch", None),
+    # speed, one training at a time on an otherwise idle machine (--parallel 1): wall time is the figure here
+    "solo-f32-t1": ({"steps": 4000, **FREE, "precision": "float32"}, "scratch", None),
+    "solo-f32-t2": ({"steps": 4000, **FREE, "precision": "float32", "threads_per_model": 2}, "scratch", None),
+    "solo-f32-sel80": ({"steps": 4000, **FREE, "precision": "float32", "sel": 80}, "scratch", None),
+    "solo-f64-t1": ({"steps": 4000, **FREE, "precision": "float64"}, "scratch", None),
 }
 
 
@@ -79,15 +84,15 @@ def run_variant(name: str, data: Path, test_data: Path, work: Path) -> dict:
 
 def table(results: dict) -> str:
     """The scan as a markdown table, rows in the order of VARIANTS."""
-    lines = ["| variant | precision | free atom | start lr | steps | CPU s | F RMSE 900 K MD | E MAE 900 K MD | "
-             "F RMSE vacancy | E MAE vacancy |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| variant | precision | free atom | start lr | sel | threads | steps | CPU s | wall s | F RMSE 900 K MD | E MAE 900 K MD | "
+             "F RMSE vacancy | E MAE vacancy |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in [v for v in VARIANTS if v in results]:
         row = results[name]
         o = {**BASE, **row["overrides"]}
         cpu_s = row.get("cpu_s") or json.loads((Path(row["graph"]).parent / "train_stats.json").read_text())["cpu_s"]
         md, vac = row["unseen"]["md_900K_108"], row["unseen"]["vacancy_600K_107"]
         lines.append(f"| {name} | {o.get('precision', 'float64')} | {'yes' if o.get('free_atom_energy_eV') else 'no'} | "
-                     f"{o['start_lr']:g} | {row['steps']} | {cpu_s:.0f} | {md['force_rmse_eV_A']:.4f} | "
+                     f"{o['start_lr']:g} | {o['sel']} | {o.get('threads_per_model', 1)} | {row['steps']} | {cpu_s:.0f} | {row['wall_s']:.0f} | {md['force_rmse_eV_A']:.4f} | "
                      f"{md['energy_mae_meV_atom']:.2f} | {vac['force_rmse_eV_A']:.4f} | {vac['energy_mae_meV_atom']:.2f} |")
     return "\n".join(lines) + "\n"
 

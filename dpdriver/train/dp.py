@@ -19,6 +19,7 @@ PROGRESS_FILE = "progress"
 SCHEDULE_FILE = "schedule.json"
 TRAIN_STATS = "train_stats.json"  # kind, steps, wall and CPU seconds of dp train + freeze
 GRAPH = "graph.pb"
+VALIDATION_PASSES = 3  # DeePMD-kit draws validation frames at random: about three draws per frame steady the score
 CHECKPOINT = "model.ckpt"
 
 
@@ -35,7 +36,7 @@ def render_training_input(training, type_map: list[str], systems: list[str], see
         sel=sel,
         systems=systems,
         validation_systems=validation_systems or [],
-        validation_frames=sum(_frames(Path(d)) for d in validation_systems or []),
+        validation_batches=VALIDATION_PASSES * sum(_frames(Path(d)) for d in validation_systems or []),
         seed=seed,
         schedule=schedule,
         disp_freq=disp_freq,

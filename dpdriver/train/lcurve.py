@@ -41,11 +41,12 @@ def validation_score(columns: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def best_step(path: Path, saved_every: int, last: int) -> int:
-    """The saved step (a multiple of saved_every, or the last) whose validation score is lowest."""
+    """The saved step (a multiple of saved_every, or the last) of lowest validation score, among those of the
+    second half of the schedule: early on the learning rate is high and one lucky validation is noise."""
     columns = read_lcurve(path)
     steps = columns["step"].astype(int)
     saved = (steps % saved_every == 0) | (steps == last)
-    saved &= steps > 0
+    saved &= steps >= last // 2
     if not saved.any():
         return last
     score = validation_score(columns)
