@@ -323,6 +323,47 @@ def test_sigkill_mid_exploration_then_same_command_gives_identical_data(finished
     assert all(np.array_equal(arrays[k], expected[k]) for k in expected)
 
 
+def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_path):
+    """kill -9 once the production model has a checkpoint; the same command resumes it from there and ends
+    with the same exported files as the uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    from conftest import DPDRIVER, run_cli
+    from dpdriver.processes import RUNNER_ENV
+    from dpdriver.train.dp import checkpoint_step
+
+    reference, config, _ = finished_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference, run_dir, symlinks=True,
+                    ignore=lambda folder, names: [n for n in names if Path(folder) == reference and
+                                                  (n in ("production", "export", "report") or n.startswith("export."))])
+    for step in (run_dir / "dflow").glob("*"):
+        if step.name.startswith(("production-", "export-")):
+            shutil.rmtree(step)
+    proc = subprocess.Popen(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, RUNNER_ENV: ""})
+    deadline = time.monotonic() + 600
+    while True:
+        found = list(run_dir.glob("dflow/production-r001/production-r001/workdir/production/train"))
+        if found and checkpoint_step(found[0]) >= 100:
+            train_dir = found[0]
+            break
+        assert proc.poll() is None and time.monotonic() < deadline, "the production training ended before a checkpoint"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = checkpoint_step(train_dir)
+    again = run_cli("run", config, "--workdir", run_dir, env={RUNNER_ENV: ""})
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "round 0" not in again.stdout and "round 1" not in again.stdout
+    production = json.loads((run_dir / "production" / "production.json").read_text())
+    assert killed_at < 400 and production["resumed_from_step"] >= killed_at and production["steps"] == 400
+    listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())  # noqa: E731
+    assert listing(run_dir / "export") == listing(reference / "export")
+
+
 def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_run, tmp_path):
     from conftest import run_cli
 

@@ -225,3 +225,14 @@ def test_a_user_sel_smaller_than_the_data_needs_is_refused_before_training(tmp_p
     assert len(lines) == 1 and "training.sel = 30" in lines[0] and needed and int(needed.group(1)) >= 42
     assert not (tmp_path / "run" / "rounds").exists()  # nothing trained
     assert (tmp_path / "run" / "data" / "init").is_dir()  # the labels are kept for the rerun
+
+
+def test_an_unset_sel_is_left_to_deepmd_kit_with_the_margin():
+    """Outside a run (doctor, benchmarks), DeePMD-kit's own 'auto' decides from the data it trains on."""
+    from dpdriver.train.dp import render_training_input
+
+    training = TrainingConfig(sel_margin=1.3)
+    script = render_training_input(training, ["Cu"], ["data"], 1, plan_schedule(training, 10))
+    assert script["model"]["descriptor"]["sel"] == "auto:1.3"
+    decided = training.model_copy(update={"sel": 68})
+    assert render_training_input(decided, ["Cu"], ["data"], 1, plan_schedule(decided, 10))["model"]["descriptor"]["sel"] == [68]
