@@ -28,13 +28,6 @@ def read_lcurve(path: Path) -> dict[str, np.ndarray]:
     return {name: table[:, i] for i, name in enumerate(names)}
 
 
-def last_step(path: Path) -> int | None:
-    if not Path(path).exists():
-        return None
-    columns = read_lcurve(path)
-    return int(columns["step"][-1]) if columns else None
-
-
 def validation_score(columns: dict[str, np.ndarray]) -> np.ndarray:
     """Energy and force validation errors, each in units of its yardstick, summed."""
     return columns["rmse_e_val"] / ENERGY_SCALE_EV_ATOM + columns["rmse_f_val"] / FORCE_SCALE_EV_A
