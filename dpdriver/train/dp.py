@@ -8,8 +8,7 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
-
+from ..data import count_frames
 from ..templates import render
 from ..tools import executable, run_tool, write_progress
 from .lcurve import best_step
@@ -36,7 +35,7 @@ def render_training_input(training, type_map: list[str], systems: list[str], see
         sel=sel,
         systems=systems,
         validation_systems=validation_systems or [],
-        validation_batches=VALIDATION_PASSES * sum(_frames(Path(d)) for d in validation_systems or []),
+        validation_batches=VALIDATION_PASSES * sum(count_frames(Path(d)) for d in validation_systems or []),
         seed=seed,
         schedule=schedule,
         disp_freq=disp_freq,
@@ -50,10 +49,6 @@ def display_every(steps: int, rows: int = 20) -> int:
     """The lcurve interval: about `rows` rows, and a divisor of steps. DeePMD-kit's TensorFlow trainer saves a
     checkpoint only at a step that is also a display step, so the last step must be one."""
     return next(d for d in range(max(1, steps // rows), 0, -1) if steps % d == 0)
-
-
-def _frames(system: Path) -> int:
-    return sum(len(np.load(e)) for e in system.glob("set.*/energy.npy"))
 
 
 def checkpoint_step(workdir: Path) -> int:
@@ -105,7 +100,7 @@ def train_model(training, type_map: list[str], data_dirs: list[Path], workdir: P
         freeze_args += ["-c", str((workdir / f"{CHECKPOINT}-{best}").resolve())]
     cpu_s += run_tool(freeze_args, workdir, "freeze.log")
     stats = {"kind": kind, "steps": schedule.steps, "resumed_from_step": done, "wall_s": round(time.monotonic() - started, 1),
-             "cpu_s": round(cpu_s, 1), "frames": sum(_frames(Path(d)) for d in data_dirs)}
+             "cpu_s": round(cpu_s, 1), "frames": sum(count_frames(Path(d)) for d in data_dirs)}
     (workdir / TRAIN_STATS).write_text(json.dumps(stats))
     write_progress(progress, schedule.steps, schedule.steps)
     return workdir / GRAPH

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
+from ..data import count_frames
 
 BATCH_ATOMS = 32  # DeePMD-kit's batch_size "auto": frames per batch = ceil(32 / atoms per frame)
 KINDS = ("scratch", "warm", "production")
@@ -46,7 +46,7 @@ def batches_per_epoch(system_dirs: list[Path]) -> int:
     total = 0
     for system in system_dirs:
         atoms = len((Path(system) / "type.raw").read_text().split())
-        frames = sum(len(np.load(e)) for e in Path(system).glob("set.*/energy.npy"))
+        frames = count_frames(Path(system))
         total += math.ceil(frames / math.ceil(BATCH_ATOMS / atoms))
     return max(1, total)
 
