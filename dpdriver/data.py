@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from fnmatch import fnmatch
 from pathlib import Path
 
 import dpdata
@@ -19,14 +21,27 @@ def write_systems(systems: list[dpdata.LabeledSystem], out_dir: Path, type_map: 
     return multi.get_nframes()
 
 
+def files_below(root: Path, name_pattern: str) -> list[Path]:
+    """Files named like name_pattern below root, through symbolic links too (dflow hands steps their artifacts
+    as links, which Path.rglob does not follow), each real folder once."""
+    found, seen = [], set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        found.extend(Path(folder) / f for f in files if fnmatch(f, name_pattern))
+    return sorted(found)
+
+
 def system_dirs(root: Path) -> list[Path]:
     """Every deepmd/npy system folder below root, in a stable order."""
-    return sorted(p.parent for p in Path(root).rglob("type.raw"))
+    return [p.parent for p in files_below(root, "type.raw")]
 
 
 def count_frames(root: Path) -> int:
-    return sum(len(np.load(energy)) for energy in Path(root).rglob("set.*/energy.npy"))
-
+    return sum(len(np.load(energy)) for energy in files_below(root, "energy.npy") if energy.parent.name.startswith("set."))
 
 
 def check_data_dir(path: Path, type_map: list[str]) -> int:

@@ -114,3 +114,44 @@ def test_adaptive_lower_trust_level_from_a_candidate_fraction(tmp_path):
     summary, _ = select_candidates([tmp_path / "a"], "Cu", selection, seed=1)
     assert 0.06 < summary["force_trust_lo_eV_A"] <= 0.08
     assert summary["candidate"] == 2 and summary["failed"] == 1  # 0.08, 0.09 candidates; 0.5 above hi
+
+
+def test_pair_distances_are_those_of_ase_neighbor_list_for_every_cell_kind():
+    from ase import Atoms
+    from ase.build import fcc111
+    from ase.neighborlist import neighbor_list
+
+    from dpdriver.fingerprint import pair_distances_A
+
+    sheared = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
+    sheared.set_cell(sheared.cell.array + [[0, 0, 0], [1.5, 0, 0], [0.7, -0.4, 0]], scale_atoms=True)
+    cases = [bulk("Cu", "fcc", a=3.61), bulk("W", "bcc", a=3.18) * (3, 3, 3), fcc111("Cu", (4, 4, 4), vacuum=5.0),
+             sheared, Atoms("Cu3", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]]),
+             bulk("Cu", "fcc", a=3.61, cubic=True) * (5, 5, 5)]  # the last one through ASE's own search
+    rng = np.random.default_rng(0)
+    for atoms in cases:
+        atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)
+        expected, got = np.sort(neighbor_list("d", atoms, 5.0)), np.sort(pair_distances_A(atoms, 5.0))
+        assert len(got) == len(expected) > 0 and np.allclose(got, expected, atol=1e-12)
+
+
+def test_labeled_data_handed_over_as_a_link_is_seen(tmp_path):
+    """dflow gives a step its input folders as symbolic links; the labeled frames behind them must count
+    (FPS keeps away from them, duplicates of them are skipped)."""
+    import dpdata
+    from ase.calculators.emt import EMT
+
+    from dpdriver.data import count_frames, read_frames, system_dirs, write_systems
+
+    frames = []
+    for stdev in (0.02, 0.04, 0.06):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.rattle(stdev, seed=1)
+        atoms.calc = EMT()
+        frames.append(dpdata.LabeledSystem(atoms, fmt="ase/structure"))
+    write_systems(frames, tmp_path / "real" / "round.000" / "batch.0000", ["Cu"])
+    (tmp_path / "artifact").mkdir()
+    (tmp_path / "artifact" / "data").symlink_to(tmp_path / "real", target_is_directory=True)
+    (tmp_path / "artifact" / "again").symlink_to(tmp_path / "real", target_is_directory=True)  # the same folder once
+    assert len(system_dirs(tmp_path / "artifact")) == 1 and count_frames(tmp_path / "artifact") == 3
+    assert len(read_frames(tmp_path / "artifact" / "data")) == 3
