@@ -253,8 +253,9 @@ class TrainingConfig(Strict):
     min_steps: int = Field(2000, ge=1)
     max_steps: int = Field(20000, ge=1)
     warm_start: bool = True  # member i of round N+1 continues member i of round N (init-frz-model)
-    warm_start_fraction: float = Field(0.25, gt=0, le=1)  # its steps, as a share of the from-scratch schedule
-    warm_start_lr: float = Field(5e-4, gt=0)
+    # measured (README: Warm starts): 0.25 at 5e-4 stayed 25 % above scratch's force error; 0.5 at 2e-4 came within 10 %
+    warm_start_fraction: float = Field(0.4, gt=0, le=1)  # its steps, as a share of the from-scratch schedule
+    warm_start_lr: float = Field(2e-4, gt=0)
     warm_start_pref_e: float = Field(0.2, ge=0)
     warm_start_pref_f: float = Field(100.0, ge=0)
     production: bool = True  # export a model continued from the best member on all data, checked on the held-out set
@@ -262,8 +263,10 @@ class TrainingConfig(Strict):
     production_epochs: float = Field(200.0, gt=0)
     production_max_steps: int = Field(40000, ge=1)
     production_start_lr: float = Field(1e-3, gt=0)
-    rcut_A: float = Field(5.0, gt=0)
-    rcut_smth_A: float = Field(0.5, ge=0)
+    # measured on the Cu example (README: Training): 6/5 A against 5/0.5 A cut the unseen force error 0.028 -> 0.018
+    # and the energy error 15 -> 0.4 meV/atom; EMT Cu interacts out to 5.27 A, and fcc's 4th shell sits at 5.1 A
+    rcut_A: float = Field(6.0, gt=0)
+    rcut_smth_A: float = Field(5.0, ge=0)  # neighbours inside it count fully (1/r); the switch-off is the last 1 A
     sel: Optional[int] = Field(None, ge=1)  # default: from the initial data's neighbour counts x sel_margin, once per run
     sel_margin: float = Field(1.2, ge=1.0)
     descriptor_neuron: list[int] = Field(default_factory=lambda: [10, 20, 40], min_length=1)
