@@ -109,7 +109,7 @@ def emt_data(tmp_path_factory):
 
 def _training(**kw) -> TrainingConfig:
     return TrainingConfig.model_validate({"descriptor_neuron": [8, 16], "fitting_neuron": [24, 24], "axis_neuron": 4,
-                                          "sel": 60, "start_lr": 0.003, **kw})
+                                          "rcut_A": 5.0, "rcut_smth_A": 0.5, "sel": 60, "start_lr": 0.003, **kw})
 
 
 def _lone_atom_energy(model: Path) -> float:
@@ -163,7 +163,7 @@ from dpdriver.data import system_dirs
 from dpdriver.train import train_production
 root = Path(sys.argv[1])
 training = TrainingConfig.model_validate({"descriptor_neuron": [8, 16], "fitting_neuron": [24, 24], "axis_neuron": 4,
-                                          "sel": 60, "steps": 100, "production_steps": 600})
+                                          "rcut_A": 5.0, "rcut_smth_A": 0.5, "sel": 60, "steps": 100, "production_steps": 600})
 train_production(training, "Cu", [root / "parent" / "graph.pb"], system_dirs(root / "data"), root / "check",
                  root / "production", seed=5)
 """
