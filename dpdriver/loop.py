@@ -99,6 +99,17 @@ def warm_start_possible(config: RunConfig, history: list[dict], shape: dict) -> 
     return ((history[-1].get("training") or {}).get("shape")) == shape
 
 
+def _nothing_to_label(last: dict, config: RunConfig) -> str:
+    """No candidate to label while the run is not converged: say which way the frames missed the window."""
+    chosen = last["selection"]
+    frames, failed = max(chosen["frames"], 1), chosen["failed"]
+    if failed / frames > 0.5:
+        return (f"nothing to label: {failed} of {chosen['frames']} explored frames lie above force_trust_hi_eV_A "
+                f"{chosen['force_trust_hi_eV_A']} (the models disagree there more than any label could fix); add "
+                "initial data nearer to MD (larger rattles, an md generator), or raise selection.force_trust_hi_eV_A")
+    return "nothing left to label: no selectable candidate frames in this round"
+
+
 def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
     """Why the loop stops after the last round of history, or None to go on."""
     conv, stages = config.convergence, config.exploration.stage_list()
@@ -120,7 +131,7 @@ def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
     if conv.max_total_labels is not None and labels >= conv.max_total_labels:
         return f"label budget reached: {labels} labels added (max_total_labels {conv.max_total_labels})"
     if last["frames_added"] == 0 and ratios[-1] < conv.accurate_ratio_target:
-        return "nothing left to label: no selectable candidate frames in this round"
+        return _nothing_to_label(last, config)
     if stage.index == n_stages - 1 and _stage_done(history, stage, conv) == "round limit":
         return f"round limit of the last stage '{stage.name}' ({stage.max_rounds}) reached without converging"
     if len(history) >= conv.max_rounds:

@@ -12,8 +12,9 @@ def config_with(stages=None, **convergence):
     return RunConfig.model_validate({"exploration": exploration, "convergence": convergence})
 
 
-def rounds(*ratios_and_labels, stage=0):
-    return [{"stage": {"index": stage}, "selection": {"accurate_ratio": ratio}, "frames_added": labels}
+def rounds(*ratios_and_labels, stage=0, failed=0):
+    return [{"stage": {"index": stage}, "frames_added": labels,
+             "selection": {"accurate_ratio": ratio, "frames": 100, "failed": failed, "force_trust_hi_eV_A": 0.2}}
             for ratio, labels in ratios_and_labels]
 
 
@@ -49,6 +50,9 @@ def test_label_budget_and_nothing_left():
     assert stop_reason_after(rounds((0.1, 6)), config) is None
     assert stop_reason_after(rounds((0.1, 6), (0.2, 4)), config).startswith("label budget reached: 10 labels")
     assert stop_reason_after(rounds((0.1, 0)), config_with()).startswith("nothing left to label")
+    beyond = stop_reason_after(rounds((0.03, 0), failed=97), config_with())  # the models disagree everywhere
+    assert beyond.startswith("nothing to label: 97 of 100 explored frames lie above force_trust_hi_eV_A 0.2")
+    assert "larger rattles" in beyond and "\n" not in beyond
 
 
 def test_failing_labels_stop_the_loop_with_where_to_look():

@@ -6,6 +6,7 @@ import pytest
 from ase.calculators.emt import EMT
 
 from dpdriver.config import RunConfig
+from dpdriver.label import EMTLabeler
 from dpdriver.validate.check import format_table, property_rows
 from dpdriver.validate.properties import properties
 
@@ -86,7 +87,6 @@ def test_bcc_unstable_fault_is_half_a_burgers_vector():
 def test_reference_through_label_tasks_equals_in_process_and_resumes(emt_cu, tmp_path):
     """The task path VASP takes, run with the EMT labeler: the same numbers, and finished tasks are not redone."""
     from dpdriver.errors import UserError
-    from dpdriver.label import EMTLabeler
     from dpdriver.validate.compute import TaskEvaluator
 
     structure = {"element": "Cu", "lattice": "fcc", "a_guess_A": 3.61, "c_over_a": 1.633}
@@ -115,6 +115,23 @@ def test_rows_pass_and_fail_against_tolerances(emt_cu):
     assert all(r["pass"] is None and r["reference"] is None for r in alone)
     table = format_table({"rows": alone, "passed": 0, "checked": 0, "reference": None})
     assert "nan" not in table.lower() and "values only" in table
+
+
+def test_emts_planar_fault_is_shown_but_not_judged_and_a_relative_fault_tolerance(emt_cu):
+    """EMT's Cu stacking fault is negative (hcp below fcc): the labeler declares it unphysical, so the row is
+    shown with the reason and counts neither way; bcc's unstable fault is judged relative to its size."""
+    tolerances = RunConfig().validation.tolerances
+    off = {**emt_cu, "stacking_fault_mJ_m2": emt_cu["stacking_fault_mJ_m2"] + 100}
+    fault = "intrinsic stacking fault energy"
+    judged = {r["property"]: r for r in property_rows(off, emt_cu, tolerances)}[fault]
+    assert emt_cu["stacking_fault_mJ_m2"] < 0 and judged["pass"] is False
+    flagged = {r["property"]: r for r in property_rows(off, emt_cu, tolerances, EMTLabeler.unphysical_properties)}
+    assert flagged[fault]["pass"] is None and "negative fault" in flagged[fault]["note"]
+    table = format_table({"rows": list(flagged.values()), "passed": 0, "checked": 0, "reference": "emt"})
+    assert f"{fault}: not judged: EMT puts hcp" in table
+    relative = tolerances.model_copy(update={"stacking_fault_rel": 0.10})
+    row = {r["property"]: r for r in property_rows(off, {**emt_cu, "stacking_fault_mJ_m2": 1000.0}, relative)}[fault]
+    assert row["error_unit"] == "relative" and row["pass"] is (abs(off["stacking_fault_mJ_m2"] - 1000) / 1000 <= 0.1)
 
 
 def test_validate_command_errors_are_one_line(cli, tmp_path):

@@ -1,10 +1,11 @@
-"""One labeler interface for every reference method: EMT, any ASE calculator, VASP."""
+"""One labeler interface for every reference method: EMT, any ASE calculator, a LAMMPS potential, VASP."""
 
 from .ase_calculator import ASELabeler, EMTLabeler
 from .base import PROVENANCE_FILE, Labeler, LabelResult, label_to_data, merge_reports
+from .lammps import LammpsLabeler
 from .vasp import VaspLabeler
 
-__all__ = ["Labeler", "LabelResult", "EMTLabeler", "ASELabeler", "VaspLabeler", "PROVENANCE_FILE",
+__all__ = ["Labeler", "LabelResult", "EMTLabeler", "ASELabeler", "LammpsLabeler", "VaspLabeler", "PROVENANCE_FILE",
            "label_to_data", "make_labeler", "merge_reports"]
 
 
@@ -14,4 +15,7 @@ def make_labeler(labeler_config) -> Labeler:
         return EMTLabeler(settings)
     if labeler_config.kind == "ase":
         return ASELabeler(labeler_config.calculator, labeler_config.parameters, settings)
+    if labeler_config.kind == "lammps":
+        c = labeler_config
+        return LammpsLabeler(c.potential, c.pair_style, c.pair_coeff, c.files, settings)
     return VaspLabeler(labeler_config, settings)

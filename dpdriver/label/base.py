@@ -34,6 +34,8 @@ class Labeler(ABC):
 
     name: str = "labeler"
     in_process: bool = True  # False: runs an external program per task folder (no step-by-step use)
+    # validation properties for which this reference is known to be unphysical: property key -> why
+    unphysical_properties: dict[str, str] = {}
 
     def __init__(self, settings: dict | None = None):
         self.settings = settings or {"kind": self.name}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
+from ..label import EMTLabeler, make_labeler
 from .compute import TaskEvaluator
 from .properties import properties
 
@@ -29,7 +30,8 @@ def phonon_rmse_THz(model: dict, reference: dict) -> float:
                                   zip(model["frequencies_THz"], reference["frequencies_THz"])])))
 
 
-def property_rows(model: dict, reference: dict | None, tol) -> list[dict]:
+def property_rows(model: dict, reference: dict | None, tol, unphysical: dict[str, str] | None = None) -> list[dict]:
+    """unphysical: property key -> why the reference's value is no reference; such a row is shown, not judged."""
     ref = reference or {}
     rows = [_row("lattice constant", "A", model["lattice_constant_A"], ref.get("lattice_constant_A"),
                  tol.lattice_constant_rel, relative=True),
@@ -43,8 +45,12 @@ def property_rows(model: dict, reference: dict | None, tol) -> list[dict]:
     rows += [_row(f"surface energy ({plane})", "J/m^2", value, ref.get("surface_energy_J_m2", {}).get(plane),
                   tol.surface_energy_rel, True) for plane, value in model["surface_energy_J_m2"].items()]
     if model.get("stacking_fault_mJ_m2") is not None:  # validations of before bcc and hcp faults: None there
+        relative = tol.stacking_fault_rel is not None
         rows.append(_row(model.get("planar_fault", "intrinsic stacking fault energy"), "mJ/m^2",
-                         model["stacking_fault_mJ_m2"], ref.get("stacking_fault_mJ_m2"), tol.stacking_fault_mJ_m2))
+                         model["stacking_fault_mJ_m2"], ref.get("stacking_fault_mJ_m2"),
+                         tol.stacking_fault_rel if relative else tol.stacking_fault_mJ_m2, relative))
+        if reference and "stacking_fault_mJ_m2" in (unphysical or {}):
+            rows[-1].update({"pass": None, "note": f"not judged: {unphysical['stacking_fault_mJ_m2']}"})
     def top(values: dict) -> float:
         return float(max(np.max(f) for f in values["phonons"]["frequencies_THz"]))
 
@@ -80,8 +86,6 @@ def reference_calculator(config, reference: str, reference_tasks: Path | None = 
                          c_over_a: float | None = None):
     """'labeler': the config's labeler, in-process (EMT or an ASE calculator) or, for VASP, as label tasks under
     reference_tasks (the user's command in each; finished tasks are read back); 'emt': ASE's EMT."""
-    from ..label import make_labeler
-
     if reference == "emt":
         from ase.calculators.emt import EMT
         return EMT()
@@ -98,7 +102,6 @@ def validate_model(model: Path, config, reference: str = "labeler", test_errors:
                    reference_tasks: Path | None = None) -> dict:
     """Properties of the model and of the reference (none: the model's alone), the table and a pass count."""
     from ..generate.lattice import reference_c_over_a, reference_lattice_constant_A
-    from ..label import make_labeler
 
     init = config.initial_data
     a_guess = init.lattice_constant_A or reference_lattice_constant_A(config.element, init.lattice)
@@ -108,7 +111,10 @@ def validate_model(model: Path, config, reference: str = "labeler", test_errors:
                                                                                    c_over_a)
     values = properties(config.element, init.lattice, a_guess, c_over_a, model_calc)
     ref_values = properties(config.element, init.lattice, a_guess, c_over_a, reference_calc) if reference_calc else None
-    rows = property_rows(values, ref_values, config.validation.tolerances) + test_rows(test_errors, config.validation.tolerances)
+    unphysical = {"labeler": make_labeler(config.labeler).unphysical_properties,
+                  "emt": EMTLabeler.unphysical_properties}.get(reference, {})
+    rows = (property_rows(values, ref_values, config.validation.tolerances, unphysical)
+            + test_rows(test_errors, config.validation.tolerances))
     checked = [r for r in rows if r["pass"] is not None]
     name = make_labeler(config.labeler).name if reference == "labeler" else reference
     return {"element": config.element, "lattice": init.lattice, "reference": name if reference_calc else None,
@@ -129,6 +135,7 @@ def format_table(result: dict) -> str:
                      {True: "pass", False: "FAIL", None: "-"}[r["pass"]]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows]
+    lines += [f"{r['property']}: {r['note']}" for r in result["rows"] if r.get("note")]
     lines.append(f"{result['passed']} of {result['checked']} checks pass"
                  + (f" (reference: {result['reference']})" if result["reference"] else " (no reference: values only)"))
     return "\n".join(lines)
