@@ -1,7 +1,7 @@
 """Structures no run ever sees: the yardstick of the accuracy benchmark.
 
-900 K MD in a 108-atom cell (3x3x3 conventional fcc) and a 107-atom vacancy cell at 600 K, both driven
-by the referee itself (Langevin, seeded, other cells and temperatures than any run's data), labeled
+900 K MD in a 108-atom cell (3x3x3 conventional fcc) and a 107-atom vacancy cell at 600 K (or other sets:
+the transition-metal benchmark's bcc cells), both driven by the referee itself (Langevin, seeded, other cells and temperatures than any run's data), labeled
 by the referee. Energies and forces are compared per frame.
 """
 
@@ -15,19 +15,19 @@ from ase.build import bulk
 
 from dpdriver.generate.modes import labeler_md
 
-SETS = {"md_900K_108": (900.0, False), "vacancy_600K_107": (600.0, True)}
+SETS = {"md_900K_108": (900.0, False), "vacancy_600K_107": (600.0, True)}  # name: (temperature, vacancy)
 
 
 def unseen_sets(element: str, a_A: float, calculator_factory, out_dir: Path, frames: int = 20,
-                seed: int = 77) -> dict[str, list]:
+                seed: int = 77, lattice: str = "fcc", repeats: int = 3, sets: dict | None = None) -> dict[str, list]:
     """Each set as a list of labeled Atoms, written once to out_dir/<name>.extxyz and read back after."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sets = {}
-    for i, (name, (temperature_K, vacancy)) in enumerate(SETS.items()):
+    for i, (name, (temperature_K, vacancy)) in enumerate((sets or SETS).items()):
         path = out_dir / f"{name}.extxyz"
         if not path.exists():
-            cell = bulk(element, "fcc", a=a_A, cubic=True).repeat((3, 3, 3))
+            cell = bulk(element, lattice, a=a_A, cubic=True).repeat((repeats,) * 3)
             if vacancy:
                 del cell[0]
             rng = np.random.default_rng(seed + i)
