@@ -23,7 +23,7 @@ def unseen_sets(element: str, a_A: float, calculator_factory, out_dir: Path, fra
     """Each set as a list of labeled Atoms, written once to out_dir/<name>.extxyz and read back after."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sets = {}
+    labeled_sets = {}
     for i, (name, (temperature_K, vacancy)) in enumerate((sets or SETS).items()):
         path = out_dir / f"{name}.extxyz"
         if not path.exists():
@@ -41,8 +41,8 @@ def unseen_sets(element: str, a_A: float, calculator_factory, out_dir: Path, fra
             tmp = path.with_suffix(".partial")
             ase.io.write(tmp, labeled, format="extxyz")
             tmp.replace(path)
-        sets[name] = ase.io.read(path, ":")
-    return sets
+        labeled_sets[name] = ase.io.read(path, ":")
+    return labeled_sets
 
 
 def errors(model: Path, frames: list) -> dict:
