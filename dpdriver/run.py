@@ -20,7 +20,7 @@ from .loop import (explore_task_indices, round_config, round_record, stage_for_r
                    training_summary, warm_start_possible)
 from .processes import take_over
 from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, set_aside
-from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, model_shape, with_decisions
+from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
 from .workflow import build
 from .workflow.local import configure_local, submit_local, workflow_dir
 from .workflow.progress import Stage, StageMonitor, read_output_parameter
@@ -165,11 +165,7 @@ class Runner:
             decisions = decide_model(self.config.training, self.config.element, self.data_dir,
                                      make_labeler(self.config.labeler), self.run_dir / "decide")
             record_decisions(self.run_dir, decisions)
-            free = decisions["free_atom_energy_eV"]
-            self.echo(f"model    sel {decisions['sel']} (" + (f"{decisions['max_neighbors']} neighbours within "
-                      f"{decisions['rcut_A']} A in the initial data x {decisions['margin']}" if decisions["margin"]
-                      else "from the config") + ")" + (f"; free-atom energy {free:.4f} eV ({decisions['free_atom_from']})"
-                                                      if free is not None else ""))
+            self.echo(f"model    {decisions_line(decisions)}")
         self.decisions = decisions
         return decisions
 

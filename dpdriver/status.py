@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .rundir import IDENTITY, read_decisions
+from .train.decide import decisions_line
 
 
 def _cell(value, fmt: str = "{}") -> str:
@@ -47,10 +48,7 @@ def _decisions_line(run_dir: Path) -> str | None:
     decisions = read_decisions(run_dir)
     if not decisions:
         return None
-    why = (f"{decisions['max_neighbors']} neighbours within {decisions['rcut_A']} A in the initial data x "
-           f"{decisions['margin']}" if decisions.get("margin") else "from the config")
-    free = decisions.get("free_atom_energy_eV")
-    return f"model: sel {decisions['sel']} ({why})" + (f"; free-atom energy {free:.4f} eV" if free is not None else "")
+    return f"model: {decisions_line(decisions)}"
 
 
 def _production_line(run_dir: Path) -> str | None:

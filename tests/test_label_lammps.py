@@ -90,6 +90,20 @@ def test_a_kept_lammps_instance_gives_the_numbers_of_a_fresh_one_for_any_next_ce
         assert np.array_equal(one.get_stress(), other.get_stress())
 
 
+def test_snap_declares_its_lone_atom_unphysical_and_eam_does_not():
+    """SNAP was fitted to condensed phases: its isolated atom is the fit's constant (W: a cohesive energy of 2.45
+    eV/atom against about 8.9 in DFT), so it is not built into the models and its cohesive energy is not judged."""
+    w, fe = LammpsLabeler("W-snap-2017", None, [], []), LammpsLabeler("Fe-eam-2003", None, [], [])
+    assert not w.free_atom_is_physical and "cohesive_energy_eV_atom" in w.unphysical_properties
+    assert fe.free_atom_is_physical and fe.unphysical_properties == {}
+    lone = bulk("W", "bcc", a=3.18)
+    lone.set_cell([20.0] * 3)
+    crystal = bulk("W", "bcc", a=3.18, cubic=True)
+    e_lone = w.label_one(lone, None)["energies"][0]
+    e_bulk = w.label_one(crystal, None)["energies"][0] / len(crystal)
+    assert e_lone - e_bulk < 3.0  # far below W's real cohesive energy: the lone atom is no reference
+
+
 def test_refusals_are_one_line(tmp_path, cli):
     with pytest.raises(UserError) as unknown:
         LammpsLabeler("W-snap-2099", None, [], []).check("W")

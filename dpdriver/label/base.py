@@ -36,6 +36,7 @@ class Labeler(ABC):
     in_process: bool = True  # False: runs an external program per task folder (no step-by-step use)
     # validation properties for which this reference is known to be unphysical: property key -> why
     unphysical_properties: dict[str, str] = {}
+    free_atom_is_physical: bool = True  # False: its isolated atom was never fitted (e.g. SNAP); not built into models
 
     def __init__(self, settings: dict | None = None):
         self.settings = settings or {"kind": self.name}

@@ -27,6 +27,7 @@ class Preset:
     pair_coeff: tuple[str, ...]  # {dir} is the wheel's potentials folder
     files: tuple[str, ...]
     citation: str
+    free_atom_is_physical: bool = True  # SNAP: fitted to condensed phases only, its lone atom is the bias beta_0
 
 
 ZUO_2020 = "Zuo et al., J. Phys. Chem. A 124, 731 (2020)"
@@ -34,10 +35,10 @@ PRESETS = {
     "W-snap-2017": Preset("W", "bcc", "hybrid/overlay zbl 4.0 4.8 snap",
                           ("1 1 zbl 74 74", "* * snap {dir}/W_2940_2017_2.snapcoeff {dir}/W_2940_2017_2.snapparam W"),
                           ("W_2940_2017_2.snapcoeff", "W_2940_2017_2.snapparam"),
-                          "Wood and Thompson, arXiv:1702.07042 (2017), SNAP with a ZBL core"),
+                          "Wood and Thompson, arXiv:1702.07042 (2017), SNAP with a ZBL core", False),
     **{f"{el}-snap-2020": Preset(el, lattice, "snap",
                                  (f"* * {{dir}}/{el}_Zuo_JPCA2020.snapcoeff {{dir}}/{el}_Zuo_JPCA2020.snapparam {el}",),
-                                 (f"{el}_Zuo_JPCA2020.snapcoeff", f"{el}_Zuo_JPCA2020.snapparam"), ZUO_2020)
+                                 (f"{el}_Zuo_JPCA2020.snapcoeff", f"{el}_Zuo_JPCA2020.snapparam"), ZUO_2020, False)
        for el, lattice in (("Mo", "bcc"), ("Cu", "fcc"), ("Ni", "fcc"))},
     "Fe-eam-2003": Preset("Fe", "bcc", "eam/fs", ("* * {dir}/Fe_mm.eam.fs Fe",), ("Fe_mm.eam.fs",),
                           "Mendelev et al., Phil. Mag. 83, 3977 (2003)"),
@@ -85,6 +86,18 @@ class LammpsLabeler(ASECalculatorLabeler):
             self.settings = {**self.settings, "file_sha256": {p.name: sha256(p) for p in self.potential_files()}}
         except UserError:
             pass  # check() says what is wrong before any work
+
+    @property
+    def free_atom_is_physical(self) -> bool:
+        preset = self.preset() if self.preset_name in PRESETS else None
+        return preset is None or preset.free_atom_is_physical
+
+    @property
+    def unphysical_properties(self) -> dict[str, str]:
+        if self.free_atom_is_physical:
+            return {}
+        return {"cohesive_energy_eV_atom": f"{self.preset_name} was fitted to condensed phases only; its lone atom's "
+                                           "energy is a fit constant, so its cohesive energy is no reference"}
 
     def preset(self) -> Preset | None:
         if self.preset_name is None:

@@ -36,7 +36,7 @@ def property_rows(model: dict, reference: dict | None, tol, unphysical: dict[str
     rows = [_row("lattice constant", "A", model["lattice_constant_A"], ref.get("lattice_constant_A"),
                  tol.lattice_constant_rel, relative=True),
             _row("cohesive energy", "eV/atom", model["cohesive_energy_eV_atom"], ref.get("cohesive_energy_eV_atom"),
-                 tol.cohesive_energy_eV_atom),
+                 tol.cohesive_energy_eV_atom) | {"key": "cohesive_energy_eV_atom"},
             _row("bulk modulus", "GPa", model["bulk_modulus_GPa"], ref.get("bulk_modulus_GPa"), tol.bulk_modulus_rel, True)]
     rows += [_row(name, "GPa", value, ref.get("elastic_constants_GPa", {}).get(name), tol.elastic_constant_rel, True)
              for name, value in model["elastic_constants_GPa"].items()]
@@ -48,9 +48,12 @@ def property_rows(model: dict, reference: dict | None, tol, unphysical: dict[str
         relative = tol.stacking_fault_rel is not None
         rows.append(_row(model.get("planar_fault", "intrinsic stacking fault energy"), "mJ/m^2",
                          model["stacking_fault_mJ_m2"], ref.get("stacking_fault_mJ_m2"),
-                         tol.stacking_fault_rel if relative else tol.stacking_fault_mJ_m2, relative))
-        if reference and "stacking_fault_mJ_m2" in (unphysical or {}):
-            rows[-1].update({"pass": None, "note": f"not judged: {unphysical['stacking_fault_mJ_m2']}"})
+                         tol.stacking_fault_rel if relative else tol.stacking_fault_mJ_m2, relative)
+                    | {"key": "stacking_fault_mJ_m2"})
+    for row in rows:
+        if reference and row.get("key") in (unphysical or {}):
+            row.update({"pass": None, "note": f"not judged: {unphysical[row['key']]}"})
+
     def top(values: dict) -> float:
         return float(max(np.max(f) for f in values["phonons"]["frequencies_THz"]))
 
