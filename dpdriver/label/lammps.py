@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import re
 import sys
 import types
 from dataclasses import dataclass
@@ -134,7 +133,7 @@ class LammpsLabeler(ASECalculatorLabeler):
         if preset is not None:
             return {preset.element}
         named = {token for line in self.pair_coeff if line.split()[:2] == ["*", "*"]
-                 for token in line.split()[2:] if token in atomic_numbers and not re.search(r"[./]", token)}
+                 for token in line.split()[2:] if token in atomic_numbers and token != "X"}
         return named or None  # elements named at the end of `pair_coeff * * file(s) El ...`; else unknown
 
     def check(self, element: str) -> None:
@@ -155,7 +154,7 @@ class LammpsLabeler(ASECalculatorLabeler):
 
     def calculator(self):
         load_lammps()
-        from ase.calculators.lammpslib import LAMMPSlib
+        from ase.calculators.lammpslib import LAMMPSlib  # only after load_lammps: it imports lammps itself
 
         element = self.preset().element if self.preset() else None
         elements = [element] if element else sorted(self.supported_elements() or [])
