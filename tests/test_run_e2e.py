@@ -25,6 +25,8 @@ initial_data:
     - {kind: rattle, base: volumes, stdev_A: [0.05], per_stdev: 5}
 training:
   models: 2
+  rcut_A: 5.0       # a 500-step model on ~27 frames learns faster with the short cutoff; defaults: benchmarks/
+  rcut_smth_A: 0.5
   steps: 500
   production_steps: 400
   start_lr: 0.002
@@ -129,7 +131,7 @@ def test_export_carries_the_ensemble_validation_and_a_model_card_with_checksums(
     export = run_dir / "export"
     assert sorted(p.name for p in (export / "ensemble").glob("*.pb")) == ["graph.000.pb", "graph.001.pb"]
     card = json.loads((export / "model_card.json").read_text())
-    assert card["element"] == "Cu" and card["deepmd_kit_version"] == "3.2.0" and card["descriptor"]["rcut_A"] == 6.0
+    assert card["element"] == "Cu" and card["deepmd_kit_version"] == "3.2.0" and card["descriptor"]["rcut_A"] == 5.0
     assert {"compressed_model.pb", "frozen_model.pb", "in.lammps", "validation.json", "ensemble/graph.001.pb"} <= set(card["checksums"])
     assert all(sha256(export / name) == digest for name, digest in card["checksums"].items())
     assert card["training_data"]["init"]["frames"] == 15 and card["training_data"]["init"]["origins"] == ["rattle"]
@@ -370,10 +372,10 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_
     run_dir, config, _ = finished_run
     identity = (run_dir / "run.json").read_text()
     reshaped = tmp_path / "reshaped.yaml"
-    reshaped.write_text(config.read_text().replace("training:\n", "training:\n  rcut_A: 4.5\n"))
+    reshaped.write_text(config.read_text().replace("rcut_A: 5.0", "rcut_A: 4.5"))
     refused = run_cli("run", reshaped, "--workdir", run_dir)
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
-    assert "training.rcut_A = 6.0" in refused.stderr and "model's shape" in refused.stderr
+    assert "training.rcut_A = 5.0" in refused.stderr and "model's shape" in refused.stderr
     assert (run_dir / "run.json").read_text() == identity
 
     longer = tmp_path / "longer.yaml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Optional
 
 STRATEGIES = {
     "a": "volume + strain + shear scans",
@@ -37,6 +38,8 @@ class Settings:
     test_stride: int = 50
     # training: identical for every strategy
     training_steps: int = 2000
+    rcut_A: Optional[float] = None  # None: dpdriver's default cutoff
+    rcut_smth_A: Optional[float] = None
     # active learning (f): ensemble, exploration and trust levels
     al_models: int = 2
     al_md_steps: int = 1000
@@ -54,4 +57,5 @@ FULL = Settings()
 # checks that every step runs, not the numbers: tiny pool, one budget, a few training steps
 QUICK = replace(FULL, budgets=(8,), seeds=(1,), pool_temperatures_K=(300.0, 1500.0), pool_frames_per_temperature=20,
                 test_frames_per_family=2, test_md_temperatures_K=(300.0,), test_stride=10, md_equilibration_steps=20,
-                training_steps=60, al_md_steps=200, al_temperatures_K=(600.0, 1500.0))
+                training_steps=60, al_md_steps=200, al_temperatures_K=(600.0, 1500.0),
+                rcut_A=5.0, rcut_smth_A=0.5)  # 60-step ensembles on 4 frames stay inside the trust window with it
