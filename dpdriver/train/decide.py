@@ -43,7 +43,7 @@ def decide_model(training, element: str, data_dir: Path, labeler, workdir: Path)
     elif training.learn_free_atom and labeler.free_atom_is_physical:
         free, source = free_atom_energy_eV(labeler, element, workdir / "free-atom"), labeler.name
     elif training.learn_free_atom:  # measured on W SNAP: building its lone atom in raised the energy error 6x
-        free, source = None, f"none: {labeler.name}'s free atom is not physical"
+        free, source = None, f"{labeler.name}'s free atom is not physical"
     else:
         free, source = None, None
     return {**decisions, "free_atom_energy_eV": free, "free_atom_from": source}
@@ -55,7 +55,7 @@ def decisions_line(decisions: dict) -> str:
            f"{decisions['margin']}" if decisions.get("margin") else "from the config")
     free, source = decisions.get("free_atom_energy_eV"), decisions.get("free_atom_from")
     atom = (f"; free-atom energy {free:.4f} eV ({source})" if free is not None
-            else f"; no free-atom energy ({source.removeprefix('none: ')})" if source else "")
+            else f"; no free-atom energy ({source})" if source else "")
     return f"sel {decisions['sel']} ({why}){atom}"
 
 
