@@ -48,15 +48,14 @@ def cmd_export(args) -> int:
 
 def cmd_init(args) -> int:
     from .config import load_config
-    from .initdata import REPORT_FILE, build_initial_data, dry_run, result_table
-    from .label import make_labeler
+    from .initdata import REPORT_FILE, build_initial_data, result_table
     from .rundir import claim_run_dir
+    from .run import check_config
 
     config = load_config(args.config)
-    print(dry_run(config))
+    print(check_config(config))  # the dry run refuses what the run refuses, before the output folder is claimed
     if args.dry_run:
         return 0
-    make_labeler(config.labeler).check(config.element)  # before the output folder is claimed
     out = Path(args.output or f"init-{Path(args.config).stem}")
     claim_run_dir(out, {k: v for k, v in config.to_plain().items() if k in ("element", "seed", "labeler", "initial_data")})
     if (out / "data" / REPORT_FILE).exists():

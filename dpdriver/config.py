@@ -1,7 +1,8 @@
 """The one typed schema of a dpdriver run; every default is documented here and only here.
 
-YAML is validated strictly: an unknown key, a wrong type or an impossible value is a
-UserError naming the key, its line in the file and, for typos, the nearest valid key.
+YAML is validated strictly: an unknown key, a duplicate key, a wrong type, a non-finite number, true/false where a
+number is meant, or an impossible value is a UserError naming the key, its line in the file and, for typos, the
+nearest valid key. Physically absurd values are bounded, and the bound says why.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, ValidationError, model_validator
+from ase.data import chemical_symbols
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, ValidationError,
+                      field_validator, model_validator)
 
 from .errors import UserError
 
@@ -25,8 +28,52 @@ class AtError(ValueError):
         self.subpath = subpath
 
 
+def _takes_bool(annotation) -> bool:
+    return annotation in (bool, Any) or any(_takes_bool(a) for a in get_args(annotation))
+
+
+def _holds_bool(value) -> bool:
+    return isinstance(value, bool) or (isinstance(value, (list, tuple)) and any(isinstance(v, bool) for v in value))
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys, NaN and infinity are refused; so is true/false where a number is meant (YAML's `true` would
+    otherwise be read as 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, data):
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key)
+                if field is not None and _holds_bool(value) and not _takes_bool(field.annotation):
+                    raise AtError("true/false is not a value here; give a number", key)
+        return data
+
+
+def _number(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
+def _bounded(low: float, high: float, why: str):
+    """A float in [low, high]; outside it, the error says why the bound exists."""
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise ValueError(f"must lie in [{_number(low)}, {_number(high)}]: {why}")
+        return value
+
+    return AfterValidator(check)
+
+
+MAX_TEMPERATURE_K = 10000.0
+TemperatureK = Annotated[float, Field(gt=0), _bounded(0, MAX_TEMPERATURE_K, "above 10,000 K no metal stays condensed "
+                                                                         "(W boils at 5,900 K)")]
+LearningRate = Annotated[float, Field(gt=0), _bounded(0, 0.1, "Adam diverges at such rates; DeePMD-kit's are 1e-3 "
+                                                               "and below")]
+MdSteps = Annotated[int, Field(ge=1), _bounded(1, 10_000_000, "a round explores with many short MD runs; 10 million "
+                                                                "steps is 20 ns at 2 fs, days for one task")]
 
 
 IncarValue = Union[bool, int, float, str, list[float]]
@@ -147,7 +194,7 @@ class NormalModesConfig(GeneratorConfig):
 
     kind: Literal["normal_modes"]
     displacement_A: float = Field(0.01, gt=0)
-    temperatures_K: list[PositiveFloat] = Field(default_factory=list)
+    temperatures_K: list[TemperatureK] = Field(default_factory=list)
     per_temperature: int = Field(5, ge=1)
     takes_base: ClassVar[bool] = False
 
@@ -165,7 +212,7 @@ class MDConfig(GeneratorConfig):
     """Langevin NVT with the labeler itself (AIMD-style) from the ideal supercell, kept every `stride` steps."""
 
     kind: Literal["md"]
-    temperatures_K: list[PositiveFloat] = Field(default_factory=lambda: [300.0, 900.0], min_length=1)
+    temperatures_K: list[TemperatureK] = Field(default_factory=lambda: [300.0, 900.0], min_length=1)
     steps: int = Field(200, ge=1)
     stride: int = Field(20, ge=1)  # keep one frame per stride: decorrelated, not every step
     equilibration_steps: int = Field(0, ge=0)
@@ -277,18 +324,19 @@ class TrainingConfig(Strict):
     warm_start: bool = True  # member i of round N+1 continues member i of round N (init-frz-model)
     # measured (README: Warm starts): 0.25 at 5e-4 stayed 25 % above scratch's force error; 0.5 at 2e-4 came within 10 %
     warm_start_fraction: float = Field(0.4, gt=0, le=1)  # its steps, as a share of the from-scratch schedule
-    warm_start_lr: float = Field(2e-4, gt=0)
+    warm_start_lr: LearningRate = 2e-4
     warm_start_pref_e: float = Field(0.2, ge=0)
     warm_start_pref_f: float = Field(100.0, ge=0)
     production: bool = True  # export a model continued from the best member on all data, checked on the held-out set
     production_steps: Optional[int] = Field(None, ge=1)  # its budget; default: production_epochs x batches
     production_epochs: float = Field(200.0, gt=0)
     production_max_steps: int = Field(40000, ge=1)
-    production_start_lr: float = Field(1e-3, gt=0)
+    production_start_lr: LearningRate = 1e-3
     # measured on the Cu example (README: Training): 6/2 A against 5/0.5 A cut the unseen force error 0.028 -> 0.017
     # and the energy error 15 -> 2.4 meV/atom; EMT Cu interacts out to 5.27 A, and fcc's 4th shell sits at 5.1 A.
     # A switch-off as short as 6/5 A fits as well but round 0's ensemble then disagrees by 1 eV/A on any MD frame
-    rcut_A: float = Field(6.0, gt=0)
+    rcut_A: Annotated[float, _bounded(3.0, 12.0, "below 3 A a metal's model sees at most its first neighbour shell; "
+                                                 "above 12 A it needs hundreds of neighbours per atom for no gain")] = 6.0
     rcut_smth_A: float = Field(2.0, ge=0)  # neighbours inside it count fully (1/r); beyond it smoothly less
     sel: Optional[int] = Field(None, ge=1)  # default: from the initial data's neighbour counts x sel_margin, once per run
     sel_margin: float = Field(1.2, ge=1.0)
@@ -296,8 +344,8 @@ class TrainingConfig(Strict):
     axis_neuron: int = Field(8, ge=1)
     fitting_neuron: list[int] = Field(default_factory=lambda: [60, 60, 60], min_length=1)
     precision: Literal["float32", "float64"] = "float32"  # measured: as accurate here, 1.5-1.7x faster steps
-    start_lr: float = Field(2e-3, gt=0)
-    stop_lr: float = Field(1e-5, gt=0)
+    start_lr: LearningRate = 2e-3
+    stop_lr: LearningRate = 1e-5
     start_pref_e: float = Field(0.02, ge=0)
     limit_pref_e: float = Field(1.0, ge=0)
     start_pref_f: float = Field(1000.0, ge=0)
@@ -320,6 +368,8 @@ class TrainingConfig(Strict):
             raise ValueError("rcut_smth_A must be smaller than rcut_A")
         if self.min_steps > self.max_steps:
             raise ValueError("min_steps must not exceed max_steps")
+        if self.stop_lr >= self.start_lr:
+            raise ValueError("stop_lr must be smaller than start_lr (the rate decays from one to the other)")
         return self
 
 
@@ -327,27 +377,17 @@ Ensemble = Literal["nvt", "npt"]
 StartSource = Literal["ideal", "initial", "rounds"]
 
 
-def _positive_temperatures(temperatures_K):
-    if temperatures_K is not None and any(t <= 0 for t in temperatures_K):
-        raise ValueError("temperatures_K must all be > 0")
-
-
 class ExplorationStageConfig(Strict):
     """One rung of the exploration ladder; a key left out takes the value of `exploration`. The loop explores a
     stage until its accurate ratio reached the target for K rounds in a row, then moves to the next."""
 
     name: Optional[str] = None  # default: stage.N
-    temperatures_K: Optional[list[float]] = Field(None, min_length=1)
+    temperatures_K: Optional[list[TemperatureK]] = Field(None, min_length=1)
     ensembles: Optional[list[Ensemble]] = Field(None, min_length=1)
     pressures_bar: Optional[list[float]] = Field(None, min_length=1)  # NPT tasks run at each pressure
-    md_steps: Optional[int] = Field(None, ge=1)
+    md_steps: Optional[MdSteps] = None
     starts_from: Optional[list[StartSource]] = Field(None, min_length=1)
     max_rounds: Optional[int] = Field(None, ge=1)  # move on after this many rounds even if not converged (said so)
-
-    @model_validator(mode="after")
-    def _temperatures(self):
-        _positive_temperatures(self.temperatures_K)
-        return self
 
 
 class ExplorationStage(Strict):
@@ -369,24 +409,25 @@ class ExplorationConfig(Strict):
     Without `stages` the whole ladder below is one stage. MD starts are drawn (seeded) from `starts_from`: the
     ideal crystal, the bulk cells of the initial data, and the cells labeled in earlier rounds."""
 
-    temperatures_K: list[float] = Field(
-        default_factory=lambda: [300.0, 600.0, 900.0, 1200.0], min_length=1
-    )
+    temperatures_K: list[TemperatureK] = Field(default_factory=lambda: [300.0, 600.0, 900.0, 1200.0], min_length=1)
     ensembles: list[Ensemble] = Field(default_factory=lambda: ["nvt", "npt"], min_length=1)
     pressure_bar: float = 1.0
-    md_steps: int = Field(1000, ge=1)
-    timestep_ps: float = Field(0.002, gt=0)
+    md_steps: MdSteps = 1000  # per MD task
+    timestep_ps: Annotated[float, Field(gt=0), _bounded(0, 0.01, "metals' MD is unstable beyond 10 fs; 1-2 fs is usual")] = 0.002
     deviation_every_steps: int = Field(20, ge=1)  # model_devi.out and trajectory stride
     starts_per_task: int = Field(1, ge=1)  # MD runs per (stage, ensemble, temperature, pressure)
     starts_from: list[StartSource] = Field(default_factory=lambda: ["ideal"], min_length=1)
     stages: list[ExplorationStageConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _temperatures(self):
-        _positive_temperatures(self.temperatures_K)
+    def _consistent(self):
         names = [stage.name for stage in self.stages if stage.name]
         if len(set(names)) != len(names):
             raise ValueError("stage names must be unique")
+        shortest = min(stage.md_steps for stage in self.stage_list())
+        if self.deviation_every_steps > shortest:
+            raise ValueError(f"deviation_every_steps ({self.deviation_every_steps}) is larger than md_steps ({shortest}): "
+                             "no frame would be written to select from")
         return self
 
     def stage_list(self) -> list[ExplorationStage]:
@@ -464,8 +505,8 @@ class ValidationConfig(Strict):
 
     test_structures: int = Field(10, ge=1)  # per family
     families: list[TestFamily] = Field(default_factory=lambda: ["rattled", "strained", "vacancy", "surface"], min_length=1)
-    md_temperatures_K: list[PositiveFloat] = Field(default_factory=lambda: [900.0, 1800.0], min_length=1)  # family md
-    liquid_temperature_K: Optional[PositiveFloat] = None  # family liquid: above the element's melting point
+    md_temperatures_K: list[TemperatureK] = Field(default_factory=lambda: [900.0, 1800.0], min_length=1)  # family md
+    liquid_temperature_K: Optional[TemperatureK] = None  # family liquid: above the element's melting point
     test_rattle_stdev_A: float = Field(0.08, ge=0)
     test_lattice_scales: list[float] = Field(default_factory=lambda: [0.96, 1.0, 1.04], min_length=1)
     tolerances: PropertyTolerances = PropertyTolerances()
@@ -514,6 +555,23 @@ class DispatcherConfig(Strict):
     machine: dict[str, Any]  # dpdispatcher machine: batch_type, context_type, remote_root, remote_profile
     resources: dict[str, Any] = Field(default_factory=dict)  # dpdispatcher resources: queue_name, cpu_per_node, ...
 
+    @model_validator(mode="after")
+    def _dpdispatcher_schema(self):
+        """Both dicts against dpdispatcher's own argument schema, with what dflow fills in when a key is left out."""
+        from dpdispatcher import Machine, Resources  # heavy, and only needed by the configs that use it
+
+        machine = {"batch_type": "Slurm", "context_type": "SSHContext", "local_root": ".", "remote_root": ".",
+                   **self.machine}
+        resources = {"number_node": 1, "cpu_per_node": 1, "group_size": 1, **self.resources,
+                     "batch_type": machine["batch_type"]}
+        for name, schema, value in (("machine", Machine.arginfo(), machine), ("resources", Resources.arginfo(), resources)):
+            try:
+                schema.check_value(value, strict=True)
+            except Exception as exc:  # dargs raises its own key and value errors
+                message = str(exc).replace("[at root location] ", "").replace("[at location `", "[at `")
+                raise AtError(f"dpdispatcher refuses it: {message}", name) from None
+        return self
+
 
 class ExecutionConfig(Strict):
     argo: ArgoConfig = ArgoConfig()
@@ -532,6 +590,14 @@ class RunConfig(Strict):
     convergence: ConvergenceConfig = ConvergenceConfig()
     validation: ValidationConfig = ValidationConfig()
     execution: ExecutionConfig = ExecutionConfig()
+
+    @field_validator("element")
+    @classmethod
+    def _chemical_symbol(cls, value: str) -> str:
+        if value not in chemical_symbols[1:]:
+            near = next((s for s in chemical_symbols[1:] if s.lower() == value.lower()), None)
+            raise ValueError(f"'{value}' is not a chemical symbol; " + (f"did you mean '{near}'?" if near else "e.g. Cu, W, Fe"))
+        return value
 
     def to_plain(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -572,9 +638,11 @@ def _resolve(loc: tuple) -> tuple[type[BaseModel] | None, tuple]:
     """The config class at an error location, and the location without pydantic's union tags."""
     candidates: list[type[BaseModel]] = [RunConfig]
     shown: list = []
+    dict_key = False
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or dict_key:
             shown.append(part)
+            dict_key = False
             continue
         tagged = [m for m in candidates if _kind_of(m) == part]
         if len(candidates) > 1 and tagged:
@@ -583,6 +651,7 @@ def _resolve(loc: tuple) -> tuple[type[BaseModel] | None, tuple]:
         field = candidates[0].model_fields.get(part) if len(candidates) == 1 else None
         shown.append(part)
         candidates = _models_in(field.annotation) if field is not None else []
+        dict_key = field is not None and get_origin(field.annotation) is dict
     return (candidates[0] if len(candidates) == 1 else None), tuple(shown)
 
 
@@ -597,7 +666,8 @@ def _describe(error: dict, source: str, lines: dict[tuple, int]) -> str:
         parent, _ = _resolve(raw_loc[:-1])
         valid = sorted(parent.model_fields) if parent else []
         near = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-        hint = f"did you mean '{near[0]}'?" if near else f"valid keys here: {', '.join(valid)}"
+        hint = (f"did you mean '{near[0]}'?" if near else f"valid keys here: {', '.join(valid)}" if valid else
+                "see dpdriver/config.py for the keys of this section")
         return f"{where}: unknown key '{key}'; {hint}"
     if error["type"] == "union_tag_invalid":
         expected = [t.strip(" '") for t in error["ctx"]["expected_tags"].split(",")]
@@ -609,6 +679,26 @@ def _describe(error: dict, source: str, lines: dict[tuple, int]) -> str:
     return f"{where}: '{key}': {message}{got}"
 
 
+def _duplicate_key(node: yaml.Node, prefix: tuple = ()) -> tuple[str, int] | None:
+    """The first key given twice in one mapping (YAML loaders keep the last silently), with its line."""
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key_node, value_node in node.value:
+            path = prefix + (key_node.value,)
+            if key_node.value in seen:
+                return ".".join(map(str, path)), key_node.start_mark.line + 1
+            seen.add(key_node.value)
+            found = _duplicate_key(value_node, path)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_key(item, prefix + (i,))
+            if found:
+                return found
+    return None
+
+
 def parse_config(text: str, source: str = "<config>") -> RunConfig:
     try:
         root = yaml.compose(text)
@@ -617,9 +707,13 @@ def parse_config(text: str, source: str = "<config>") -> RunConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise UserError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
-    raw = {} if raw is None else raw
+    if raw is None:
+        raise UserError(f"{source}: the config is empty; give at least `element:` (start from examples/cu-emt/config.yaml)")
     if not isinstance(raw, dict):
         raise UserError(f"{source}: the config must be a YAML mapping of keys to values")
+    duplicate = _duplicate_key(root)
+    if duplicate:
+        raise UserError(f"{source}:{duplicate[1]}: '{duplicate[0]}' is given twice; keep one")
     lines = _key_lines(root) if root is not None else {}
     for path in lines:
         if isinstance(path[-1], str) and SECRET_KEY.search(path[-1]):
@@ -637,9 +731,17 @@ def parse_config(text: str, source: str = "<config>") -> RunConfig:
 
 def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"'{path}' is a folder; pass the YAML config file in it (e.g. {path / 'config.yaml'})")
     if not path.is_file():
         raise UserError(f"config file '{path}' not found; pass the path of a YAML config such as examples/cu-emt/config.yaml")
-    config = parse_config(path.read_text(), str(path))
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise UserError(f"'{path}' is not a text file; pass a YAML config such as examples/cu-emt/config.yaml") from None
+    except OSError as exc:
+        raise UserError(f"cannot read config file '{path}' ({exc.strerror}); check its permissions") from None
+    config = parse_config(text, str(path))
     files = getattr(config.labeler, "files", None)
     if files:  # the labeler's own files, relative to the config file, travel to every step as absolute paths
         absolute = [str((path.parent / Path(f).expanduser()).resolve()) for f in files]

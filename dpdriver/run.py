@@ -14,6 +14,7 @@ from pathlib import Path
 from .config import RunConfig
 from .data import check_data_dir, count_frames
 from .errors import UserError
+from .generate import ideal_crystal
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
 from .loop import (explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after,
@@ -21,6 +22,7 @@ from .loop import (explore_task_indices, round_config, round_record, stage_for_r
 from .processes import take_over
 from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, set_aside
 from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
+from .train.neighbors import check_user_sel
 from .workflow import build
 from .workflow.local import configure_local, submit_local, workflow_dir
 from .workflow.progress import Stage, StageMonitor, read_output_parameter
@@ -263,12 +265,9 @@ class Runner:
         return self.export(history, stop_reason)
 
 
-def preflight(config: RunConfig) -> None:
-    """Fail in seconds, before anything is written, on what would fail a round later."""
-    import tempfile
-
-    from .doctor import check_pair_style
-
+def check_config(config: RunConfig) -> str:
+    """What the config alone shows cannot work (no tool started): the run, `submit --local` and `init`, dry runs
+    included, refuse it alike. Returns the initial data's plan table."""
     make_labeler(config.labeler).check(config.element)
     if config.convergence.require_properties and config.labeler.kind == "vasp":
         raise UserError("convergence.require_properties needs a reference computed in-process (EMT or an ASE "
@@ -280,7 +279,17 @@ def preflight(config: RunConfig) -> None:
                         "which VASP cannot; remove them from validation.families (the rounds' MD covers temperatures)")
     for given in config.initial_data.data_dirs:
         check_data_dir(Path(given), [config.element])
-    dry_run(config)  # generator plan problems (budget, labeler cannot run MD) before anything is written
+    check_user_sel(config.training, ideal_crystal(config))
+    return dry_run(config)  # generator plan problems (budget, labeler cannot run MD) before anything is written
+
+
+def preflight(config: RunConfig) -> None:
+    """Fail in seconds, before anything is written, on what would fail a round later."""
+    import tempfile
+
+    from .doctor import check_pair_style
+
+    check_config(config)
     with tempfile.TemporaryDirectory(prefix="dpdriver-preflight-") as tmp:
         try:
             check_pair_style(Path(tmp))

@@ -53,5 +53,49 @@ def test_missing_file():
         load_config("/nonexistent/config.yaml")
 
 
-def test_empty_file_gives_documented_defaults():
-    assert parse_config("", "c.yaml") == RunConfig()
+def test_a_minimal_config_takes_the_documented_defaults():
+    assert parse_config("element: Cu\n", "c.yaml") == RunConfig()
+
+
+# Bad configs found by trying mutations as a user would (issue 17): each is refused with one line naming the problem.
+REFUSED = {
+    "": "the config is empty",
+    "element: Cu\nelement: Ni\n": "c.yaml:2: 'element' is given twice",
+    "element: cu\n": "did you mean 'Cu'",
+    "element: Xx\nlabeler: {kind: ase, calculator: ase.calculators.emt.EMT}\n": "'Xx' is not a chemical symbol",
+    "exploration: {temperatures_K: [.nan]}\n": "finite number",
+    "exploration: {temperatures_K: [.inf]}\n": "finite number",
+    "exploration: {temperatures_K: [1.0e9]}\n": "no metal stays condensed",
+    "exploration: {stages: [{temperatures_K: [-5]}]}\n": "stages.0.temperatures_K.0",
+    "exploration: {timestep_ps: .inf}\n": "finite number",
+    "exploration: {timestep_ps: 0.5}\n": "unstable beyond 10 fs",
+    "exploration: {md_steps: 1000000000000}\n": "many short MD runs",
+    "exploration: {md_steps: 100, deviation_every_steps: 200}\n": "no frame would be written",
+    "exploration: {md_steps: 500, deviation_every_steps: 100, stages: [{md_steps: 50}]}\n": "larger than md_steps (50)",
+    "training: {steps: true}\n": "true/false is not a value here",
+    "exploration: {temperatures_K: [300, true]}\n": "true/false is not a value here",
+    "training: {rcut_A: 1.0}\n": "first neighbour shell",
+    "training: {start_lr: 1.0e6}\n": "Adam diverges",
+    "training: {start_lr: 1.0e-5, stop_lr: 1.0e-3}\n": "stop_lr must be smaller than start_lr",
+    "validation: {md_temperatures_K: [.nan]}\n": "finite number",
+    "initial_data: {generators: [{kind: md, temperatures_K: [1.0e6]}]}\n": "no metal stays condensed",
+    "execution: {argo: {steps: {train: {cpuu: '4'}}}}\n": "did you mean 'cpu'",
+    "execution: {dispatcher: {machine: {batch_typo: Slurm, context_type: LocalContext}}}\n": "Did you mean: batch_type",
+    "execution: {dispatcher: {machine: {batch_type: Slurm, context_type: LocalContext}, resources: {cpu_per_nod: 4}}}\n":
+        "Did you mean: cpu_per_node",
+}
+
+
+@pytest.mark.parametrize("text", list(REFUSED))
+def test_bad_values_are_refused_with_one_line(text):
+    message = error_of(text if text.startswith("element") or not text else "element: Cu\n" + text)
+    assert REFUSED[text] in message and "\n" not in message
+
+
+def test_a_config_that_is_a_folder_or_not_text(tmp_path):
+    with pytest.raises(UserError, match="is a folder; pass the YAML config file in it"):
+        load_config(tmp_path)
+    binary = tmp_path / "c.yaml"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(UserError, match="is not a text file"):
+        load_config(binary)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from dpdriver.data import count_frames
 from test_cli import assert_one_line_error
+from test_label import potcar_library
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -59,10 +60,16 @@ def test_init_refusals_are_one_line(cli, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(SMALL.replace("label_budget: 40", "label_budget: 5"))
     assert_one_line_error(cli("init", config, "--dry-run"), "above label_budget 5")
-    config.write_text("element: Cu\nlabeler: {kind: vasp, command: vasp_std, potcar_dir: /nowhere}\n"
+    potcars = potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu", 295.4)})
+    config.write_text(f"element: Cu\nlabeler: {{kind: vasp, command: vasp_std, potcar_dir: {potcars}}}\n"
                       "initial_data:\n  generators:\n    - {kind: md}\n")
     assert_one_line_error(cli("init", config, "--dry-run"), "'md' (md) runs the labeler step by step")
     config.write_text("element: Cu\nlabeler: {kind: vasp, command: vasp_std, potcar_dir: /nowhere}\n")
     assert_one_line_error(cli("init", config, "-o", tmp_path / "out"), "no POTCAR for Cu at /nowhere/Cu/POTCAR")
     config.write_text("element: Cu\ninitial_data:\n  generators:\n    - {kind: rattle, base: strained}\n")
     assert_one_line_error(cli("init", config, "--dry-run"), "c.yaml:4", "initial_data.generators.0", "base 'strained'")
+    # the dry run refuses what the run refuses, the labeler's reach first
+    config.write_text("element: W\n")
+    assert_one_line_error(cli("init", config, "--dry-run"), "labeler 'emt' does not support W")
+    config.write_text("element: Cu\ntraining: {sel: 8}\n")
+    assert_one_line_error(cli("init", config, "--dry-run"), "training.sel = 8 is smaller than the 78 neighbours")

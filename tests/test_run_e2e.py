@@ -28,7 +28,7 @@ training:
   rcut_A: 5.0       # a 500-step model on ~27 frames learns faster with the short cutoff; defaults: benchmarks/
   rcut_smth_A: 0.5
   steps: 500
-  production_steps: 400
+  production_steps: 200
   start_lr: 0.002
 exploration:
   ensembles: [nvt, npt]
@@ -120,7 +120,7 @@ def test_models_frozen_compressed_and_summarised(finished_run):
     kinds = [r["training"]["kinds"] for r in summary["rounds"]]
     assert kinds == [["scratch"], ["warm"]]  # round 1's members continue round 0's
     production = summary["production"]
-    assert production["steps"] == 400 and production["member"]["index"] in (0, 1) and production["best_step"] > 0
+    assert production["steps"] == 200 and production["member"]["index"] in (0, 1) and production["best_step"] > 0
     assert production["frames"] == count_frames(run_dir / "data")
 
 
@@ -279,6 +279,22 @@ def _round_records(run_dir: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
 
 
+def _copy_until(reference: Path, run_dir: Path, rounds: int) -> None:
+    """The reference run as it stood after its first `rounds` rounds, before production and export: a
+    kill test starts there instead of repeating what it does not test."""
+    def later(folder: str, names: list[str]) -> list[str]:
+        def dropped(name: str) -> bool:
+            if Path(folder) == reference:
+                return name in ("report",) or name.startswith(("production", "export"))
+            if name.startswith(("production-", "export-")):
+                return True
+            number = name.replace("-", ".").split(".")[-1]
+            return name.startswith("round") and number.isdigit() and int(number) >= rounds
+        return [n for n in names if dropped(n)]
+
+    shutil.copytree(reference, run_dir, symlinks=True, ignore=later)
+
+
 def test_sigkill_mid_exploration_then_same_command_gives_identical_data(finished_run, tmp_path):
     """kill -9 while LAMMPS runs in round 1; the rerun stops the orphans, keeps every finished step
     (no label computed twice) and ends with the same data as the uninterrupted run."""
@@ -291,6 +307,7 @@ def test_sigkill_mid_exploration_then_same_command_gives_identical_data(finished
 
     reference, config, _ = finished_run
     run_dir = tmp_path / "run"
+    _copy_until(reference, run_dir, rounds=1)  # init and round 0 as the reference left them
     proc = subprocess.Popen(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
@@ -338,12 +355,7 @@ def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_pat
 
     reference, config, _ = finished_run
     run_dir = tmp_path / "run"
-    shutil.copytree(reference, run_dir, symlinks=True,
-                    ignore=lambda folder, names: [n for n in names if Path(folder) == reference and
-                                                  (n in ("production", "export", "report") or n.startswith("export."))])
-    for step in (run_dir / "dflow").glob("*"):
-        if step.name.startswith(("production-", "export-")):
-            shutil.rmtree(step)
+    _copy_until(reference, run_dir, rounds=2)  # every round done, before production
     proc = subprocess.Popen(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, RUNNER_ENV: ""})
     deadline = time.monotonic() + 600
@@ -361,7 +373,7 @@ def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_pat
     assert again.returncode == 0, again.stderr[-2000:]
     assert "round 0" not in again.stdout and "round 1" not in again.stdout
     production = json.loads((run_dir / "production" / "production.json").read_text())
-    assert killed_at < 400 and production["resumed_from_step"] >= killed_at and production["steps"] == 400
+    assert killed_at < 200 and production["resumed_from_step"] >= killed_at and production["steps"] == 200
     listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())  # noqa: E731
     assert listing(run_dir / "export") == listing(reference / "export")
 

@@ -24,6 +24,7 @@ from dpdriver.config import TrainingConfig
 from dpdriver.data import system_dirs
 from dpdriver.generate.lattice import reference_lattice_constant_A
 from dpdriver.train import train_model
+from dpdriver.validate.properties import equation_of_state, surface_energies
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from unseen import errors, unseen_sets  # noqa: E402
@@ -34,6 +35,8 @@ BASE = {"descriptor_neuron": [10, 20, 40], "fitting_neuron": [60, 60, 60], "star
 
 FREE = {"free_atom_energy_eV": 3.51}  # EMT's Cu atom alone
 RC6 = {**FREE, "precision": "float32", "rcut_A": 6.0, "rcut_smth_A": 5.0, "sel": 104}
+RC62 = {**RC6, "rcut_smth_A": 2.0}  # today's default cutoff
+PARENT_MODEL = "--parent-model"  # a variant's parent given on the command line (a run's member)
 R1, R2 = ["init", "round.000"], ["init", "round.000", "round.001"]
 
 # name: (training overrides, kind, parent variant)
@@ -76,7 +79,22 @@ VARIANTS = {
     "solo-f32-t2": ({"steps": 4000, **FREE, "precision": "float32", "threads_per_model": 2}, "scratch", None),
     "solo-f32-sel80": ({"steps": 4000, **FREE, "precision": "float32", "sel": 80}, "scratch", None),
     "solo-f64-t1": ({"steps": 4000, **FREE, "precision": "float64"}, "scratch", None),
+    # the production model's energy weight: continued from a run's best member (--parent-model) on all its data
+    **{f"prod-6000-e{e:g}": ({**RC62, "production_steps": 6000, "limit_pref_e": e}, "production", PARENT_MODEL)
+       for e in (1, 10, 50)},
 }
+
+
+def surface_errors(model: Path) -> dict:
+    """Relative error of each relaxed low-index surface energy against EMT, each side at its own a0."""
+    from deepmd.calculator import DP
+
+    def surfaces(calc) -> dict:
+        eos = equation_of_state("Cu", "fcc", 3.59, 1.0, calc)
+        return surface_energies("Cu", "fcc", eos["lattice_constant_A"], 1.0, eos["energy_eV_atom"], calc)
+
+    model_values, reference = surfaces(DP(str(model))), surfaces(EMT())
+    return {plane: (model_values[plane] - value) / value for plane, value in reference.items()}
 
 
 def cpu_seconds_children() -> float:
@@ -84,7 +102,7 @@ def cpu_seconds_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_variant(name: str, data: Path, test_data: Path, work: Path) -> dict:
+def run_variant(name: str, data: Path, test_data: Path, work: Path, parent_model: Path | None = None) -> dict:
     overrides, kind, parent = VARIANTS[name]
     overrides = dict(overrides)
     seed = 11 + overrides.pop("seed_offset", 0)
@@ -93,7 +111,7 @@ def run_variant(name: str, data: Path, test_data: Path, work: Path) -> dict:
     training = TrainingConfig.model_validate({**BASE, **overrides})
     out = work / name
     started = time.monotonic()
-    parent_graph = work / parent / "graph.pb" if parent else None
+    parent_graph = parent_model if parent == PARENT_MODEL else work / parent / "graph.pb" if parent else None
     graph = train_model(training, ["Cu"], systems, out, seed=seed, kind=kind, parent=parent_graph,
                         validation_dirs=system_dirs(test_data) if kind == "production" else None,
                         saves=20 if kind == "production" else 1)
@@ -107,13 +125,15 @@ def run_variant(name: str, data: Path, test_data: Path, work: Path) -> dict:
 DATA_SETS = {"train_scan": "the old example's 111 labels", "train_scan_b": "the old example's 111 labels",
              "train_scan_example": "the example's 132 labels (slabs and a vacancy in its initial data)",
              "train_scan_noslab": "the same without the 9 slab frames",
-             "train_scan_warm": "the example's labels of rounds 1 and 2 (parents: init + round.000; children: + round.001)"}
+             "train_scan_warm": "the example's labels of rounds 1 and 2 (parents: init + round.000; children: + round.001)",
+             "train_scan_production": "the example's 132 labels, production models continued from its best round-2 member"}
 
 
 def table(results: dict) -> str:
     """One results file as a markdown table, rows in the order of VARIANTS."""
     lines = ["| variant | kind | rcut / smooth (A) | precision | free atom | start lr | sel | steps | CPU s | wall s | "
-             "F RMSE 900 K MD | E MAE 900 K MD | F RMSE vacancy | E MAE vacancy |", "|---" * 14 + "|"]
+             "F RMSE 900 K MD | E MAE 900 K MD | F RMSE vacancy | E MAE vacancy | surface energies (111 / 100 / 110) |",
+             "|---" * 15 + "|"]
     for name in [v for v in VARIANTS if v in results]:
         row = results[name]
         o = {**BASE, "rcut_A": 5.0, "rcut_smth_A": 0.5, **row["overrides"]}
@@ -124,7 +144,8 @@ def table(results: dict) -> str:
         lines.append(f"| {name} | {kind} | {o['rcut_A']:g} / {o['rcut_smth_A']:g} | {o.get('precision', 'float64')} | "
                      f"{'yes' if o.get('free_atom_energy_eV') else 'no'} | {lr:g} | {o['sel']} | {row['steps']} | "
                      f"{cpu_s:.0f} | {row['wall_s']:.0f} | {md['force_rmse_eV_A']:.4f} | "
-                     f"{md['energy_mae_meV_atom']:.2f} | {vac['force_rmse_eV_A']:.4f} | {vac['energy_mae_meV_atom']:.2f} |")
+                     f"{md['energy_mae_meV_atom']:.2f} | {vac['force_rmse_eV_A']:.4f} | {vac['energy_mae_meV_atom']:.2f} | "
+                     f"{' / '.join(f'{e:+.1%}' for e in row['surfaces'].values()) if 'surfaces' in row else '-'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -146,6 +167,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "train_scan.json"))
     parser.add_argument("--work", default=str(RESULTS / "work" / "train_scan"))
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--parent-model", help="the parent of the production variants: a run's member graph")
     parser.add_argument("--table", action="store_true", help="print the table of every results file, train nothing")
     args = parser.parse_args()
     out, work = Path(args.out), Path(args.work)
@@ -158,8 +180,10 @@ def main() -> None:
     todo = [v for v in args.variants if v not in results]
 
     def one(name):
-        row = run_variant(name, Path(args.data), Path(args.test_data), work)
+        row = run_variant(name, Path(args.data), Path(args.test_data), work,
+                          Path(args.parent_model) if args.parent_model else None)
         row["unseen"] = {k: errors(Path(row["graph"]), frames) for k, frames in sets.items()}
+        row["surfaces"] = surface_errors(Path(row["graph"]))
         return row
 
     with ThreadPoolExecutor(args.parallel) as pool:

@@ -13,6 +13,9 @@ import math
 import re
 from pathlib import Path
 
+from ase import Atoms
+from ase.neighborlist import neighbor_list
+
 from ..errors import UserError
 from ..tools import executable, run_tool
 
@@ -54,3 +57,15 @@ def decide_sel(stat: dict, user_sel: int | None, margin: float) -> dict:
                             f"{_wrap_up_4(need * margin)} or remove it to let dpdriver decide")
         return {**stat, "sel": user_sel, "sel_from": "config", "margin": None}
     return {**stat, "sel": _wrap_up_4(need * margin), "sel_from": "data", "margin": margin}
+
+
+def check_user_sel(training, ideal: Atoms) -> None:
+    """A user's sel below what the ideal crystal already has within rcut cannot work: refused before anything runs
+    (the data's own, larger count is checked once the initial data is labeled)."""
+    if training.sel is None:
+        return
+    need = max(len(neighbor_list("i", ideal, training.rcut_A)) // len(ideal), 1)
+    if training.sel < need:
+        raise UserError(f"training.sel = {training.sel} is smaller than the {need} neighbours every atom of the ideal "
+                        f"crystal has within rcut_A = {training.rcut_A} A; set sel >= "
+                        f"{_wrap_up_4(need * training.sel_margin)} or remove it to let dpdriver decide from the data")
