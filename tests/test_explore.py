@@ -66,7 +66,7 @@ def test_npt_tasks_run_at_each_pressure_of_the_stage():
 
 @pytest.mark.parametrize("text, message", [
     ("exploration: {stages: [{name: a}, {name: a}]}", "stage names must be unique"),
-    ("exploration: {stages: [{temperatures_K: [-5]}]}", "temperatures_K must all be > 0"),
+    ("exploration: {stages: [{temperatures_K: [-5]}]}", "stages.0.temperatures_K.0': Input should be greater than 0"),
     ("exploration: {stages: [{startsfrom: [rounds]}]}", "did you mean 'starts_from'?"),
     ("exploration: {starts_from: [previous]}", "'exploration.starts_from.0'"),
     ("selection: {virial_trust_lo_eV: 0.1}", "give both virial_trust_lo_eV and virial_trust_hi_eV"),
