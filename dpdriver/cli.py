@@ -49,6 +49,7 @@ def cmd_export(args) -> int:
 def cmd_init(args) -> int:
     from .config import load_config
     from .initdata import REPORT_FILE, build_initial_data, result_table
+    from .loop import failing_labels
     from .rundir import claim_run_dir
     from .run import check_config
 
@@ -62,10 +63,14 @@ def cmd_init(args) -> int:
         report = json.loads((out / "data" / REPORT_FILE).read_text())
         print(f"{out} already holds this initial data set; nothing relabeled")
     else:
-        report = build_initial_data(config, out / "data", out / "tasks")
+        report = build_initial_data(config, out / "data", out / "tasks", out / "quarantine")
     print(result_table(report))
     print(f"data: {out / 'data'} (deepmd/npy, provenance.jsonl, init_report.json)")
-    return 0 if report["labeled"] else EXIT_USER_ERROR
+    failing = failing_labels(report, config.convergence.min_label_success_ratio, "the initial data", str(out / "quarantine"))
+    if failing or not report["labeled"]:
+        raise UserError(failing or f"none of the {report['requested']} structures could be labeled; the failed tasks "
+                        f"are in {out / 'quarantine'}")
+    return 0
 
 
 def cmd_status(args) -> int:

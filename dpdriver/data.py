@@ -10,6 +10,15 @@ import dpdata
 import numpy as np
 
 
+LABELED_ARRAYS = ("energies", "forces", "virials", "coords", "cells")  # dpdata's keys of one labeled frame
+NPY_ARRAYS = ("energy", "force", "virial", "coord", "box")  # the same, as deepmd/npy files
+
+
+def non_finite_labels(system: dpdata.LabeledSystem) -> list[str]:
+    """The labeled arrays of a system holding NaN or infinity: such a frame stops DeePMD-kit's training."""
+    return [key for key in LABELED_ARRAYS if key in system.data and not np.all(np.isfinite(system.data[key]))]
+
+
 def write_systems(systems: list[dpdata.LabeledSystem], out_dir: Path, type_map: list[str]) -> int:
     """Write labeled frames as deepmd/npy under out_dir (one subfolder per formula); return frames written."""
     out_dir = Path(out_dir)
@@ -54,6 +63,10 @@ def check_data_dir(path: Path, type_map: list[str]) -> int:
         raise UserError(f"initial_data.data_dirs: '{path}' holds no DeePMD data (no type.raw below it); "
                         "give the output folder of `dpdriver convert` or `dpdriver init`")
     for system in systems:
+        bad = [p for name in NPY_ARRAYS for p in system.glob(f"set.*/{name}.npy") if not np.all(np.isfinite(np.load(p)))]
+        if bad:
+            raise UserError(f"initial_data.data_dirs: {bad[0]} holds NaN or infinity; DeePMD-kit cannot train on it: "
+                            "remove that frame or convert the source again with `dpdriver convert`")
         names_file = system / "type_map.raw"
         names = names_file.read_text().split() if names_file.exists() else type_map
         types = {int(t) for t in (system / "type.raw").read_text().split()}

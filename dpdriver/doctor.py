@@ -86,7 +86,7 @@ def check_md(workdir: Path) -> str:
         "training": {"steps": 20, "models": 2},
         "exploration": {"temperatures_K": [300], "ensembles": ["nvt"], "md_steps": 10, "deviation_every_steps": 5},
     })
-    build_initial_data(config, workdir / "data", workdir / "label-tasks")
+    build_initial_data(config, workdir / "data", workdir / "label-tasks", workdir / "quarantine")
     graph = train_model(config.training, ["Cu"], system_dirs(workdir / "data"), workdir / "train", seed=1)
     task = plan_tasks(config.exploration, config.exploration.stage_list()[0], 0, config.seed)[0]
     status = run_md_task(task, ideal_crystal(config), [graph, graph], "Cu", workdir / "md")

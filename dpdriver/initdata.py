@@ -29,11 +29,12 @@ def generate_initial_structures(config):
     return labeler, structures, [asdict(s) | {"labels": s.labels} for s in summaries]
 
 
-def build_initial_data(config, out_dir: Path, work_dir: Path) -> dict:
-    """Label every kept structure into out_dir (deepmd/npy + provenance.jsonl + init_report.json)."""
+def build_initial_data(config, out_dir: Path, work_dir: Path, quarantine_dir: Path) -> dict:
+    """Label every kept structure into out_dir (deepmd/npy + provenance.jsonl + init_report.json); each failed
+    task into quarantine_dir."""
     labeler, structures, generators = generate_initial_structures(config)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    report = label_to_data(labeler, structures, out_dir, [config.element], work_dir)
+    report = label_to_data(labeler, structures, out_dir, [config.element], work_dir, quarantine_dir=quarantine_dir)
     report["generators"] = generators
     (Path(out_dir) / REPORT_FILE).write_text(json.dumps(report, indent=2))
     return report

@@ -110,16 +110,28 @@ def _nothing_to_label(last: dict, config: RunConfig) -> str:
     return "nothing left to label: no selectable candidate frames in this round"
 
 
+def failing_labels(report: dict, min_success_ratio: float, where: str, quarantine_dir: str) -> str | None:
+    """The one failure policy of init, the run's initial data and every round: when fewer than min_success_ratio of
+    the labels succeed, the labeler needs fixing; the message says where the failed tasks are."""
+    requested, failed = report["labeled"] + len(report["failed"]), len(report["failed"])
+    if not requested or report["labeled"] / requested >= min_success_ratio:
+        return None
+    first = report["failed"][0]["reason"].splitlines()[0][:160] if report["failed"] else ""
+    return (f"labels failing: {failed} of {requested} failed in {where} (convergence.min_label_success_ratio "
+            f"{min_success_ratio}; first reason: {first}); the failed tasks and their reasons are in {quarantine_dir}: "
+            f"fix the labeler and start again, or lower the ratio to go on with the {report['labeled']} that succeeded")
+
+
 def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
     """Why the loop stops after the last round of history, or None to go on."""
     conv, stages = config.convergence, config.exploration.stage_list()
     n_stages, last = len(stages), history[-1]
     stage = stages[min(_stage_of(last), n_stages - 1)]
-    requested = last["frames_added"] + len(last.get("label_failures", []))
-    if requested and last["frames_added"] / requested < conv.min_label_success_ratio:
-        return (f"labels failing: {len(last['label_failures'])} of {requested} failed in round {len(history) - 1} "
-                f"(min_label_success_ratio {conv.min_label_success_ratio}); the failed tasks and their reasons are in "
-                f"quarantine/round.{len(history) - 1:03d}; fix the labeler and run again")
+    failing = failing_labels({"labeled": last["frames_added"], "failed": last.get("label_failures", [])},
+                             conv.min_label_success_ratio, f"round {len(history) - 1}",
+                             f"quarantine/round.{len(history) - 1:03d}")
+    if failing:
+        return failing
     ratios = [h["selection"]["accurate_ratio"] for h in history]
     streak = _streak(history, conv)
     if streak >= conv.consecutive_rounds and _stage_of(last) >= n_stages - 1:

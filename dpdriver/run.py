@@ -17,7 +17,7 @@ from .errors import UserError
 from .generate import ideal_crystal
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
-from .loop import (explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after,
+from .loop import (explore_task_indices, failing_labels, round_config, round_record, stage_for_round, stop_reason_after,
                    training_summary, warm_start_possible)
 from .processes import take_over
 from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, set_aside
@@ -122,7 +122,7 @@ class Runner:
         generated = not target.exists() and build.has_generators(self.config)
         held_out = not self.test_data.exists()
         if not (generated or held_out):
-            return
+            return self._check_initial_labels()
         wf = build.init_workflow(self.config, generated, held_out)
         wf_dir = workflow_dir(wf)
         stages = []
@@ -149,6 +149,16 @@ class Runner:
                             f"the failed tasks are in {self.run_dir / 'quarantine' / 'init'}")
         report["generators"] = read_output_parameter(wf_dir / "generate", "generators")
         (target / REPORT_FILE).write_text(json.dumps(report, indent=2))
+        self._check_initial_labels()
+
+    def _check_initial_labels(self) -> None:
+        """The loop's failure policy on the initial data, at every start: a rerun stops the same way until fixed."""
+        report_path = self.data_dir / "init" / REPORT_FILE
+        if report_path.exists():
+            failing = failing_labels(json.loads(report_path.read_text()), self.config.convergence.min_label_success_ratio,
+                                     "the initial data", str(self.run_dir / "quarantine" / "init"))
+            if failing:
+                raise UserError(failing)
 
     def _install_labels(self, wf_dir: Path, key: str, dataset: str, target: Path) -> dict:
         """The fan-out's data into target and its failures into quarantine/<dataset>; the merged report."""

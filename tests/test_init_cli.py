@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import numpy as np
+
 from dpdriver.data import count_frames
 from test_cli import assert_one_line_error
 from test_label import potcar_library
@@ -73,3 +75,30 @@ def test_init_refusals_are_one_line(cli, tmp_path):
     assert_one_line_error(cli("init", config, "--dry-run"), "labeler 'emt' does not support W")
     config.write_text("element: Cu\ntraining: {sel: 8}\n")
     assert_one_line_error(cli("init", config, "--dry-run"), "training.sel = 8 is smaller than the 78 neighbours")
+
+
+NAN_STRESS = """\
+element: Cu
+labeler: {kind: ase, calculator: faulty_calculators.NaNStressEMT}
+initial_data:
+  generators: [{kind: volume_scan, volume_change_range: [-0.06, 0.06], count: 5}]
+convergence: {min_label_success_ratio: 0.9}
+"""
+
+
+def test_nan_stress_is_never_kept_and_init_applies_the_loops_failure_policy(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(NAN_STRESS)
+    env = {"PYTHONPATH": str(Path(__file__).parent)}
+    result = cli("init", config, "-o", tmp_path / "out", env=env)
+    assert_one_line_error(result, "labels failing: 2 of 5 failed in the initial data", "NaN or infinity in virials",
+                          "min_label_success_ratio 0.9")
+    data = tmp_path / "out" / "data"
+    assert count_frames(data) == 3  # the good labels are kept
+    assert all(np.all(np.isfinite(np.load(p))) for p in data.rglob("*.npy"))
+    assert len(list((tmp_path / "out" / "quarantine").glob("task.*/reason.json"))) == 2
+    again = cli("init", config, "-o", tmp_path / "out", env=env)  # the same stop on a rerun, nothing relabeled
+    assert "nothing relabeled" in again.stdout
+    assert_one_line_error(again, "labels failing: 2 of 5")
+    config.write_text(NAN_STRESS.replace("0.9", "0.5"))
+    assert cli("init", config, "-o", tmp_path / "out", env=env).returncode == 0  # go on with what succeeded

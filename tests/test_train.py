@@ -103,7 +103,7 @@ def emt_data(tmp_path_factory):
         config = RunConfig.model_validate({"seed": seed, "initial_data": {"generators": [
             {"kind": "volume_scan", "name": "v", "volume_change_range": [-0.06, 0.06], "count": 3, "keep": False},
             {"kind": "rattle", "base": "v", "stdev_A": [0.06], "per_stdev": per}]}})
-        build_initial_data(config, root / name, root / f"{name}-tasks")
+        build_initial_data(config, root / name, root / f"{name}-tasks", root / f"{name}-quarantine")
     return root, system_dirs(root / "data"), system_dirs(root / "check")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import dpdata
 import numpy as np
 
+from ..data import non_finite_labels
 from .discover import Run
 from .scf import IonicStep, scan_outcar, scan_vasprun
 
@@ -170,16 +171,16 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
         report.rejected["incomplete_step" if not report.complete else "unparsed_step"] += unmatched_steps
     for i, step in enumerate(matched):
         ionic_step = step.index if step else i
-        energy, forces = float(system["energies"][i]), system["forces"][i]
-        max_force = float(np.max(np.linalg.norm(forces, axis=1))) if np.all(np.isfinite(forces)) else float("nan")
+        frame = system[i]
+        non_finite = non_finite_labels(frame)
         if step is not None and not step.converged:
             report.reject("scf_unconverged", ionic_step, step.last_energy_change_eV)
-        elif not (np.isfinite(energy) and np.isfinite(max_force)):
-            report.reject("non_finite", ionic_step, f"E={energy}, max|F|={max_force}")
-        elif max_force > max_force_eV_A:
+        elif non_finite:
+            report.reject("non_finite", ionic_step, "NaN or infinity in " + ", ".join(non_finite))
+        elif (max_force := float(np.max(np.linalg.norm(frame["forces"][0], axis=1)))) > max_force_eV_A:
             report.reject("force_above_threshold", ionic_step, max_force)
         else:
-            frames.append(Frame(system[i], str(run.source), ionic_step, run.run_id))
+            frames.append(Frame(frame, str(run.source), ionic_step, run.run_id))
     if ml_system is not None:
         frames.extend(Frame(ml_system[i], str(run.source), -1 - i, run.run_id, ml_predicted=True) for i in range(len(ml_system)))
     report.kept = len(frames)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -11,15 +10,19 @@ from pathlib import Path
 
 import ase.io
 import dpdata
-import numpy as np
 from ase import Atoms
 
+from ..data import non_finite_labels, write_systems
 from ..errors import UserError
 from ..tools import timed
 
 PROVENANCE_FILE = "provenance.jsonl"
 LABELED_DIR = "labeled"  # a finished task's frame, deepmd/npy
 FAILED_FILE = "failed.json"  # a finished task's failure reason
+
+
+class LabelFailed(RuntimeError):
+    """A task that failed in an earlier attempt; its message is the reason recorded then, as it was."""
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Labeler(ABC):
             except UserError:
                 raise
             except Exception as exc:  # a reference code may fail in any way; record, go on
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = str(exc) if isinstance(exc, LabelFailed) else f"{type(exc).__name__}: {exc}"
                 task_dir.mkdir(parents=True, exist_ok=True)
                 (task_dir / FAILED_FILE).write_text(json.dumps({"reason": reason}))
                 result.failures.append((index, reason))
@@ -95,16 +98,16 @@ class Labeler(ABC):
     @staticmethod
     def _finished_label(task_dir: Path) -> dpdata.LabeledSystem | None:
         if (task_dir / FAILED_FILE).exists():
-            raise RuntimeError(json.loads((task_dir / FAILED_FILE).read_text())["reason"])
+            raise LabelFailed(json.loads((task_dir / FAILED_FILE).read_text())["reason"])
         if (task_dir / LABELED_DIR / "type.raw").exists():
             return dpdata.LabeledSystem(str(task_dir / LABELED_DIR), fmt="deepmd/npy")
         return None
 
     def _label_and_keep(self, atoms: Atoms, task_dir: Path, **task) -> dpdata.LabeledSystem:
         system = self.label_one(atoms, task_dir, **task)
-        energy = float(system["energies"][0])
-        if not (math.isfinite(energy) and np.all(np.isfinite(system["forces"]))):
-            raise ValueError(f"non-finite energy or forces (E={energy})")
+        bad = non_finite_labels(system)
+        if bad:
+            raise ValueError(f"the labeler returned NaN or infinity in {', '.join(bad)}; the frame is not kept")
         partial = task_dir / (LABELED_DIR + ".partial")
         system.to("deepmd/npy", str(partial))
         partial.replace(task_dir / LABELED_DIR)  # complete or absent
@@ -115,8 +118,6 @@ def label_to_data(labeler: Labeler, structures: list[Atoms], out_dir, type_map: 
                   work_dir: Path | None = None, first_index: int = 0, quarantine_dir: Path | None = None) -> dict:
     """Label structures into a deepmd/npy folder with one provenance line per frame. The report lists
     every failure with its reason and provenance; each failed task folder is copied to quarantine_dir."""
-    from ..data import write_systems
-
     work_dir = Path(work_dir or "label-tasks")
     with timed("labeler"):
         result = labeler.label(structures, work_dir, first_index)
