@@ -127,7 +127,7 @@ def eos_plot(validation: dict, out: Path) -> str | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for values, name, style in ((validation["model"], "model", "o-"), (validation.get("reference_values"), "reference", "s--")):
-        if values:
+        if values and values.get("eos"):  # None where the fit failed (a failed row of the table says why)
             ax.plot(values["eos"]["volume_A3_atom"], values["eos"]["energy_eV_atom"], style, label=name, markersize=4)
     ax.set(xlabel="volume (Å³/atom)", ylabel="energy (eV/atom)")
     ax.legend(fontsize=8)
@@ -135,18 +135,21 @@ def eos_plot(validation: dict, out: Path) -> str | None:
 
 
 def phonon_plot(validation: dict, out: Path) -> str | None:
+    sides = [(v, name, style) for v, name, style in ((validation["model"], "model", "-"),
+                                                     (validation.get("reference_values"), "reference", "--"))
+             if v and v.get("phonons")]  # None where they could not be computed (a failed row says why)
+    if not sides:
+        return None
     plt = _pyplot()
     fig, (bands, dos) = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
-    for values, name, style in ((validation["model"], "model", "-"), (validation.get("reference_values"), "reference", "--")):
-        if not values:
-            continue
+    for values, name, style in sides:
         ph = values["phonons"]
         for k, (d, f) in enumerate(zip(ph["distances"], ph["frequencies_THz"])):
             lines = bands.plot(d, f, style, color="C0" if name == "model" else "C1", linewidth=1)
             if k == 0:
                 lines[0].set_label(name)
         dos.plot(ph["dos"], ph["dos_frequency_THz"], style, color="C0" if name == "model" else "C1", linewidth=1)
-    ph = validation["model"]["phonons"]
+    ph = sides[0][0]["phonons"]
     ticks = [d[0] for d in ph["distances"]] + [ph["distances"][-1][-1]]
     bands.set_xticks(ticks, [("Γ" if x == "G" else x) for x in ph["labels"]])
     for t in ticks:

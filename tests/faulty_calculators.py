@@ -11,3 +11,22 @@ class NaNStressEMT(EMT):
         super().calculate(atoms, properties, system_changes)
         if self.atoms.get_volume() / len(self.atoms) > 12.0:  # fcc Cu at 3.63 A: 11.96 A^3 per atom
             self.results["stress"] = np.full(6, np.nan)
+
+
+class NoMinimumEMT(EMT):
+    """EMT plus a pressure-like term that removes its energy minimum: a model too poor to be a stable crystal."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, properties, system_changes)
+        self.results["energy"] -= 0.5 * self.atoms.get_volume()  # -0.5 eV/A^3: E(V) falls all the way
+
+
+class NoVacancyEMT(EMT):
+    """EMT that fails on supercells with an odd atom count (a vacancy cell), as a reference code fails one
+    calculation."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        n = len(atoms if atoms is not None else self.atoms)
+        if n > 2 and n % 2:
+            raise RuntimeError("SCF did not converge")
+        super().calculate(atoms, properties, system_changes)

@@ -134,6 +134,30 @@ def test_emts_planar_fault_is_shown_but_not_judged_and_a_relative_fault_toleranc
     assert row["error_unit"] == "relative" and row["pass"] is (abs(off["stacking_fault_mJ_m2"] - 1000) / 1000 <= 0.1)
 
 
+def test_a_property_that_cannot_be_computed_is_a_failed_row_with_its_reason(emt_cu):
+    """A model without an energy minimum (the EOS fit cannot work) and a reference whose odd-sized cells fail:
+    those rows fail and say why; every other property is still computed and judged."""
+    from faulty_calculators import NoMinimumEMT, NoVacancyEMT
+
+    tolerances = RunConfig().validation.tolerances
+    poor = properties("Cu", "fcc", 3.61, 1.633, NoMinimumEMT())
+    assert poor["lattice_constant_A"] is None and poor["eos"] is None and poor["at_lattice_constant_A"] == 3.61
+    assert "maxfev" in poor["errors"]["eos"] and poor["elastic_constants_GPa"]["C11"] > 0  # the issue's own error
+    rows = {r["property"]: r for r in property_rows(poor, emt_cu, tolerances)}
+    assert rows["lattice constant"]["pass"] is False
+    assert rows["lattice constant"]["note"] == f"not computed (model: {poor['errors']['eos']})"
+    assert rows["bulk modulus"]["pass"] is False and rows["cohesive energy"]["pass"] is False
+    assert rows["C44"]["pass"] is not None and "note" not in rows["C44"]  # the rest is judged, at the guess
+    failing_reference = properties("Cu", "fcc", 3.61, 1.633, NoVacancyEMT())
+    assert set(failing_reference["errors"]) == {"vacancy_formation_eV"}
+    rows = {r["property"]: r for r in property_rows(emt_cu, failing_reference, tolerances)}
+    vacancy = rows["vacancy formation energy (relaxed)"]
+    assert vacancy["pass"] is False and vacancy["note"] == "not computed (reference: RuntimeError: SCF did not converge)"
+    assert rows["bulk modulus"]["pass"] is True and rows["surface energy (111)"]["pass"] is True
+    table = format_table({"rows": list(rows.values()), "passed": 0, "checked": 0, "reference": "ase"})
+    assert "nan" not in table.lower() and "vacancy formation energy (relaxed): not computed (reference: " in table
+
+
 def test_validate_command_errors_are_one_line(cli, tmp_path):
     missing = cli("validate", tmp_path / "nope.pb")
     assert missing.returncode == 2 and "not found" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1

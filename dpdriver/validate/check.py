@@ -31,36 +31,57 @@ def phonon_rmse_THz(model: dict, reference: dict) -> float:
 
 
 def property_rows(model: dict, reference: dict | None, tol, unphysical: dict[str, str] | None = None) -> list[dict]:
-    """unphysical: property key -> why the reference's value is no reference; such a row is shown, not judged."""
+    """unphysical: property key -> why the reference's value is no reference; such a row is shown, not judged.
+    A property either side could not compute is a failed row that says why."""
     ref = reference or {}
-    rows = [_row("lattice constant", "A", model["lattice_constant_A"], ref.get("lattice_constant_A"),
-                 tol.lattice_constant_rel, relative=True),
-            _row("cohesive energy", "eV/atom", model["cohesive_energy_eV_atom"], ref.get("cohesive_energy_eV_atom"),
-                 tol.cohesive_energy_eV_atom) | {"key": "cohesive_energy_eV_atom"},
-            _row("bulk modulus", "GPa", model["bulk_modulus_GPa"], ref.get("bulk_modulus_GPa"), tol.bulk_modulus_rel, True)]
-    rows += [_row(name, "GPa", value, ref.get("elastic_constants_GPa", {}).get(name), tol.elastic_constant_rel, True)
-             for name, value in model["elastic_constants_GPa"].items()]
-    rows.append(_row("vacancy formation energy (relaxed)", "eV", model["vacancy_formation_eV"],
-                     ref.get("vacancy_formation_eV"), tol.vacancy_formation_eV))
-    rows += [_row(f"surface energy ({plane})", "J/m^2", value, ref.get("surface_energy_J_m2", {}).get(plane),
-                  tol.surface_energy_rel, True) for plane, value in model["surface_energy_J_m2"].items()]
-    if model.get("stacking_fault_mJ_m2") is not None:  # validations of before bcc and hcp faults: None there
+
+    def names(key: str) -> list:
+        """The entries of a property that is a table (elastic constants, surfaces); [None]: unknown on both sides."""
+        return list(model.get(key) or ref.get(key) or {None: None})
+
+    def value(values: dict, key: str, name):
+        v = values.get(key)
+        return v.get(name) if isinstance(v, dict) else v
+
+    # (row name, unit, key in the property set, entry, tolerance, relative, key of its failure reason)
+    specs = [("lattice constant", "A", "lattice_constant_A", None, tol.lattice_constant_rel, True, "eos"),
+             ("cohesive energy", "eV/atom", "cohesive_energy_eV_atom", None, tol.cohesive_energy_eV_atom, False, None),
+             ("bulk modulus", "GPa", "bulk_modulus_GPa", None, tol.bulk_modulus_rel, True, "eos")]
+    specs += [(name or "elastic constants", "GPa", "elastic_constants_GPa", name, tol.elastic_constant_rel, True, None)
+              for name in names("elastic_constants_GPa")]
+    specs.append(("vacancy formation energy (relaxed)", "eV", "vacancy_formation_eV", None, tol.vacancy_formation_eV,
+                  False, None))
+    specs += [(f"surface energy ({plane})" if plane else "surface energies", "J/m^2", "surface_energy_J_m2", plane,
+               tol.surface_energy_rel, True, None) for plane in names("surface_energy_J_m2")]
+    has_fault = model.get("stacking_fault_mJ_m2") is not None or "stacking_fault_mJ_m2" in model.get("errors", {})
+    if has_fault:  # validations of before bcc and hcp faults: None there
         relative = tol.stacking_fault_rel is not None
-        rows.append(_row(model.get("planar_fault", "intrinsic stacking fault energy"), "mJ/m^2",
-                         model["stacking_fault_mJ_m2"], ref.get("stacking_fault_mJ_m2"),
-                         tol.stacking_fault_rel if relative else tol.stacking_fault_mJ_m2, relative)
-                    | {"key": "stacking_fault_mJ_m2"})
+        specs.append((model.get("planar_fault", "intrinsic stacking fault energy"), "mJ/m^2", "stacking_fault_mJ_m2",
+                      None, tol.stacking_fault_rel if relative else tol.stacking_fault_mJ_m2, relative, None))
+    rows = []
+    for name, unit, key, entry, tolerance, relative, reason_key in specs:
+        row = _row(name, unit, value(model, key, entry), value(ref, key, entry), tolerance, relative) | {"key": key}
+        rows.append(_not_computed(row, model, reference, reason_key or key))
     for row in rows:
-        if reference and row.get("key") in (unphysical or {}):
+        if reference and row["key"] in (unphysical or {}):
             row.update({"pass": None, "note": f"not judged: {unphysical[row['key']]}"})
 
-    def top(values: dict) -> float:
-        return float(max(np.max(f) for f in values["phonons"]["frequencies_THz"]))
+    def top(values: dict | None) -> float | None:
+        bands = (values or {}).get("phonons")
+        return float(max(np.max(f) for f in bands["frequencies_THz"])) if bands else None
 
-    rows.append(_row("phonon bands (max frequency; error: RMSE over the path)", "THz", top(model),
-                     top(reference) if reference else None, tol.phonon_rmse_THz,
-                     error=phonon_rmse_THz(model["phonons"], reference["phonons"]) if reference else None))
+    both = model.get("phonons") and ref.get("phonons")
+    phonon_row = _row("phonon bands (max frequency; error: RMSE over the path)", "THz", top(model), top(reference),
+                      tol.phonon_rmse_THz, error=phonon_rmse_THz(model["phonons"], ref["phonons"]) if both else None)
+    rows.append(_not_computed(phonon_row | {"key": "phonons"}, model, reference, "phonons"))
     return rows
+
+
+def _not_computed(row: dict, model: dict, reference: dict | None, reason_key: str) -> dict:
+    """A row whose value one side could not compute: failed, with the reason(s)."""
+    reasons = [f"{side}: {values['errors'][reason_key]}" for side, values in (("model", model), ("reference", reference))
+               if values and reason_key in values.get("errors", {})]
+    return row | {"pass": False, "note": "not computed (" + "; ".join(reasons) + ")"} if reasons else row
 
 
 def test_rows(errors: dict | None, tol) -> list[dict]:

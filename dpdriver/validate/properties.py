@@ -4,6 +4,8 @@ name: with label tasks it is the task's folder."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from ase import Atoms
 from ase.build import bcc110, bulk, fcc111, hcp0001, surface
@@ -11,6 +13,7 @@ from ase.constraints import FixScaled
 from ase.eos import EquationOfState
 from ase.units import GPa, J, m
 
+from ..errors import UserError
 from ..generate.defects import DEFAULT_MILLER
 from .compute import as_evaluator, takes_calculator
 
@@ -37,7 +40,12 @@ def _birch_murnaghan(element: str, lattice: str, center_A: float, c_over_a: floa
     cells = [primitive(element, lattice, center_A * s, c_over_a) for s in scales]
     energies = [_energy(ev.single_point(c, f"{name}/scale-{s:.3f}")) / len(c) for c, s in zip(cells, scales)]
     volumes = [c.get_volume() / len(c) for c in cells]
-    v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    with warnings.catch_warnings():  # a fit off the window is refused below, with the reason
+        warnings.simplefilter("ignore")
+        v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    if not (np.isfinite([v0, e0, b]).all() and min(volumes) <= v0 <= max(volumes) and b > 0):
+        raise ValueError(f"E(V) has no minimum within +-{strain_range:.1%} of a = {center_A:.4f} A (fitted V0 = "
+                         f"{v0:.4g} A^3/atom, B = {b / GPa:.4g} GPa): not a stable bulk crystal there")
     a0 = center_A * (v0 / (cells[points // 2].get_volume() / len(cells[points // 2]))) ** (1 / 3)
     return {"lattice_constant_A": float(a0), "energy_eV_atom": float(e0), "bulk_modulus_GPa": float(b / GPa),
             "curve": {"volume_A3_atom": [float(v) for v in volumes], "energy_eV_atom": [float(e) for e in energies]}}
@@ -195,22 +203,58 @@ def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, ev, superc
             "dos_frequency_THz": phonon.total_dos.frequency_points.tolist(), "dos": phonon.total_dos.dos.tolist()}
 
 
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, UserError) else text
+
+
 def properties(element: str, lattice: str, a_guess_A: float, c_over_a: float, calc) -> dict:
     """Every property of the validation table, each at the calculator's own equilibrium lattice constant.
-    calc: an ASE calculator, or an evaluator (single_point, relax, isolated_atom) such as label tasks."""
+    calc: an ASE calculator, or an evaluator (single_point, relax, isolated_atom) such as label tasks.
+
+    A property that cannot be computed (a fit that does not converge on a poor model, a failed reference task) is
+    None, its reason under "errors": it becomes a failed row, and never blocks the others or an export. Without an
+    equation of state the rest is computed at a_guess_A, which "at_lattice_constant_A" records."""
     ev = as_evaluator(calc)
-    eos = equation_of_state(element, lattice, a_guess_A, c_over_a, ev)
-    a0, e0 = eos["lattice_constant_A"], eos["energy_eV_atom"]
+    errors: dict[str, str] = {}
+
+    def attempt(key: str, compute):
+        try:
+            return compute()
+        except Exception as exc:  # noqa: BLE001 - any failure of one property is that property's FAIL row
+            errors[key] = _reason(exc)
+            return None
+
+    eos = attempt("eos", lambda: equation_of_state(element, lattice, a_guess_A, c_over_a, ev))
+    a0 = eos["lattice_constant_A"] if eos else a_guess_A
+    if eos:
+        e0 = eos["energy_eV_atom"]
+    else:
+        unit = primitive(element, lattice, a0, c_over_a)
+        e0 = attempt("bulk_energy", lambda: _energy(ev.single_point(unit, "eos/at-guess")) / len(unit))
+    free_atom = attempt("isolated_atom", lambda: isolated_atom_energy(element, ev))
+    cohesive = free_atom - e0 if eos and free_atom is not None else None
+    if cohesive is None:
+        errors["cohesive_energy_eV_atom"] = errors.get("isolated_atom") or f"needs the equation of state ({errors['eos']})"
+    elastic = attempt("elastic_constants_GPa", lambda: elastic_constants(element, lattice, a0, c_over_a, ev))
+    surfaces = None
+    if e0 is None:
+        errors["surface_energy_J_m2"] = f"needs the bulk energy ({errors['bulk_energy']})"
+    else:
+        surfaces = attempt("surface_energy_J_m2", lambda: surface_energies(element, lattice, a0, c_over_a, e0, ev))
     return {
-        "lattice_constant_A": a0,
-        "cohesive_energy_eV_atom": isolated_atom_energy(element, ev) - e0,
-        "bulk_modulus_GPa": eos["bulk_modulus_GPa"],
-        "elastic_constants_GPa": {k.removesuffix("_GPa"): v for k, v in
-                                  elastic_constants(element, lattice, a0, c_over_a, ev).items()},
-        "vacancy_formation_eV": vacancy_formation_energy(element, lattice, a0, c_over_a, ev),
-        "surface_energy_J_m2": surface_energies(element, lattice, a0, c_over_a, e0, ev),
+        "lattice_constant_A": a0 if eos else None,
+        "at_lattice_constant_A": a0,
+        "cohesive_energy_eV_atom": cohesive,
+        "bulk_modulus_GPa": eos["bulk_modulus_GPa"] if eos else None,
+        "elastic_constants_GPa": {k.removesuffix("_GPa"): v for k, v in elastic.items()} if elastic else None,
+        "vacancy_formation_eV": attempt("vacancy_formation_eV",
+                                        lambda: vacancy_formation_energy(element, lattice, a0, c_over_a, ev)),
+        "surface_energy_J_m2": surfaces,
         "planar_fault": PLANAR_FAULTS[lattice],
-        "stacking_fault_mJ_m2": planar_fault_energy(element, lattice, a0, c_over_a, ev),
-        "eos": eos["curve"],
-        "phonons": phonons(element, lattice, a0, c_over_a, ev),
+        "stacking_fault_mJ_m2": attempt("stacking_fault_mJ_m2",
+                                        lambda: planar_fault_energy(element, lattice, a0, c_over_a, ev)),
+        "eos": eos["curve"] if eos else None,
+        "phonons": attempt("phonons", lambda: phonons(element, lattice, a0, c_over_a, ev)),
+        "errors": errors,
     }
