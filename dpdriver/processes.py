@@ -94,17 +94,24 @@ def _stop(pids: list[int], wait_s: float = 10.0) -> int:
     return stopped
 
 
+def leftovers_of_previous_runner(run_dir: Path) -> list[int]:
+    """The processes a killed runner of run_dir left; UserError if that runner itself is alive (a refused
+    command writes nothing, so call this before writing into run_dir)."""
+    record = Path(run_dir) / RUNNER_FILE
+    if not record.exists():
+        return []
+    previous = json.loads(record.read_text())
+    leftovers = marked_processes(previous["mark"])
+    if previous["pid"] in leftovers:
+        raise UserError(f"another dpdriver (pid {previous['pid']}) is running in {run_dir}; "
+                        f"wait for it to finish, or stop it with: kill {previous['pid']}")
+    return leftovers
+
+
 def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
     """Become the run directory's runner; return how many leftover processes of a killed runner were stopped."""
     record = Path(run_dir) / RUNNER_FILE
-    stopped = 0
-    if record.exists():
-        previous = json.loads(record.read_text())
-        leftovers = marked_processes(previous["mark"])
-        if previous["pid"] in leftovers:
-            raise UserError(f"another dpdriver (pid {previous['pid']}) is running in {run_dir}; "
-                            f"wait for it to finish, or stop it with: kill {previous['pid']}")
-        stopped = _stop(leftovers, wait_s)  # they must not write into the steps we redo
+    stopped = _stop(leftovers_of_previous_runner(run_dir), wait_s)  # they must not write into the steps we redo
     own = os.environ.get(RUNNER_PID_ENV) == str(os.getpid())  # set by carry_mark before this process started
     mark = os.environ[RUNNER_ENV] if own else uuid.uuid4().hex
     tmp = record.with_name(RUNNER_FILE + ".partial")

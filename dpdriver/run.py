@@ -19,7 +19,7 @@ from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
 from .loop import (explore_task_indices, failing_labels, round_config, round_record, stage_for_round, stop_reason_after,
                    training_summary, warm_start_possible)
-from .processes import take_over
+from .processes import leftovers_of_previous_runner, take_over
 from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, set_aside
 from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
 from .train.neighbors import check_user_sel
@@ -309,6 +309,7 @@ def preflight(config: RunConfig) -> None:
 
 def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     preflight(config)
+    leftovers_of_previous_runner(run_dir)  # a live runner there: refused before anything is written
     changes = claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
     stopped = take_over(run_dir)
     configure_local(Path(run_dir) / "dflow", workers=config.training.parallel)

@@ -50,6 +50,26 @@ def test_a_live_runner_is_not_displaced(tmp_path):
         runner.kill()
 
 
+def test_a_refused_second_runner_writes_nothing(tmp_path):
+    """A second `dpdriver run` on a live run, with a changed config, is refused before it records its changes."""
+    from dpdriver.config import parse_config
+    from dpdriver.rundir import claim_run_dir
+    from dpdriver.run import run
+
+    first = parse_config("element: Cu\nconvergence: {max_rounds: 2}\n")
+    claim_run_dir(tmp_path, first.to_plain())
+    identity = (tmp_path / "run.json").read_text()
+    mark = "live-runner-mark-2"
+    runner = marked_sleeper(mark)
+    (tmp_path / RUNNER_FILE).write_text(json.dumps({"pid": runner.pid, "mark": mark}))
+    try:
+        with pytest.raises(UserError, match="another dpdriver"):
+            run(parse_config("element: Cu\nconvergence: {max_rounds: 3}\n"), tmp_path)
+        assert (tmp_path / "run.json").read_text() == identity and runner.poll() is None
+    finally:
+        runner.kill()
+
+
 FORKING_RUNNER = """
 import os, sys, time
 from dpdriver.processes import carry_mark, take_over

@@ -16,26 +16,52 @@ import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ase.calculators.emt import EMT
 
 from dpdriver.config import TrainingConfig
 from dpdriver.data import system_dirs
-from dpdriver.generate.lattice import reference_lattice_constant_A
 from dpdriver.train import train_model
-from dpdriver.validate.properties import equation_of_state, surface_energies
+from dpdriver.label.lammps import LammpsLabeler
+from dpdriver.validate.properties import equation_of_state, surface_energies, vacancy_formation_energy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from unseen import errors, unseen_sets  # noqa: E402
+from unseen import SETS, errors, unseen_sets  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Referee:
+    """The reference a scan is judged against: its element and crystal, a calculator, and the unseen sets."""
+
+    element: str
+    lattice: str
+    a_A: float
+    calculator: Callable
+    unseen_dir: Path
+    unseen: dict  # unseen.py's sets: name -> (temperature, vacancy)
+    repeats: int
+
+
+REFEREES = {
+    "cu-emt": Referee("Cu", "fcc", 3.59, EMT, HERE.parent / "results" / "accuracy" / "unseen_cu_emt", SETS, 3),
+    # the transition-metal benchmark's sets (1500 K MD in a 128-atom cell, a vacancy cell at 1000 K)
+    "w-snap": Referee("W", "bcc", 3.1805, lambda: LammpsLabeler("W-snap-2017", None, [], []).calculator(),
+                      HERE.parent / "results" / "transition_metals" / "unseen_w-snap",
+                      {"md_1500K_128": (1500.0, False), "vacancy_1000K_127": (1000.0, True)}, 4),
+}
 RESULTS = HERE.parent / "results" / "accuracy"
 BASE = {"descriptor_neuron": [10, 20, 40], "fitting_neuron": [60, 60, 60], "start_lr": 0.002, "sel": 68}
 
 FREE = {"free_atom_energy_eV": 3.51}  # EMT's Cu atom alone
 RC6 = {**FREE, "precision": "float32", "rcut_A": 6.0, "rcut_smth_A": 5.0, "sel": 104}
 RC62 = {**RC6, "rcut_smth_A": 2.0}  # today's default cutoff
+NETS = {"small": {"descriptor_neuron": [10, 20, 40], "fitting_neuron": [60, 60, 60]},
+        "large": {"descriptor_neuron": [25, 50, 100], "axis_neuron": 12, "fitting_neuron": [120, 120, 120]}}
 PARENT_MODEL = "--parent-model"  # a variant's parent given on the command line (a run's member)
 R1, R2 = ["init", "round.000"], ["init", "round.000", "round.001"]
 
@@ -82,19 +108,26 @@ VARIANTS = {
     # the production model's energy weight: continued from a run's best member (--parent-model) on all its data
     **{f"prod-6000-e{e:g}": ({**RC62, "production_steps": 6000, "limit_pref_e": e}, "production", PARENT_MODEL)
        for e in (1, 10, 50)},
+    # W against its SNAP referee (--referee w-snap), on the W example's 132 labels: the Cu example's nets and energy
+    # weight, against larger nets and a heavier energy weight
+    **{f"w-{nets}-e{e:g}": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 12000, "limit_pref_e": e,
+                             **NETS[nets]}, "scratch", None) for nets in NETS for e in (1, 10)},
 }
 
 
-def surface_errors(model: Path) -> dict:
-    """Relative error of each relaxed low-index surface energy against EMT, each side at its own a0."""
+def property_errors(model: Path, referee: Referee) -> dict:
+    """Relative errors of the relaxed low-index surface energies and the relaxed vacancy formation energy against
+    the referee, each side at its own a0: the energies a force-dominated fit gets wrong first."""
     from deepmd.calculator import DP
 
-    def surfaces(calc) -> dict:
-        eos = equation_of_state("Cu", "fcc", 3.59, 1.0, calc)
-        return surface_energies("Cu", "fcc", eos["lattice_constant_A"], 1.0, eos["energy_eV_atom"], calc)
+    def values(calc) -> dict:
+        eos = equation_of_state(referee.element, referee.lattice, referee.a_A, 1.0, calc)
+        a0 = eos["lattice_constant_A"]
+        return {**surface_energies(referee.element, referee.lattice, a0, 1.0, eos["energy_eV_atom"], calc),
+                "vacancy": vacancy_formation_energy(referee.element, referee.lattice, a0, 1.0, calc)}
 
-    model_values, reference = surfaces(DP(str(model))), surfaces(EMT())
-    return {plane: (model_values[plane] - value) / value for plane, value in reference.items()}
+    model_values, reference = values(DP(str(model))), values(referee.calculator())
+    return {key: (model_values[key] - value) / value for key, value in reference.items()}
 
 
 def cpu_seconds_children() -> float:
@@ -102,7 +135,8 @@ def cpu_seconds_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_variant(name: str, data: Path, test_data: Path, work: Path, parent_model: Path | None = None) -> dict:
+def run_variant(name: str, data: Path, test_data: Path, work: Path, parent_model: Path | None = None,
+                element: str = "Cu") -> dict:
     overrides, kind, parent = VARIANTS[name]
     overrides = dict(overrides)
     seed = 11 + overrides.pop("seed_offset", 0)
@@ -112,7 +146,7 @@ def run_variant(name: str, data: Path, test_data: Path, work: Path, parent_model
     out = work / name
     started = time.monotonic()
     parent_graph = parent_model if parent == PARENT_MODEL else work / parent / "graph.pb" if parent else None
-    graph = train_model(training, ["Cu"], systems, out, seed=seed, kind=kind, parent=parent_graph,
+    graph = train_model(training, [element], systems, out, seed=seed, kind=kind, parent=parent_graph,
                         validation_dirs=system_dirs(test_data) if kind == "production" else None,
                         saves=20 if kind == "production" else 1)
     wall = time.monotonic() - started
@@ -129,23 +163,35 @@ DATA_SETS = {"train_scan": "the old example's 111 labels", "train_scan_b": "the 
              "train_scan_production": "the example's 132 labels, production models continued from its best round-2 member"}
 
 
+SHOWN = {"rcut_A", "rcut_smth_A", "precision", "free_atom_energy_eV", "start_lr", "warm_start_lr", "sel", "steps",
+         "production_steps", "warm_start_fraction", "data_subdirs", "seed_offset"}
+
+
 def table(results: dict) -> str:
-    """One results file as a markdown table, rows in the order of VARIANTS."""
-    lines = ["| variant | kind | rcut / smooth (A) | precision | free atom | start lr | sel | steps | CPU s | wall s | "
-             "F RMSE 900 K MD | E MAE 900 K MD | F RMSE vacancy | E MAE vacancy | surface energies (111 / 100 / 110) |",
-             "|---" * 15 + "|"]
+    """One results file as a markdown table, rows in the order of VARIANTS. The unseen sets: MD, then the vacancy
+    cell; a force RMSE is followed by its share of the referee's RMS force on the same frames."""
+    lines = ["| variant | kind | rcut / smooth (A) | precision | free atom | start lr | sel | other settings | steps | "
+             "CPU s | wall s | F RMSE unseen MD | E MAE unseen MD | F RMSE vacancy | E MAE vacancy | "
+             "surface energies (111 / 100 / 110) and vacancy E_f |", "|---" * 16 + "|"]
     for name in [v for v in VARIANTS if v in results]:
         row = results[name]
         o = {**BASE, "rcut_A": 5.0, "rcut_smth_A": 0.5, **row["overrides"]}
         lr = o["warm_start_lr"] if row["kind"] == "warm" else o["start_lr"]
         kind = f"warm {o['warm_start_fraction']:g}" if row["kind"] == "warm" else row["kind"]
         cpu_s = row.get("cpu_s") or json.loads((Path(row["graph"]).parent / "train_stats.json").read_text())["cpu_s"]
-        md, vac = row["unseen"]["md_900K_108"], row["unseen"]["vacancy_600K_107"]
+        md, vac = list(row["unseen"].values())[:2]
+        other = ", ".join(f"{k} {v}" for k, v in row["overrides"].items() if k not in SHOWN) or "-"
+        judged = row.get("properties") or row.get("surfaces")
+
+        def force(e: dict) -> str:
+            share = e["force_rmse_eV_A"] / e["reference_force_rms_eV_A"] if "reference_force_rms_eV_A" in e else None
+            return f"{e['force_rmse_eV_A']:.4f}" + (f" ({share:.1%})" if share else "")
+
         lines.append(f"| {name} | {kind} | {o['rcut_A']:g} / {o['rcut_smth_A']:g} | {o.get('precision', 'float64')} | "
-                     f"{'yes' if o.get('free_atom_energy_eV') else 'no'} | {lr:g} | {o['sel']} | {row['steps']} | "
-                     f"{cpu_s:.0f} | {row['wall_s']:.0f} | {md['force_rmse_eV_A']:.4f} | "
-                     f"{md['energy_mae_meV_atom']:.2f} | {vac['force_rmse_eV_A']:.4f} | {vac['energy_mae_meV_atom']:.2f} | "
-                     f"{' / '.join(f'{e:+.1%}' for e in row['surfaces'].values()) if 'surfaces' in row else '-'} |")
+                     f"{'yes' if o.get('free_atom_energy_eV') else 'no'} | {lr:g} | {o['sel']} | {other} | {row['steps']} | "
+                     f"{cpu_s:.0f} | {row['wall_s']:.0f} | {force(md)} | {md['energy_mae_meV_atom']:.2f} | {force(vac)} | "
+                     f"{vac['energy_mae_meV_atom']:.2f} | "
+                     f"{' / '.join(f'{e:+.1%}' for e in judged.values()) if judged else '-'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -168,6 +214,7 @@ def main() -> None:
     parser.add_argument("--work", default=str(RESULTS / "work" / "train_scan"))
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--parent-model", help="the parent of the production variants: a run's member graph")
+    parser.add_argument("--referee", choices=list(REFEREES), default="cu-emt", help="the labels' reference")
     parser.add_argument("--table", action="store_true", help="print the table of every results file, train nothing")
     args = parser.parse_args()
     out, work = Path(args.out), Path(args.work)
@@ -176,14 +223,16 @@ def main() -> None:
         print(tables())
         return
     results = json.loads(out.read_text()) if out.exists() else {}
-    sets = unseen_sets("Cu", reference_lattice_constant_A("Cu", "fcc"), EMT, RESULTS / "unseen_cu_emt")
+    referee = REFEREES[args.referee]
+    sets = unseen_sets(referee.element, referee.a_A, referee.calculator, referee.unseen_dir, lattice=referee.lattice,
+                       repeats=referee.repeats, sets=referee.unseen)
     todo = [v for v in args.variants if v not in results]
 
     def one(name):
         row = run_variant(name, Path(args.data), Path(args.test_data), work,
-                          Path(args.parent_model) if args.parent_model else None)
+                          Path(args.parent_model) if args.parent_model else None, referee.element)
         row["unseen"] = {k: errors(Path(row["graph"]), frames) for k, frames in sets.items()}
-        row["surfaces"] = surface_errors(Path(row["graph"]))
+        row["properties"] = property_errors(Path(row["graph"]), referee)
         return row
 
     with ThreadPoolExecutor(args.parallel) as pool:
@@ -191,7 +240,7 @@ def main() -> None:
             results[row["variant"]] = row
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=1))
-            md, vac = row["unseen"]["md_900K_108"], row["unseen"]["vacancy_600K_107"]
+            md, vac = row["unseen"].values()
             print(f"{row['variant']:22s} steps {row['steps']:6d} wall {row['wall_s']:7.1f} s  "
                   f"MD F {md['force_rmse_eV_A']:.4f} E {md['energy_mae_meV_atom']:.2f}  "
                   f"vac F {vac['force_rmse_eV_A']:.4f} E {vac['energy_mae_meV_atom']:.2f}", flush=True)
