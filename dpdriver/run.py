@@ -348,10 +348,14 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
     target, partial = run_dir / "export", run_dir / "export.partial"
     if partial.exists():
         shutil.rmtree(partial)
-    with output_to(run_dir / "dpdriver.log"):  # TensorFlow and DeePMD-kit talk a lot
-        export_potential(config, models, partial, history, stop_reason, run_dir / "test_data", run_dir / "data",
-                         reference, Path(reference_tasks or run_dir / "reference-tasks"),
-                         production=_production_of(run_dir, last), decisions=read_decisions(run_dir))
+    try:
+        with output_to(run_dir / "dpdriver.log"):  # TensorFlow and DeePMD-kit talk a lot
+            export_potential(config, models, partial, history, stop_reason, run_dir / "test_data", run_dir / "data",
+                             reference, Path(reference_tasks or run_dir / "reference-tasks"),
+                             production=_production_of(run_dir, last), decisions=read_decisions(run_dir))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # half an export is no export; the run's own files are untouched
+        raise
     previous = target / "summary.json"
     if previous.exists():
         set_aside(target, f"r{json.loads(previous.read_text())['exported_from_round']:03d}")

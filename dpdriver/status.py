@@ -6,7 +6,9 @@ import json
 import math
 from pathlib import Path
 
+from .config import RunConfig
 from .errors import UserError
+from .loop import stop_reason_after
 from .rundir import IDENTITY, read_decisions
 from .train.decide import decisions_line
 
@@ -102,5 +104,12 @@ def status_table(run_dir: Path) -> str:
                      f"{_cell(errors['frames'])} held-out frames: E {_cell(errors['energy_rmse_meV_atom'], '{:.2f}')} "
                      f"meV/atom, F {_cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
     else:
-        lines.append(f"round {done}: running or interrupted; `dpdriver run` with the same config resumes it")
+        history = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
+        config = RunConfig.model_validate(json.loads((run_dir / IDENTITY).read_text())["config"])
+        stop_reason = stop_reason_after(history, config) if history else None
+        if stop_reason:
+            lines.append(f"stopped: {stop_reason}; not exported (the export failed or was interrupted): "
+                         f"`dpdriver export {run_dir}` or `dpdriver run` with the same config exports it")
+        else:
+            lines.append(f"round {done}: running or interrupted; `dpdriver run` with the same config resumes it")
     return "\n".join(lines)

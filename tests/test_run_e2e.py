@@ -378,6 +378,14 @@ def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_pat
     assert listing(run_dir / "export") == listing(reference / "export")
 
 
+def test_status_of_a_stopped_run_whose_export_is_missing(finished_run, tmp_path, cli):
+    reference, _, _ = finished_run
+    _copy_until(reference, tmp_path / "run", rounds=2)  # every round done, no export
+    result = cli("status", tmp_path / "run")
+    assert result.returncode == 0 and "running or interrupted" not in result.stdout
+    assert "stopped: round limit (2) reached; not exported" in result.stdout and "dpdriver export" in result.stdout
+
+
 def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_run, tmp_path):
     from conftest import run_cli
 
