@@ -92,9 +92,23 @@ def run_tool(
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        tail = log_path.read_text().strip().splitlines()[-3:]
-        raise ToolError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed (exit {code}); see {log_path}: {' | '.join(tail)}")
+        raise ToolError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed (exit {code}): "
+                        f"{tool_error(log_path.read_text())}; see {log_path}")
     return usage.ru_utime + usage.ru_stime
+
+
+LOADER_NOISE = ("libcudart", "implib-gen", "DeePMD-kit: Cannot find", "DeePMD-kit: Error message", "absl::",
+                "oneDNN", "cpu_feature_guard", "To enable the following")  # printed by every run of dp and lmp
+
+
+def tool_error(output: str) -> str:
+    """The tool's own error line (LAMMPS' 'ERROR: ...', a Python exception's last line), never the CUDA loader's
+    noise that precedes it; else the last lines of its output."""
+    lines = [line.strip() for line in output.splitlines() if line.strip() and not any(n in line for n in LOADER_NOISE)]
+    for line in reversed(lines):
+        if line.startswith("ERROR") or re.match(r"^[\w.]*(Error|Exception)\b", line) or " ERROR " in line:
+            return line[:300]
+    return " | ".join(lines[-3:])[:300] or "no output"
 
 
 def write_progress(path: Path, done: int, total: int) -> None:

@@ -74,3 +74,14 @@ def test_npt_tasks_run_at_each_pressure_of_the_stage():
 def test_stage_and_trust_typos_are_refused_with_the_key(text, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace("?", r"\?")):
         parse_config(text, "c.yaml")
+
+
+def test_a_crashed_tool_reports_its_own_error_line_not_the_loader_noise(tmp_path):
+    from dpdriver.tools import ToolError, executable, run_tool
+
+    (tmp_path / "in.bad").write_text("units metal\nregion box block 0 3 0 3 0 3\ncreate_box 1 box\n"
+                                     "create_atoms 1 single 1 1 1\nmass 1 63.5\nvelocity all create nan 1\n")
+    with pytest.raises(ToolError) as info:
+        run_tool([executable("lmp"), "-in", "in.bad"], tmp_path, "lmp.out")
+    message = str(info.value)
+    assert "ERROR: Expected floating point parameter instead of 'nan'" in message and "libcudart" not in message
