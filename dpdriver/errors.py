@@ -7,3 +7,11 @@ class UserError(Exception):
 
 class ToolError(UserError):
     """An external tool (dp, lmp) failed; the message names the log to read."""
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception for a one-line message: its type and first line, cut at a word boundary, never mid-word."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

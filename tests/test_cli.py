@@ -88,3 +88,11 @@ def test_lmp_that_cannot_load_the_plugin(cli, tmp_path):
     assert not (tmp_path / "run").exists()
     doctor = cli("doctor", env=env)
     assert doctor.returncode == 1 and "FAIL  lmp loads pair_style deepmd" in doctor.stdout
+
+
+def test_long_reasons_are_cut_at_a_word():
+    from dpdriver.errors import one_line
+
+    text = one_line(ConnectionError("connection refused by the server " * 20 + "\nsecond line"), limit=60)
+    assert text.startswith("ConnectionError: connection refused") and text.endswith(" ...") and "second" not in text
+    assert all(word in ("ConnectionError:", "connection", "refused", "by", "the", "server", "...") for word in text.split())

@@ -13,7 +13,7 @@ from ase.constraints import FixScaled
 from ase.eos import EquationOfState
 from ase.units import GPa, J, m
 
-from ..errors import UserError
+from ..errors import one_line
 from ..generate.defects import DEFAULT_MILLER
 from .compute import as_evaluator, takes_calculator
 
@@ -204,8 +204,7 @@ def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, ev, superc
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if not isinstance(exc, UserError) else text
+    return one_line(exc).removeprefix("UserError: ")  # a user error's message already says what to do
 
 
 def properties(element: str, lattice: str, a_guess_A: float, c_over_a: float, calc) -> dict:

@@ -15,7 +15,7 @@ from dflow import s3_config
 from dflow.utils import StorageClient
 
 from ..config import RunConfig
-from ..errors import UserError
+from ..errors import UserError, one_line
 
 CREDENTIAL_ENV = {"token": "DPDRIVER_ARGO_TOKEN", "s3_access_key": "DPDRIVER_S3_ACCESS_KEY",
                   "s3_secret_key": "DPDRIVER_S3_SECRET_KEY"}
@@ -123,8 +123,7 @@ def reusable_steps(run_dir: Path) -> list:
     try:
         return [step for step in wf.query_step() if getattr(step, "key", None) and step.phase == "Succeeded"]
     except Exception as exc:
-        raise UserError(f"could not read the earlier workflow of {run_dir}: {type(exc).__name__}: "
-                        f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+        raise UserError(f"could not read the earlier workflow of {run_dir}: {one_line(exc)}") from None
 
 
 def _submission_record(run_dir: Path, record: dict, reused: list | None) -> None:
@@ -149,8 +148,7 @@ def submit(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
     except UserError:
         raise
     except Exception as exc:  # connection refused, TLS, 401/403 from the server
-        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise UserError(f"could not submit to Argo at {config.execution.argo.host}: {type(exc).__name__}: {first_line}; "
+        raise UserError(f"could not submit to Argo at {config.execution.argo.host}: {one_line(exc)}; "
                         "check execution.argo.host, the S3 settings and the token") from None
     _submission_record(run_dir, {"workflow": wf.id, "host": config.execution.argo.host,
                                  "namespace": config.execution.argo.namespace}, reused)
@@ -216,8 +214,7 @@ def workflow_progress(run_dir: Path) -> tuple[str, list[dict]]:
         phase = wf.query_status()
         advances = _finished_advances(wf)
     except Exception as exc:
-        raise UserError(f"could not reach the workflow of {run_dir}: {type(exc).__name__}: "
-                        f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+        raise UserError(f"could not reach the workflow of {run_dir}: {one_line(exc)}") from None
     return phase, (_history(advances[-1]) if advances else [])
 
 
