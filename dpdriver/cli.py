@@ -86,8 +86,12 @@ def cmd_convert(args) -> int:
     summary = convert(args.runs, Path(args.output), type_map=args.type_map.split(",") if args.type_map else None,
                       fmt=args.format, valid_fraction=args.valid_fraction, seed=args.seed, workers=args.workers,
                       include_ml=args.include_ml, max_force_eV_A=args.max_force,
-                      max_energy_deviation_eV_atom=args.max_energy_deviation)
+                      max_energy_deviation_eV_atom=args.max_energy_deviation,
+                      keep_species_mismatch=args.keep_species_mismatch)
     print(report_table(summary))
+    if not summary["frames_written"]:
+        raise UserError(f"no usable frames in {summary['runs']} VASP run(s): the reasons per file are above and in "
+                        f"{Path(args.output) / REPORT_FILE}; no data was written")
     print(f"report: {Path(args.output) / REPORT_FILE}   index: {Path(args.output) / INDEX_FILE}")
     return 0
 
@@ -237,6 +241,9 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("--max-force", type=float, default=50.0, help="reject frames with an atomic force above this (eV/A)")
     conv.add_argument("--max-energy-deviation", type=float, default=5.0,
                       help="reject frames whose energy per atom is this far from their system's median (eV/atom)")
+    conv.add_argument("--keep-species-mismatch", action="store_true",
+                      help="keep runs whose POTCAR species, paired with the POSCAR counts, contradict the POSCAR title "
+                           "(VASP computed the POTCAR's species; rejected by default)")
     conv.set_defaults(func=cmd_convert)
     status = sub.add_parser("status", help="what a run has done, per round",
                             description="One row per finished round: temperatures, frames accurate / candidate / "

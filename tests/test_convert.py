@@ -135,10 +135,51 @@ def test_element_outside_type_map_names_the_file(cli, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_nothing_usable_is_an_error(cli, tmp_path):
+def test_nothing_usable_is_an_error_with_the_table_and_the_report(cli, tmp_path):
     result = cli("convert", FIXTURES / "aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.nelm-breach-consistent", "-o", tmp_path / "o")
     assert result.returncode == 2 and result.stderr.startswith("dpdriver: error: no usable frames")
-    assert not (tmp_path / "o").exists()
+    assert "--report-only" not in result.stderr and "convert_report.json" in result.stderr
+    assert "OUTCAR.nelm-breach-consistent" in result.stdout and "scf_unconverged" in result.stdout  # the per-file table
+    report = json.loads((tmp_path / "o" / "convert_report.json").read_text())
+    assert report["frames_written"] == 0 and not list((tmp_path / "o").rglob("*.npy"))
+
+
+def test_frames_an_outcar_cannot_give_come_from_the_vasprun_beside_it(tmp_path):
+    """NWRITE=0 leaves 8 of 10 MD steps out of the OUTCAR; a 'cannot find forces' OUTCAR.gz loses its only frame:
+    vasprun.xml has them, and the index says which file each frame came from."""
+    summary = convert([FIXTURES / "dpdata/tests/poscars/Ti-aimd-nwrite0"], tmp_path / "ti", valid_fraction=0)
+    ti = summary["files"][0]
+    assert (ti["found"], ti["kept"], ti["rejected"], ti["recovered"]) == (10, 10, {}, 8)
+    with open(tmp_path / "ti" / "index.csv") as f:
+        sources = [Path(row["source_file"]).name for row in csv.DictReader(f)]
+    assert sorted(sources) == ["OUTCAR"] * 2 + ["vasprun.xml"] * 8
+    al = convert([FIXTURES / "atomate/atomate/vasp/test_files/Al"], tmp_path / "al", valid_fraction=0)["files"][0]
+    assert al["file"].endswith("OUTCAR.gz") and "cannot find forces" in al["error"]
+    assert (al["kept"], al["rejected"], Path(al["recovered_from"]).name) == (1, {}, "vasprun.xml.gz")
+
+
+def test_a_damaged_file_is_one_row_and_the_others_are_converted(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "cut").mkdir(parents=True)
+    whole = (FIXTURES / "atomate/atomate/vasp/test_files/Al/vasprun.xml.gz").read_bytes()
+    (runs / "cut" / "vasprun.xml.gz").write_bytes(whole[: len(whole) // 2])  # a copy cut off mid-transfer
+    shutil.copytree(FIXTURES / "dpdata/tests/poscars/Ti-aimd-nwrite0", runs / "good")
+    summary = convert([runs], tmp_path / "o", valid_fraction=0)
+    rows = {Path(f["file"]).parent.name: f for f in summary["files"]}
+    assert rows["cut"]["error"].startswith("EOFError") and rows["cut"]["kept"] == 0
+    assert rows["good"]["kept"] == 10 and summary["frames_written"] == 10
+
+
+def test_a_species_order_that_contradicts_the_poscar_title_is_rejected_unless_kept(tmp_path):
+    text = (FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged").read_text()
+    swapped = tmp_path / "run" / "OUTCAR"
+    swapped.parent.mkdir()
+    swapped.write_text(text.replace(" POSCAR =   H  C ", " POSCAR =   H1 C4"))  # the title says HC4, POTCAR+counts CH4
+    rejected = convert([swapped], tmp_path / "o1", valid_fraction=0)["files"][0]
+    assert rejected["kept"] == 0 and rejected["rejected"] == {"species_order": 3}
+    assert "--keep-species-mismatch" in rejected["rejections"][0]["value"]
+    kept = convert([swapped], tmp_path / "o2", valid_fraction=0, keep_species_mismatch=True)["files"][0]
+    assert kept["kept"] == 2
 
 
 def test_cli_prints_the_table_and_writes_the_report(cli, tmp_path):

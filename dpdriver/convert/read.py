@@ -18,7 +18,8 @@ import dpdata
 import numpy as np
 
 from ..data import non_finite_labels
-from .discover import Run
+from ..errors import one_line
+from .discover import Run, kind_of
 from .scf import IonicStep, scan_outcar, scan_vasprun
 
 OPENERS = {".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open}
@@ -49,6 +50,8 @@ class FileReport:
     also_written: list[str] = field(default_factory=list)
     rejections: list[dict] = field(default_factory=list)  # per rejected frame: ionic step, reason, value
     warnings: list[str] = field(default_factory=list)  # what dpdata warned, e.g. POSCAR/POTCAR species order
+    recovered_from: str | None = None  # the run's other file, which gave the frames this one could not
+    recovered: int = 0
 
     def reject(self, reason: str, ionic_step: int, value=None) -> None:
         self.rejected[reason] += 1
@@ -133,7 +136,11 @@ def read_vasprun_in_chunks(path: Path, steps: list[IonicStep]) -> dpdata.Labeled
     return system
 
 
-def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, include_ml: bool) -> tuple[FileReport, list[Frame]]:
+SPECIES_MISMATCH = "does not match the explicit composition in the POSCAR title"  # dpdata's warning
+
+
+def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, include_ml: bool,
+             keep_species_mismatch: bool = False) -> tuple[FileReport, list[Frame]]:
     report = FileReport(str(run.source), run.kind, also_written=[str(p) for p in run.also_written])
     frames: list[Frame] = []
     with plain_file(run.source) as path:
@@ -152,9 +159,10 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
             report.warnings = sorted({str(w.message).splitlines()[0][:200] for w in system.caught_warnings
                                       if "unconverged" not in str(w.message) and "convergence" not in str(w.message)})
         except Exception as exc:  # dpdata raises many types on damaged files; the report keeps the reason
-            report.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            report.error = one_line(exc, 200)
             report.found = len(steps)
-            report.rejected["unreadable"] = len(steps)
+            if steps:
+                report.rejected["unreadable"] = len(steps)
             return report, frames
         ml_system = None
         if include_ml and report.ml_frames:
@@ -169,11 +177,17 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
     unmatched_steps = report.found - len(system)
     if unmatched_steps > 0:
         report.rejected["incomplete_step" if not report.complete else "unparsed_step"] += unmatched_steps
+    # VASP pairs POSCAR's counts with POTCAR's species order: when they contradict the POSCAR title, the run may
+    # have used the wrong potentials, and no label of it is trusted unless the user says the POTCAR order was meant
+    species_mismatch = any(SPECIES_MISMATCH in w for w in report.warnings) and not keep_species_mismatch
     for i, step in enumerate(matched):
         ionic_step = step.index if step else i
         frame = system[i]
         non_finite = non_finite_labels(frame)
-        if step is not None and not step.converged:
+        if species_mismatch:
+            report.reject("species_order", ionic_step, "POTCAR species paired with the POSCAR counts contradict the "
+                                                       "POSCAR title; --keep-species-mismatch keeps them")
+        elif step is not None and not step.converged:
             report.reject("scf_unconverged", ionic_step, step.last_energy_change_eV)
         elif non_finite:
             report.reject("non_finite", ionic_step, "NaN or infinity in " + ", ".join(non_finite))
@@ -185,3 +199,43 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
         frames.extend(Frame(ml_system[i], str(run.source), -1 - i, run.run_id, ml_predicted=True) for i in range(len(ml_system)))
     report.kept = len(frames)
     return report, frames
+
+
+LOST = ("unparsed_step", "incomplete_step", "unreadable")  # frames a file had but could not give
+
+
+def unreadable(run: Run, exc: Exception) -> FileReport:
+    """A file that cannot even be opened or decompressed (EOFError of a cut .gz, PermissionError): one report row."""
+    report = FileReport(str(run.source), run.kind, also_written=[str(p) for p in run.also_written])
+    report.error = one_line(exc, 200)
+    return report
+
+
+def recover_from_other_file(run: Run, report: FileReport, frames: list[Frame], read) -> list[Frame]:
+    """The frames this run's file lost (NWRITE=0 OUTCARs, 'cannot find forces'), from the run's other file
+    (vasprun.xml beside an OUTCAR, or the reverse) where it has them; each recovered frame names its file."""
+    lost = sum(report.rejected[reason] for reason in LOST)
+    other = next((p for p in run.also_written if kind_of(p) != run.kind), None)
+    if not (lost or report.error) or other is None:
+        return frames
+    try:
+        other_report, other_frames = read(Run(run.run_id, other, kind_of(other)))
+    except Exception:  # noqa: BLE001 - the other file is no better: nothing to recover
+        return frames
+    known = {f.ionic_step for f in frames} | {r["ionic_step"] for r in report.rejections}
+    recovered = [f for f in other_frames if f.ionic_step not in known and not f.ml_predicted]
+    rejections = [r for r in other_report.rejections if r["ionic_step"] not in known]
+    for _ in range(len(recovered) + len(rejections)):  # each now accounted for: no longer lost
+        reason = next((r for r in LOST if report.rejected[r]), None)
+        if reason is None:
+            break
+        report.rejected[reason] -= 1
+        if not report.rejected[reason]:
+            del report.rejected[reason]
+    for r in rejections:
+        report.reject(r["reason"], r["ionic_step"], r["value"])
+    report.found = max(report.found, other_report.found)
+    if recovered:
+        report.recovered_from, report.recovered = str(other), len(recovered)
+        report.kept += len(recovered)
+    return frames + recovered
