@@ -112,6 +112,12 @@ VARIANTS = {
     # weight, against larger nets and a heavier energy weight
     **{f"w-{nets}-e{e:g}": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 12000, "limit_pref_e": e,
                              **NETS[nets]}, "scratch", None) for nets in NETS for e in (1, 10)},
+    # the same labels plus 30 referee MD frames at 1200 and 1500 K in the example's 16-atom cells (the frames the
+    # loop's trust window left unlabeled): data coverage, or model capacity?
+    "w-small-e1-hot": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 12000, **NETS["small"]}, "scratch", None),
+    # the example's initial data plus 120 referee MD frames in 54-atom cells at 300-1800 K: what enough data gives
+    **{f"w-{nets}-e1-md54": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 12000, **NETS[nets]}, "scratch",
+                             None) for nets in NETS},
 }
 
 
