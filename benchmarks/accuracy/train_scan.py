@@ -166,7 +166,10 @@ DATA_SETS = {"train_scan": "the old example's 111 labels", "train_scan_b": "the 
              "train_scan_example": "the example's 132 labels (slabs and a vacancy in its initial data)",
              "train_scan_noslab": "the same without the 9 slab frames",
              "train_scan_warm": "the example's labels of rounds 1 and 2 (parents: init + round.000; children: + round.001)",
-             "train_scan_production": "the example's 132 labels, production models continued from its best round-2 member"}
+             "train_scan_production": "the example's 132 labels, production models continued from its best round-2 member",
+             "train_scan_w": "W (SNAP referee, `--referee w-snap`): the W example's 132 labels (16-atom cells)",
+             "train_scan_w_hot": "W: the same plus 30 referee MD frames at 1200 and 1500 K (16-atom cells)",
+             "train_scan_w_md54": "W: the example's initial data plus 120 referee MD frames in 54-atom cells, 300-1800 K"}
 
 
 SHOWN = {"rcut_A", "rcut_smth_A", "precision", "free_atom_energy_eV", "start_lr", "warm_start_lr", "sel", "steps",
@@ -203,7 +206,10 @@ def table(results: dict) -> str:
 
 def tables() -> str:
     """Every results file's table under the data it trained on."""
-    parts = ["# Training scan: one model per variant, judged on unseen 900 K MD and a vacancy cell (EMT Cu)", "",
+    parts = ["# Training scan: one model per variant, judged on unseen MD and a vacancy cell", "",
+             "Cu against EMT (900 K MD in 108 atoms, a 107-atom vacancy cell at 600 K); W against its SNAP referee "
+             "(1500 K MD in 128 atoms, a 127-atom vacancy cell at 1000 K). The last column: relative errors of the "
+             "relaxed surface energies and, where measured, the relaxed vacancy formation energy.", "",
              "`python benchmarks/accuracy/train_scan.py DATA TEST_DATA --variants ... --out FILE`; "
              "`--table` writes this file. Two trainings shared the 2 cores: CPU s is the comparable cost.", ""]
     for path in sorted(RESULTS.glob("train_scan*.json")):
