@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -326,6 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def crash_log_path() -> Path:
+    """$XDG_CACHE_HOME/dpdriver (~/.cache/dpdriver), one file per crash: never in the folder the user runs from."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "dpdriver" / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
 def _run(args) -> int:
     try:
         return args.func(args)
@@ -335,8 +342,9 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         print("dpdriver: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:  # a bug of ours: one line for the user, the traceback in a file
-        log = Path.cwd() / "dpdriver-crash.log"
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback in a file outside any source tree
+        log = crash_log_path()
+        log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(traceback.format_exc())
         print(f"dpdriver: internal error: {type(exc).__name__}: {exc} (traceback in {log}; please report it)", file=sys.stderr)
         return EXIT_INTERNAL

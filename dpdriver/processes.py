@@ -1,11 +1,13 @@
-"""One runner per run directory, and no orphans: after a SIGKILL the steps' processes (forked step groups,
-`dp` and `lmp`) keep running; the next runner finds them by an environment mark they inherited and stops them."""
+"""One runner per run directory, and no orphans: after a SIGKILL of the runner its steps' processes (forked step
+groups, `dp` and `lmp`) would run on; they carry an environment mark, and a detached reaper stops them once the
+runner is gone (the next runner stops any it missed)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -118,4 +120,24 @@ def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
     tmp.write_text(json.dumps({"pid": os.getpid(), "mark": mark}))
     tmp.replace(record)
     os.environ[RUNNER_ENV] = mark  # inherited by every step process and tool it starts
+    start_reaper(os.getpid(), mark)
     return stopped
+
+
+def start_reaper(runner_pid: int, mark: str) -> None:
+    """A detached process that outlives the runner: once the runner has ended, by SIGKILL too, it stops every
+    process carrying the runner's mark, so that no step, `dp` or `lmp` runs on without it."""
+    unmarked = {k: v for k, v in os.environ.items() if k not in (RUNNER_ENV, RUNNER_PID_ENV)}
+    subprocess.Popen([sys.executable, "-m", "dpdriver.processes", str(runner_pid), mark], env=unmarked,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True, close_fds=True)
+
+
+def reap(runner_pid: int, mark: str, poll_s: float = 0.5) -> None:
+    while _alive(runner_pid):
+        time.sleep(poll_s)
+    _stop(marked_processes(mark))
+
+
+if __name__ == "__main__":  # the reaper of start_reaper
+    reap(int(sys.argv[1]), sys.argv[2])

@@ -96,3 +96,22 @@ def test_long_reasons_are_cut_at_a_word():
     text = one_line(ConnectionError("connection refused by the server " * 20 + "\nsecond line"), limit=60)
     assert text.startswith("ConnectionError: connection refused") and text.endswith(" ...") and "second" not in text
     assert all(word in ("ConnectionError:", "connection", "refused", "by", "the", "server", "...") for word in text.split())
+
+
+def test_an_internal_error_is_one_line_and_its_traceback_goes_outside_the_working_folder(tmp_path, monkeypatch, capsys):
+    """A bug of ours never writes into the folder the user runs from."""
+    from types import SimpleNamespace
+
+    from dpdriver.cli import EXIT_INTERNAL, _run
+
+    def bug(args):
+        raise KeyError("a bug")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert _run(SimpleNamespace(func=bug)) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert err.startswith("dpdriver: internal error: KeyError") and len(err.strip().splitlines()) == 1
+    logs = list((tmp_path / "cache" / "dpdriver").glob("crash-*.log"))
+    assert len(logs) == 1 and "Traceback" in logs[0].read_text() and str(logs[0]) in err
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]

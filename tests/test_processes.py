@@ -86,7 +86,9 @@ time.sleep(60)
 
 
 @pytest.mark.parametrize("restart", ["marked", "plain"])
-def test_forked_children_of_a_killed_runner_are_found_only_when_it_restarted_with_its_mark(tmp_path, restart):
+def test_forked_children_of_a_killed_runner_end_with_it_only_when_it_restarted_with_its_mark(tmp_path, restart):
+    """kill -9 of the runner: its reaper stops the forked step process at once, no rerun needed; a mark set
+    without the restart is not in a forked child's /proc environ, so that child would be missed."""
     script = tmp_path / "runner.py"
     script.write_text(FORKING_RUNNER)
     runner = subprocess.Popen([sys.executable, str(script), str(tmp_path), restart],
@@ -98,15 +100,15 @@ def test_forked_children_of_a_killed_runner_are_found_only_when_it_restarted_wit
     runner.kill()
     runner.wait()
     try:
-        stopped = take_over(tmp_path)
         if restart == "marked":
-            assert stopped == 1 and marked_processes(recorded["mark"]) == []
             deadline = time.monotonic() + 10
             while os.path.exists(f"/proc/{child}") and open(f"/proc/{child}/stat").read().split()[2] != "Z":
-                assert time.monotonic() < deadline, "the forked child survived"
+                assert time.monotonic() < deadline, "the forked child survived its runner"
                 time.sleep(0.05)
+            assert marked_processes(recorded["mark"]) == [] and take_over(tmp_path) == 0
         else:  # the mark set after start is not in /proc/PID/environ of a forked child: the orphan is missed
-            assert stopped == 0 and os.path.exists(f"/proc/{child}")
+            time.sleep(2)
+            assert take_over(tmp_path) == 0 and os.path.exists(f"/proc/{child}")
     finally:
         try:
             os.kill(child, 9)
