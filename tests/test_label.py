@@ -85,6 +85,14 @@ def test_failed_label_is_quarantined_with_its_reason_and_others_go_on(tmp_path):
     assert sorted(p.name for p in (tmp_path / "quarantine").iterdir()) == ["task.000011"]
 
 
+def test_a_failure_read_back_keeps_its_reason_as_it_was(tmp_path):
+    frames = mixed_structures()[:1]
+    frames[0].set_chemical_symbols(["Fe"] * len(frames[0]))
+    first = label_to_data(EMTLabeler(), frames, tmp_path / "a", ["Cu"], tmp_path / "tasks")["failed"][0]["reason"]
+    again = label_to_data(EMTLabeler(), frames, tmp_path / "b", ["Cu"], tmp_path / "tasks")["failed"][0]["reason"]
+    assert again == first and not first.startswith("RuntimeError: ")  # read back from the task folder, not re-run
+
+
 def test_unsupported_element_is_a_user_error():
     with pytest.raises(UserError, match="does not support Fe"):
         EMTLabeler().check("Fe")
