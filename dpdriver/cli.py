@@ -55,7 +55,7 @@ def cmd_init(args) -> int:
     from .run import check_config
 
     config = load_config(args.config)
-    print(check_config(config))  # the dry run refuses what the run refuses, before the output folder is claimed
+    print(check_config(config, planning_only=args.dry_run))  # refused as the run would refuse it, before any writing
     if args.dry_run:
         return 0
     out = Path(args.output or f"init-{Path(args.config).stem}")

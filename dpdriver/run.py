@@ -275,10 +275,12 @@ class Runner:
         return self.export(history, stop_reason)
 
 
-def check_config(config: RunConfig) -> str:
-    """What the config alone shows cannot work (no tool started): the run, `submit --local` and `init`, dry runs
-    included, refuse it alike. Returns the initial data's plan table."""
-    make_labeler(config.labeler).check(config.element)
+def check_config(config: RunConfig, planning_only: bool = False) -> str:
+    """What the config shows cannot work (no tool started): the run, `submit --local` and `init`, dry runs
+    included, refuse it alike; planning only (a dry run) leaves out the labeler's programs and files (POTCARs,
+    potential files), which may live on the cluster only. Returns the initial data's plan table."""
+    labeler = make_labeler(config.labeler)
+    labeler.check_element(config.element) if planning_only else labeler.check(config.element)
     if config.convergence.require_properties and config.labeler.kind == "vasp":
         raise UserError("convergence.require_properties needs a reference computed in-process (EMT or an ASE "
                         "labeler); with VASP, set it to false and run `dpdriver export RUN` after the run: it validates "

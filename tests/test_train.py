@@ -206,14 +206,17 @@ element: Cu
 seed: 3
 initial_data:
   generators:
-    - {kind: rattle, stdev_A: [0.05], per_stdev: 3}
-training: {models: 2, steps: 50, sel: 30}
+    - {kind: volume_scan, name: volumes, volume_change_range: [-0.17, 0.0], count: 2, keep: false}
+    - {kind: rattle, base: volumes, stdev_A: [0.05], per_stdev: 2}
+training: {models: 2, steps: 50, sel: 80}  # the ideal crystal has 78 neighbours within 6 A; 17 % denser cells 86
 validation: {test_structures: 1, families: [rattled]}
 """
 
 
 @pytest.mark.slow
 def test_a_user_sel_smaller_than_the_data_needs_is_refused_before_training(tmp_path):
+    """A sel the ideal crystal already exceeds is refused before anything runs (test_init_cli); one that only the
+    labeled data exceeds, once the initial data is labeled, before any training."""
     from conftest import run_cli
 
     config = tmp_path / "small.yaml"
@@ -222,7 +225,7 @@ def test_a_user_sel_smaller_than_the_data_needs_is_refused_before_training(tmp_p
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     needed = re.search(r"smaller than the (\d+) neighbours", lines[0])
-    assert len(lines) == 1 and "training.sel = 30" in lines[0] and needed and int(needed.group(1)) >= 42
+    assert len(lines) == 1 and "training.sel = 80" in lines[0] and needed and int(needed.group(1)) > 80
     assert not (tmp_path / "run" / "rounds").exists()  # nothing trained
     assert (tmp_path / "run" / "data" / "init").is_dir()  # the labels are kept for the rerun
 

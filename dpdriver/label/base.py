@@ -64,7 +64,12 @@ class Labeler(ABC):
         raise UserError(f"labeler '{self.name}' cannot be used as an in-process ASE calculator")
 
     def check(self, element: str) -> None:
-        """Fail before any work on what would fail every label (element, missing program or files)."""
+        """Fail before any work on what would fail every label: the element, and the labeler's programs and files
+        (subclasses add those)."""
+        self.check_element(element)
+
+    def check_element(self, element: str) -> None:
+        """What the config alone decides (a dry run checks only this): whether the labeler covers the element."""
         supported = self.supported_elements()
         if supported is not None and element not in supported:
             raise UserError(

@@ -136,12 +136,15 @@ class LammpsLabeler(ASECalculatorLabeler):
                  for token in line.split()[2:] if token in atomic_numbers and token != "X"}
         return named or None  # elements named at the end of `pair_coeff * * file(s) El ...`; else unknown
 
-    def check(self, element: str) -> None:
+    def check_element(self, element: str) -> None:
         supported = self.supported_elements()
         if supported is not None and element not in supported:
             what = f"preset {self.preset_name}" if self.preset_name else "the pair_coeff lines"
             raise UserError(f"labeler 'lammps': {what} covers {', '.join(sorted(supported))}, not the run's element "
                             f"{element}; choose a potential for {element}")
+
+    def check(self, element: str) -> None:
+        self.check_element(element)
         self.potential_files()
         load_lammps()
 

@@ -70,6 +70,7 @@ class VaspLabeler(Labeler):
         return Path(self.config.potcar_dir).expanduser() / relative
 
     def check(self, element: str) -> None:
+        self.check_element(element)
         path = self.potcar_path(element)
         if not path.is_file():
             raise UserError(f"no POTCAR for {element} at {path}; set labeler.potcar_dir to your POTCAR library "
