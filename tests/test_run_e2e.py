@@ -402,7 +402,8 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_
     assert (run_dir / "run.json").read_text() == identity
 
     longer = tmp_path / "longer.yaml"
-    longer.write_text(config.read_text().replace("max_rounds: 2", "max_rounds: 3").replace("md_steps: 120", "md_steps: 60"))
+    longer.write_text(config.read_text().replace("max_rounds: 2", "max_rounds: 3").replace("md_steps: 120", "md_steps: 60")
+                      .replace("production_steps: 200", "production_steps: 60"))
     frames = count_frames(run_dir / "data")
     result = run_cli("run", longer, "--workdir", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]

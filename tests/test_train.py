@@ -163,7 +163,7 @@ from dpdriver.data import system_dirs
 from dpdriver.train import train_production
 root = Path(sys.argv[1])
 training = TrainingConfig.model_validate({"descriptor_neuron": [8, 16], "fitting_neuron": [24, 24], "axis_neuron": 4,
-                                          "rcut_A": 5.0, "rcut_smth_A": 0.5, "sel": 60, "steps": 100, "production_steps": 600})
+                                          "rcut_A": 5.0, "rcut_smth_A": 0.5, "sel": 60, "steps": 100, "production_steps": 300})
 train_production(training, "Cu", [root / "parent" / "graph.pb"], system_dirs(root / "data"), root / "check",
                  root / "production", seed=5)
 """
@@ -182,21 +182,21 @@ def test_killed_production_training_resumes_from_its_checkpoint(emt_data):
     proc = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 300
-    while checkpoint_step(train_dir) < 120:
+    while checkpoint_step(train_dir) < 60:
         assert proc.poll() is None and time.monotonic() < deadline, "production training ended before a checkpoint"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the runner and its dp, as a node failure would
     proc.wait()
     killed_at = checkpoint_step(train_dir)
-    assert 120 <= killed_at < 600
+    assert 60 <= killed_at < 300
     again = subprocess.run([sys.executable, str(script), str(root)], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     summary = json.loads((root / "production" / "out" / "production.json").read_text())
-    assert summary["resumed_from_step"] >= killed_at and summary["steps"] == 600
+    assert summary["resumed_from_step"] >= killed_at and summary["steps"] == 300
     assert "restart from model" in (train_dir / "train.log").read_text()
     steps = read_lcurve(train_dir / "lcurve.out")["step"]
-    assert steps[-1] == 600 and list(steps) == sorted(set(steps))
-    assert summary["best_step"] % 30 == 0 and 300 <= summary["best_step"] <= 600  # saves every 600 / 20, second half
+    assert steps[-1] == 300 and list(steps) == sorted(set(steps))
+    assert summary["best_step"] % 15 == 0 and 150 <= summary["best_step"] <= 300  # saves every 300 / 20, second half
     assert sorted(p.name for p in (root / "production" / "out").iterdir()) == sorted(
         ["graph.pb", "lcurve.out", "train_stats.json", "schedule.json", "input.json", "production.json"])
 
