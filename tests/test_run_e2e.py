@@ -355,6 +355,7 @@ def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_pat
     from conftest import DPDRIVER, run_cli
     from dpdriver.processes import RUNNER_ENV
     from dpdriver.train.dp import checkpoint_step
+    from dpdriver.train.lcurve import read_lcurve
 
     reference, config, _ = finished_run
     run_dir = tmp_path / "run"
@@ -377,6 +378,10 @@ def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_pat
     assert "round 0" not in again.stdout and "round 1" not in again.stdout
     production = json.loads((run_dir / "production" / "production.json").read_text())
     assert killed_at < 200 and production["resumed_from_step"] >= killed_at and production["steps"] == 200
+    assert "restart from model" in (train_dir / "train.log").read_text()  # DeePMD-kit resumed its checkpoint
+    steps = read_lcurve(train_dir / "lcurve.out")["step"]
+    assert steps[-1] == 200 and list(steps) == sorted(set(steps))  # one learning curve, no step twice
+    assert production["best_step"] % 10 == 0 and 100 <= production["best_step"] <= 200  # saved every 10, 2nd half
     listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())  # noqa: E731
     assert listing(run_dir / "export") == listing(reference / "export")
 
@@ -403,7 +408,7 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_
 
     longer = tmp_path / "longer.yaml"
     longer.write_text(config.read_text().replace("max_rounds: 2", "max_rounds: 3").replace("md_steps: 120", "md_steps: 60")
-                      .replace("production_steps: 200", "production_steps: 60"))
+                      .replace("production_steps: 200", "production_steps: 60").replace("  steps: 500", "  steps: 100"))
     frames = count_frames(run_dir / "data")
     result = run_cli("run", longer, "--workdir", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]

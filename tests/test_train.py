@@ -1,13 +1,8 @@
-"""Training: schedules from the data, sel from the data, the free-atom energy, warm starts and resumed
-production training, with the real dp at tiny sizes."""
+"""Training: schedules from the data, sel from the data, the free-atom energy and warm starts, with the real dp at
+tiny sizes (a killed production training's resumption: tests/test_run_e2e.py, through the command)."""
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +12,6 @@ from dpdriver.config import RunConfig, TrainingConfig
 from dpdriver.errors import UserError
 from dpdriver.loop import warm_start_possible
 from dpdriver.train import model_shape, plan_schedule
-from dpdriver.train.dp import checkpoint_step
 from dpdriver.train.lcurve import best_step, read_lcurve
 from dpdriver.train.neighbors import decide_sel
 
@@ -153,52 +147,6 @@ def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_da
     assert warm_start["rmse_e_val"][0] < 0.2 * cold_start["rmse_e_val"][0]
     assert _lone_atom_energy(child) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
     assert _lone_atom_energy(scratch) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
-
-
-PRODUCTION_SCRIPT = """
-import sys
-from pathlib import Path
-from dpdriver.config import TrainingConfig
-from dpdriver.data import system_dirs
-from dpdriver.train import train_production
-root = Path(sys.argv[1])
-training = TrainingConfig.model_validate({"descriptor_neuron": [8, 16], "fitting_neuron": [24, 24], "axis_neuron": 4,
-                                          "rcut_A": 5.0, "rcut_smth_A": 0.5, "sel": 60, "steps": 100, "production_steps": 300})
-train_production(training, "Cu", [root / "parent" / "graph.pb"], system_dirs(root / "data"), root / "check",
-                 root / "production", seed=5)
-"""
-
-
-@pytest.mark.slow
-def test_killed_production_training_resumes_from_its_checkpoint(emt_data):
-    from dpdriver.train import train_model
-
-    root, data, _ = emt_data
-    if not (root / "parent" / "graph.pb").exists():
-        train_model(_training(steps=100), ["Cu"], data, root / "parent", seed=3)
-    script = root / "production.py"
-    script.write_text(PRODUCTION_SCRIPT)
-    train_dir = root / "production" / "train"
-    proc = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 300
-    while checkpoint_step(train_dir) < 60:
-        assert proc.poll() is None and time.monotonic() < deadline, "production training ended before a checkpoint"
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its dp, as a node failure would
-    proc.wait()
-    killed_at = checkpoint_step(train_dir)
-    assert 60 <= killed_at < 300
-    again = subprocess.run([sys.executable, str(script), str(root)], capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr[-2000:]
-    summary = json.loads((root / "production" / "out" / "production.json").read_text())
-    assert summary["resumed_from_step"] >= killed_at and summary["steps"] == 300
-    assert "restart from model" in (train_dir / "train.log").read_text()
-    steps = read_lcurve(train_dir / "lcurve.out")["step"]
-    assert steps[-1] == 300 and list(steps) == sorted(set(steps))
-    assert summary["best_step"] % 15 == 0 and 150 <= summary["best_step"] <= 300  # saves every 300 / 20, second half
-    assert sorted(p.name for p in (root / "production" / "out").iterdir()) == sorted(
-        ["graph.pb", "lcurve.out", "train_stats.json", "schedule.json", "input.json", "production.json"])
 
 
 SMALL_SEL = """\
