@@ -6,6 +6,8 @@ the CPU seconds are the comparable figure, not wall time): one model per variant
 DATA_DIR is a run's data/ (all its labels), TEST_DATA_DIR its held-out set (validation for production
 variants). Each variant trains once (restartable: a finished variant is kept) and is judged on the
 unseen 900 K MD and vacancy cells of unseen.py. Results go to benchmarks/results/accuracy/train_scan.json.
+`--referee w-snap` judges W models against the W SNAP potential on the transition-metal benchmark's unseen
+sets (DATA_DIR: the W example's run); referee_md.py builds the extra referee MD frames of the W variants.
 """
 
 from __future__ import annotations
