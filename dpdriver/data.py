@@ -11,7 +11,6 @@ import numpy as np
 
 
 LABELED_ARRAYS = ("energies", "forces", "virials", "coords", "cells")  # dpdata's keys of one labeled frame
-NPY_ARRAYS = ("energy", "force", "virial", "coord", "box")  # the same, as deepmd/npy files
 
 
 def non_finite_labels(system: dpdata.LabeledSystem) -> list[str]:
@@ -63,10 +62,10 @@ def check_data_dir(path: Path, type_map: list[str]) -> int:
         raise UserError(f"initial_data.data_dirs: '{path}' holds no DeePMD data (no type.raw below it); "
                         "give the output folder of `dpdriver convert` or `dpdriver init`")
     for system in systems:
-        bad = [p for name in NPY_ARRAYS for p in system.glob(f"set.*/{name}.npy") if not np.all(np.isfinite(np.load(p)))]
+        bad = non_finite_labels(dpdata.LabeledSystem(str(system), fmt="deepmd/npy"))
         if bad:
-            raise UserError(f"initial_data.data_dirs: {bad[0]} holds NaN or infinity; DeePMD-kit cannot train on it: "
-                            "remove that frame or convert the source again with `dpdriver convert`")
+            raise UserError(f"initial_data.data_dirs: {system} holds NaN or infinity in {', '.join(bad)}; DeePMD-kit "
+                            "cannot train on it: remove those frames or convert the source again with `dpdriver convert`")
         names_file = system / "type_map.raw"
         names = names_file.read_text().split() if names_file.exists() else type_map
         types = {int(t) for t in (system / "type.raw").read_text().split()}

@@ -280,7 +280,10 @@ def check_config(config: RunConfig, planning_only: bool = False) -> str:
     included, refuse it alike; planning only (a dry run) leaves out the labeler's programs and files (POTCARs,
     potential files), which may live on the cluster only. Returns the initial data's plan table."""
     labeler = make_labeler(config.labeler)
-    labeler.check_element(config.element) if planning_only else labeler.check(config.element)
+    if planning_only:
+        labeler.check_element(config.element)
+    else:
+        labeler.check(config.element)
     if config.convergence.require_properties and config.labeler.kind == "vasp":
         raise UserError("convergence.require_properties needs a reference computed in-process (EMT or an ASE "
                         "labeler); with VASP, set it to false and run `dpdriver export RUN` after the run: it validates "

@@ -102,3 +102,19 @@ def test_nan_stress_is_never_kept_and_init_applies_the_loops_failure_policy(cli,
     assert_one_line_error(again, "labels failing: 2 of 5")
     config.write_text(NAN_STRESS.replace("0.9", "0.5"))
     assert cli("init", config, "-o", tmp_path / "out", env=env).returncode == 0  # go on with what succeeded
+
+
+def test_given_data_with_nan_is_refused_before_anything_runs(cli, tmp_path):
+    import dpdata
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms.calc = EMT()
+    atoms.get_potential_energy()
+    dpdata.LabeledSystem(atoms, fmt="ase/structure").to("deepmd/npy", str(tmp_path / "given"))
+    energy = next((tmp_path / "given").rglob("energy.npy"))
+    np.save(energy, np.full_like(np.load(energy), np.nan))
+    config = tmp_path / "c.yaml"
+    config.write_text(f"element: Cu\ninitial_data: {{data_dirs: [{tmp_path / 'given'}]}}\n")
+    assert_one_line_error(cli("init", config, "--dry-run"), "holds NaN or infinity in energies")

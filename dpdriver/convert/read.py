@@ -136,12 +136,16 @@ def read_vasprun_in_chunks(path: Path, steps: list[IonicStep]) -> dpdata.Labeled
     return system
 
 
+def _report_of(run: Run) -> FileReport:
+    return FileReport(str(run.source), run.kind, also_written=[str(p) for p in run.also_written])
+
+
 SPECIES_MISMATCH = "does not match the explicit composition in the POSCAR title"  # dpdata's warning
 
 
 def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, include_ml: bool,
              keep_species_mismatch: bool = False) -> tuple[FileReport, list[Frame]]:
-    report = FileReport(str(run.source), run.kind, also_written=[str(p) for p in run.also_written])
+    report = _report_of(run)
     frames: list[Frame] = []
     with plain_file(run.source) as path:
         report.vasp_version = vasp_version(path, run.kind)
@@ -206,7 +210,7 @@ LOST = ("unparsed_step", "incomplete_step", "unreadable")  # frames a file had b
 
 def unreadable(run: Run, exc: Exception) -> FileReport:
     """A file that cannot even be opened or decompressed (EOFError of a cut .gz, PermissionError): one report row."""
-    report = FileReport(str(run.source), run.kind, also_written=[str(p) for p in run.also_written])
+    report = _report_of(run)
     report.error = one_line(exc, 200)
     return report
 

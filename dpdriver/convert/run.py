@@ -25,11 +25,9 @@ def _read(args):
 
     try:
         report, frames = read(run)
-    except ValueError as exc:
-        if "not in --type-map" in str(exc):
-            raise UserError(f"{exc}; add it to --type-map or leave that file out") from None
-        report, frames = unreadable(run, exc), []
     except Exception as exc:  # noqa: BLE001 - a cut .gz (EOFError), no permission (PermissionError), ...
+        if isinstance(exc, ValueError) and "not in --type-map" in str(exc):
+            raise UserError(f"{exc}; add it to --type-map or leave that file out") from None
         report, frames = unreadable(run, exc), []
     return report, recover_from_other_file(run, report, frames, read)
 
