@@ -72,13 +72,16 @@ def run_tool(
     progress_pattern: Optional[str] = None,
     on_progress: Optional[Callable[[int], None]] = None,
     threads: int = 1,
+    name: Optional[str] = None,
 ) -> float:
     """Run a tool in cwd with its output in cwd/log_name; report progress numbers matched in the output.
-    Returns the CPU seconds the tool used (its own, from the kernel, whatever else runs in this process)."""
+    Returns the CPU seconds the tool used (its own, from the kernel, whatever else runs in this process).
+    name: what an error calls it (default: the program and its first two arguments)."""
+    name = name or " ".join([Path(args[0]).name, *args[1:3]])
     cwd = Path(cwd)
     log_path = cwd / log_name
     regex = re.compile(progress_pattern) if progress_pattern else None
-    with open(log_path, "w") as log, timed(Path(args[0]).name):
+    with open(log_path, "w") as log, timed(name.split()[0]):
         proc = subprocess.Popen(
             args, cwd=cwd, env=single_thread_env(threads), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -92,7 +95,7 @@ def run_tool(
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        raise ToolError(f"{Path(args[0]).name} {' '.join(args[1:3])} failed (exit {code}): "
+        raise ToolError(f"{name} failed (exit {code}): "
                         f"{tool_error(log_path.read_text())}; see {log_path}")
     return usage.ru_utime + usage.ru_stime
 

@@ -8,6 +8,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]
+# The files that run whole loops, longest first: with two workers taking whole files in collection order
+# (`--dist loadfile --no-loadscope-reorder`), the long ones start at once and the short ones fill the gaps.
+LONGEST_FIRST = ("test_run_e2e.py", "test_argo.py", "test_benchmark_quick.py", "test_train.py", "test_run_lammps_labeler.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
 
 
 def _hang_report(pid: int, args: list[str]) -> str:

@@ -23,7 +23,7 @@ initial_data:
     - {kind: volume_scan, name: volumes, count: 3, keep: false}
     - {kind: rattle, base: volumes, stdev_A: [0.05], per_stdev: 3}
 labeler: {kind: emt, structures_per_task: 4}
-training: {models: 2, steps: 100, production_steps: 100, rcut_A: 5.0, rcut_smth_A: 0.5}  # toy sizes
+training: {models: 2, steps: 100, production_steps: 40, rcut_A: 5.0, rcut_smth_A: 0.5}  # toy sizes
 exploration:
   ensembles: [nvt]
   md_steps: 60

@@ -28,7 +28,7 @@ training:
   rcut_A: 5.0       # a 500-step model on ~27 frames learns faster with the short cutoff; defaults: benchmarks/
   rcut_smth_A: 0.5
   steps: 500
-  production_steps: 200
+  production_steps: 100
   start_lr: 0.002
 exploration:
   ensembles: [nvt, npt]
@@ -120,7 +120,7 @@ def test_models_frozen_compressed_and_summarised(finished_run):
     kinds = [r["training"]["kinds"] for r in summary["rounds"]]
     assert kinds == [["scratch"], ["warm"]]  # round 1's members continue round 0's
     production = summary["production"]
-    assert production["steps"] == 200 and production["member"]["index"] in (0, 1) and production["best_step"] > 0
+    assert production["steps"] == 100 and production["member"]["index"] in (0, 1) and production["best_step"] > 0
     assert production["frames"] == count_frames(run_dir / "data")
 
 
@@ -365,7 +365,7 @@ def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_pat
     deadline = time.monotonic() + 600
     while True:
         found = list(run_dir.glob("dflow/production-r001/production-r001/workdir/production/train"))
-        if found and checkpoint_step(found[0]) >= 100:
+        if found and checkpoint_step(found[0]) >= 50:
             train_dir = found[0]
             break
         assert proc.poll() is None and time.monotonic() < deadline, "the production training ended before a checkpoint"
@@ -377,11 +377,11 @@ def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_pat
     assert again.returncode == 0, again.stderr[-2000:]
     assert "round 0" not in again.stdout and "round 1" not in again.stdout
     production = json.loads((run_dir / "production" / "production.json").read_text())
-    assert killed_at < 200 and production["resumed_from_step"] >= killed_at and production["steps"] == 200
+    assert killed_at < 100 and production["resumed_from_step"] >= killed_at and production["steps"] == 100
     assert "restart from model" in (train_dir / "train.log").read_text()  # DeePMD-kit resumed its checkpoint
     steps = read_lcurve(train_dir / "lcurve.out")["step"]
-    assert steps[-1] == 200 and list(steps) == sorted(set(steps))  # one learning curve, no step twice
-    assert production["best_step"] % 10 == 0 and 100 <= production["best_step"] <= 200  # saved every 10, 2nd half
+    assert steps[-1] == 100 and list(steps) == sorted(set(steps))  # one learning curve, no step twice
+    assert production["best_step"] % 10 == 0 and 50 <= production["best_step"] <= 100  # saved every 10, 2nd half
     listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())  # noqa: E731
     assert listing(run_dir / "export") == listing(reference / "export")
 
@@ -408,7 +408,7 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_
 
     longer = tmp_path / "longer.yaml"
     longer.write_text(config.read_text().replace("max_rounds: 2", "max_rounds: 3").replace("md_steps: 120", "md_steps: 60")
-                      .replace("production_steps: 200", "production_steps: 60").replace("  steps: 500", "  steps: 100"))
+                      .replace("production_steps: 100", "production_steps: 40").replace("  steps: 500", "  steps: 100"))
     frames = count_frames(run_dir / "data")
     result = run_cli("run", longer, "--workdir", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -21,7 +21,7 @@ initial_data:
     - {kind: volume_scan, name: volumes, volume_change_range: [-0.06, 0.06], count: 3, keep: false}
     - {kind: rattle, base: volumes, stdev_A: [0.08], per_stdev: 4}
     - {kind: md, temperatures_K: [1500], steps: 40, stride: 10}
-training: {models: 2, steps: 400, production_steps: 100, descriptor_neuron: [8, 16], fitting_neuron: [32, 32]}
+training: {models: 2, steps: 400, production: false, descriptor_neuron: [8, 16], fitting_neuron: [32, 32]}
 exploration: {temperatures_K: [1000], ensembles: [nvt], md_steps: 100, deviation_every_steps: 10}
 selection: {force_trust_lo_eV_A: 0.05, force_trust_hi_eV_A: 1.0, max_labels_per_round: 5}
 convergence: {max_rounds: 1}

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
 from ..data import count_frames
 from ..templates import render
-from ..tools import executable, run_tool, write_progress
-from .lcurve import best_step
+from ..tools import run_tool, write_progress
 from .schedule import Schedule, batches_per_epoch, plan_schedule
+from .session import SESSION_FILE
 
 PROGRESS_FILE = "progress"
 SCHEDULE_FILE = "schedule.json"
@@ -79,26 +80,23 @@ def train_model(training, type_map: list[str], data_dirs: list[Path], workdir: P
     input_path.write_text(json.dumps(script, indent=2))
     (workdir / SCHEDULE_FILE).write_text(json.dumps(schedule.as_dict(), indent=1))
     progress = workdir / PROGRESS_FILE
-    dp = executable("dp")
-    args = [dp, "--tf", "train", "input.json"]
+    train_args = ["--tf", "train", "input.json"]
     done = checkpoint_step(workdir) if same_input else 0
     if done:
-        args += ["--restart", CHECKPOINT]
+        train_args += ["--restart", CHECKPOINT]
     elif parent is not None:
-        args += ["--init-frz-model", str(Path(parent).resolve())]
+        train_args += ["--init-frz-model", str(Path(parent).resolve())]
+    if done >= schedule.steps:  # a training killed after its last checkpoint only needs freezing
+        train_args = []
+    best_of = {"saved_every": script["training"]["save_freq"], "last": schedule.steps} if validation and saves > 1 else None
+    session = {"train": train_args, "freeze": ["--tf", "freeze", "-o", GRAPH], "best_of": best_of, "checkpoint": CHECKPOINT}
+    (workdir / SESSION_FILE).write_text(json.dumps(session, indent=1))
     write_progress(progress, done, schedule.steps)
     started = time.monotonic()
-    cpu_s = 0.0
-    if done < schedule.steps:  # a training killed after its last checkpoint only needs freezing
-        cpu_s = run_tool(args, workdir, "train.log", progress_pattern=r"Batch\s+(\d+):",
-                         on_progress=lambda step: write_progress(progress, step, schedule.steps),
-                         threads=threads or training.threads_per_model)
-    freeze_args = [dp, "--tf", "freeze", "-o", GRAPH]
-    if validation and saves > 1:
-        best = best_step(workdir / "lcurve.out", saved_every=script["training"]["save_freq"], last=schedule.steps)
-        (workdir / "best_step").write_text(f"{best}\n")
-        freeze_args += ["-c", str((workdir / f"{CHECKPOINT}-{best}").resolve())]
-    cpu_s += run_tool(freeze_args, workdir, "freeze.log")
+    cpu_s = run_tool([sys.executable, "-m", "dpdriver.train.session", SESSION_FILE], workdir,
+                     "train.log", progress_pattern=r"Batch\s+(\d+):", name="dp train",
+                     on_progress=lambda step: write_progress(progress, step, schedule.steps),
+                     threads=threads or training.threads_per_model)
     stats = {"kind": kind, "steps": schedule.steps, "resumed_from_step": done, "wall_s": round(time.monotonic() - started, 1),
              "cpu_s": round(cpu_s, 1), "frames": sum(count_frames(Path(d)) for d in data_dirs)}
     (workdir / TRAIN_STATS).write_text(json.dumps(stats))

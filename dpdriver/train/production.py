@@ -13,8 +13,9 @@ from ..tools import timed
 from ..validate.errors import test_errors
 from .dp import SCHEDULE_FILE, TRAIN_STATS, train_model
 from .lcurve import ENERGY_SCALE_EV_ATOM, FORCE_SCALE_EV_A
+from .session import BEST_STEP_FILE
 
-PRODUCTION_SAVES = 20  # checkpoints to choose the best from
+PRODUCTION_SAVES = 10  # checkpoints over the schedule; the best of those in its second half is kept
 PRODUCTION_SUMMARY = "production.json"
 KEPT = ("graph.pb", "lcurve.out", TRAIN_STATS, SCHEDULE_FILE, "input.json")
 
@@ -51,7 +52,7 @@ def train_production(training, element: str, models: list[Path], data_dirs: list
     out.mkdir(parents=True, exist_ok=True)
     for name in KEPT:
         shutil.copyfile(train_dir / name, out / name)
-    best = train_dir / "best_step"
+    best = train_dir / BEST_STEP_FILE
     summary = {"member": {k: v for k, v in member.items() if k != "path"},
                "best_step": int(best.read_text()) if best.exists() else None,
                "validation_frames": member["frames"], **json.loads((train_dir / TRAIN_STATS).read_text())}
