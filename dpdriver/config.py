@@ -374,7 +374,7 @@ class TrainingConfig(Strict):
 
 
 Ensemble = Literal["nvt", "npt"]
-StartSource = Literal["ideal", "initial", "rounds"]
+StartSource = Literal["ideal", "initial", "rounds", "vacancy"]
 
 
 class ExplorationStageConfig(Strict):
@@ -407,7 +407,8 @@ class ExplorationConfig(Strict):
     """LAMMPS MD with all models of the ensemble over a ladder of stages (temperatures, ensembles, pressures).
 
     Without `stages` the whole ladder below is one stage. MD starts are drawn (seeded) from `starts_from`: the
-    ideal crystal, the bulk cells of the initial data, and the cells labeled in earlier rounds."""
+    ideal crystal, the bulk cells of the initial data, the cells labeled in earlier rounds, and labeled vacancy
+    cells (one atom short of the ideal crystal: initial data's `vacancy` generator, and their MD)."""
 
     temperatures_K: list[TemperatureK] = Field(default_factory=lambda: [300.0, 600.0, 900.0, 1200.0], min_length=1)
     ensembles: list[Ensemble] = Field(default_factory=lambda: ["nvt", "npt"], min_length=1)

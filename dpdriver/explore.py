@@ -56,8 +56,9 @@ def plan_tasks(exploration, stage, round_index: int, seed: int) -> list[MDTask]:
 
 
 def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict[str, list[tuple[Atoms, dict]]]:
-    """Starting structures by source: the ideal crystal, the initial data's cells and earlier rounds' labeled
-    cells; only bulk cells with the ideal crystal's atom count (a slab or a vacancy cell is not an MD start)."""
+    """Starting structures by source: the ideal crystal, the initial data's and earlier rounds' bulk cells (the
+    ideal crystal's atom count), and `vacancy`: labeled cells one atom short of it, so that MD samples the
+    defect's surroundings at temperature. A slab or any other cell is no start."""
     from .data import system_dirs
     import dpdata
 
@@ -66,11 +67,10 @@ def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict
         pools["ideal"] = [(ideal, {"source": "ideal"})]
     for system_dir in system_dirs(data_dir) if data_dir is not None and Path(data_dir).is_dir() else []:
         dataset = system_dir.relative_to(data_dir).parts[0]
-        source = "rounds" if dataset.startswith("round.") else "initial"
-        if source not in sources:
-            continue
         system = dpdata.System(str(system_dir), fmt="deepmd/npy")
-        if system.get_natoms() != len(ideal):
+        missing = len(ideal) - system.get_natoms()
+        source = {0: "rounds" if dataset.startswith("round.") else "initial", 1: "vacancy"}.get(missing)
+        if source not in sources:
             continue
         for i, atoms in enumerate(system.to("ase/structure")):
             origin = {"source": source, "system": str(system_dir.relative_to(data_dir)), "frame": i}

@@ -38,6 +38,8 @@ def test_pools_hold_bulk_cells_by_source(data_dir):
     data, ideal = data_dir
     pools = start_pools(["ideal", "initial", "rounds"], ideal, data)
     assert {k: len(v) for k, v in pools.items()} == {"ideal": 1, "initial": 2, "rounds": 1}  # the vacancy cell is no start
+    vacancies = start_pools(["vacancy"], ideal, data)["vacancy"]  # unless asked for
+    assert len(vacancies) == 1 and len(vacancies[0][0]) == len(ideal) - 1 and vacancies[0][1]["source"] == "vacancy"
     assert all(o["system"].startswith("round.000/") for _, o in pools["rounds"])
     assert set(start_pools(["rounds"], ideal, data)) == {"rounds"}
 
