@@ -16,57 +16,22 @@ from dpdriver.generate import deformed, ideal_crystal, rattle
 
 pytestmark = pytest.mark.slow
 
-TINY = """\
-element: Cu
-seed: 11
-initial_data:
-  generators:
-    - {kind: volume_scan, name: volumes, volume_change_range: [-0.09, 0.09], count: 3, keep: false}
-    - {kind: rattle, base: volumes, stdev_A: [0.05], per_stdev: 5}
-training:
-  models: 2
-  rcut_A: 5.0       # a 500-step model on ~27 frames learns faster with the short cutoff; defaults: benchmarks/
-  rcut_smth_A: 0.5
-  steps: 500
-  production_steps: 100
-  start_lr: 0.002
-exploration:
-  ensembles: [nvt, npt]
-  md_steps: 120
-  deviation_every_steps: 10
-  stages:
-    - {name: cold, temperatures_K: [300], max_rounds: 1}
-    - {name: hot, temperatures_K: [900], starts_from: [initial, rounds]}
-selection:
-  force_trust_lo_eV_A: 0.05
-  force_trust_hi_eV_A: 0.5
-  max_labels_per_round: 6
-convergence:
-  max_rounds: 2
-  accurate_ratio_target: 1.0
-validation:
-  test_structures: 4
-"""
-
 # Stated tolerances for a 500-step model on ~27 frames (a production model does far better):
 ENERGY_RMSE_TOLERANCE_meV_atom = 25.0
 FORCE_RMSE_TOLERANCE_eV_A = 0.30
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    from conftest import run_cli
-
-    folder = tmp_path_factory.mktemp("e2e")
-    config = folder / "tiny.yaml"
-    config.write_text(TINY)
-    result = run_cli("run", config, "--workdir", folder / "run")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return folder / "run", config, result
+def finished_run(tiny_reference, tmp_path_factory):
+    """This file's own copy of the shared tiny run: its tests rerun, export and report in it."""
+    reference, config, result = tiny_reference
+    run_dir = tmp_path_factory.mktemp("e2e") / "run"
+    shutil.copytree(reference, run_dir, symlinks=True)
+    return run_dir, config, result
 
 
-def test_progress_lines_and_where_the_potential_is(finished_run):
-    run_dir, _, result = finished_run
+def test_progress_lines_and_where_the_potential_is(tiny_reference):
+    run_dir, _, result = tiny_reference
     for stage in ("init     label", "init     test-label", "round 0 (cold) train", "round 0 (cold) explore",
                   "round 0 (cold) validate", "round 0 (cold) select", "round 1 (hot) label", "export   export"):
         assert stage in result.stdout
@@ -260,167 +225,6 @@ def test_status_shows_every_round_and_never_nan(finished_run):
     assert [row[:2] for row in rows] == [["0", "cold"], ["1", "hot"]]
     assert "test F eV/A" in result.stdout and all(float(row[-2]) > 0 for row in rows)  # per-round test force RMSE
     assert "nan" not in result.stdout.lower() and "stopped:" in result.stdout and "exported:" in result.stdout
-
-
-def _data_arrays(run_dir: Path) -> dict[str, np.ndarray]:
-    return {str(p.relative_to(run_dir)): np.load(p) for p in sorted((run_dir / "data").rglob("*.npy"))}
-
-
-def _round_records(run_dir: Path) -> list[dict]:
-    """Round records without their timing; the test errors to 6 digits (TensorFlow's float sums vary in the last)."""
-    records = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
-    def rounded(value):
-        if isinstance(value, dict):
-            return {k: rounded(v) for k, v in value.items()}
-        return float(f"{value:.6g}") if isinstance(value, float) else value
-
-    for r in records:
-        r["validation"] = rounded(r["validation"])
-        for member in r["training"]["members"]:
-            for timing in ("wall_s", "cpu_s"):
-                member.pop(timing)
-        r["training"].pop("cpu_s")
-    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
-
-
-def _copy_until(reference: Path, run_dir: Path, rounds: int) -> None:
-    """The reference run as it stood after its first `rounds` rounds, before production and export: a
-    kill test starts there instead of repeating what it does not test."""
-    def later(folder: str, names: list[str]) -> list[str]:
-        def dropped(name: str) -> bool:
-            if Path(folder) == reference:
-                return name in ("report",) or name.startswith(("production", "export"))
-            if name.startswith(("production-", "export-")):
-                return True
-            number = name.replace("-", ".").split(".")[-1]
-            return name.startswith("round") and number.isdigit() and int(number) >= rounds
-        return [n for n in names if dropped(n)]
-
-    shutil.copytree(reference, run_dir, symlinks=True, ignore=later)
-
-
-def test_sigkill_mid_exploration_then_same_command_gives_identical_data(finished_run, tmp_path):
-    """kill -9 while LAMMPS runs in round 1: nothing of the killed run runs on; the rerun keeps every finished
-    step (no label computed twice) and ends with the same data as the uninterrupted run."""
-    import signal
-    import time
-
-    from conftest import DPDRIVER, run_cli
-    from dpdriver.processes import RUNNER_ENV, RUNNER_FILE, marked_processes
-
-    reference, config, _ = finished_run
-    run_dir = tmp_path / "run"
-    _copy_until(reference, run_dir, rounds=1)  # init and round 0 as the reference left them
-    proc = subprocess.Popen(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 900
-
-    def lammps_running() -> bool:
-        """Round 1's LAMMPS has started and a process of the runner is alive to be orphaned."""
-        if not list(run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/lmp.out")):
-            return False
-        return bool(marked_processes(json.loads((run_dir / RUNNER_FILE).read_text())["mark"]))
-
-    while not lammps_running():
-        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before round 1 explored"
-        time.sleep(0.02)
-    mark = json.loads((run_dir / RUNNER_FILE).read_text())["mark"]
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    stopped_by = time.monotonic() + 15
-    while marked_processes(mark):  # its reaper stops the killed runner's steps and tools, no rerun needed
-        assert time.monotonic() < stopped_by, "processes of the killed runner ran on"
-        time.sleep(0.1)
-    init_mtimes = {p: p.stat().st_mtime for p in (run_dir / "data").rglob("*.npy")}
-    round0_models = {p: p.stat().st_mtime for p in run_dir.glob("rounds/round.000/models/*.pb")}
-
-    again = run_cli("run", config, "--workdir", run_dir, env={RUNNER_ENV: ""})
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "round 0" not in again.stdout  # round 0 finished before the kill: nothing of it reran
-    assert {p: p.stat().st_mtime for p in init_mtimes} == init_mtimes  # no label computed twice
-    assert {p: p.stat().st_mtime for p in round0_models} == round0_models
-    assert _round_records(run_dir) == _round_records(reference)
-    arrays, expected = _data_arrays(run_dir), _data_arrays(reference)
-    assert arrays.keys() == expected.keys()
-    assert all(np.array_equal(arrays[k], expected[k]) for k in expected)
-
-
-def test_sigkill_during_the_production_training_resumes_it(finished_run, tmp_path):
-    """kill -9 once the production model has a checkpoint; the same command resumes it from there and ends
-    with the same exported files as the uninterrupted run."""
-    import os
-    import signal
-    import time
-
-    from conftest import DPDRIVER, run_cli
-    from dpdriver.processes import RUNNER_ENV
-    from dpdriver.train.dp import checkpoint_step
-    from dpdriver.train.lcurve import read_lcurve
-
-    reference, config, _ = finished_run
-    run_dir = tmp_path / "run"
-    _copy_until(reference, run_dir, rounds=2)  # every round done, before production
-    proc = subprocess.Popen(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, RUNNER_ENV: ""})
-    deadline = time.monotonic() + 600
-    while True:
-        found = list(run_dir.glob("dflow/production-r001/production-r001/workdir/production/train"))
-        if found and checkpoint_step(found[0]) >= 50:
-            train_dir = found[0]
-            break
-        assert proc.poll() is None and time.monotonic() < deadline, "the production training ended before a checkpoint"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = checkpoint_step(train_dir)
-    again = run_cli("run", config, "--workdir", run_dir, env={RUNNER_ENV: ""})
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "round 0" not in again.stdout and "round 1" not in again.stdout
-    production = json.loads((run_dir / "production" / "production.json").read_text())
-    assert killed_at < 100 and production["resumed_from_step"] >= killed_at and production["steps"] == 100
-    assert "restart from model" in (train_dir / "train.log").read_text()  # DeePMD-kit resumed its checkpoint
-    steps = read_lcurve(train_dir / "lcurve.out")["step"]
-    assert steps[-1] == 100 and list(steps) == sorted(set(steps))  # one learning curve, no step twice
-    assert production["best_step"] % 10 == 0 and 50 <= production["best_step"] <= 100  # saved every 10, 2nd half
-    listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())  # noqa: E731
-    assert listing(run_dir / "export") == listing(reference / "export")
-
-
-def test_status_of_a_stopped_run_whose_export_is_missing(finished_run, tmp_path, cli):
-    reference, _, _ = finished_run
-    _copy_until(reference, tmp_path / "run", rounds=2)  # every round done, no export
-    result = cli("status", tmp_path / "run")
-    assert result.returncode == 0 and "running or interrupted" not in result.stdout
-    assert "stopped: round limit (2) reached; not exported" in result.stdout and "dpdriver export" in result.stdout
-
-
-def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(finished_run, tmp_path):
-    from conftest import run_cli
-
-    run_dir, config, _ = finished_run
-    identity = (run_dir / "run.json").read_text()
-    reshaped = tmp_path / "reshaped.yaml"
-    reshaped.write_text(config.read_text().replace("rcut_A: 5.0", "rcut_A: 4.5"))
-    refused = run_cli("run", reshaped, "--workdir", run_dir)
-    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
-    assert "training.rcut_A = 5.0" in refused.stderr and "model's shape" in refused.stderr
-    assert (run_dir / "run.json").read_text() == identity
-
-    longer = tmp_path / "longer.yaml"
-    longer.write_text(config.read_text().replace("max_rounds: 2", "max_rounds: 3").replace("md_steps: 120", "md_steps: 60")
-                      .replace("production_steps: 100", "production_steps: 40").replace("  steps: 500", "  steps: 100"))
-    frames = count_frames(run_dir / "data")
-    result = run_cli("run", longer, "--workdir", run_dir)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "convergence.max_rounds: 2 -> 3" in result.stdout and "exploration.md_steps: 120 -> 60" in result.stdout
-    assert "round 0" not in result.stdout and "round 2 (hot) explore" in result.stdout
-    record = json.loads((run_dir / "rounds/round.002/round.json").read_text())
-    assert record["selection"]["frames"] == 2 * 7  # the new MD length: 60 / 10 + 1 frames per task
-    assert count_frames(run_dir / "data") == frames + record["frames_added"]
-    summary = json.loads((run_dir / "export/summary.json").read_text())
-    assert summary["exported_from_round"] == 2 and len(summary["rounds"]) == 3
-    kept = json.loads((run_dir / "export.r001/summary.json").read_text())  # the earlier export is kept
-    assert kept["exported_from_round"] == 1
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")

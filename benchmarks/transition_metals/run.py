@@ -67,7 +67,9 @@ def run_example(name: str, work: Path) -> dict:
 def report(results: dict) -> str:
     lines = ["# The W and Mo examples against their SNAP referees", "",
              "One run each on this machine (2 cores), `python benchmarks/transition_metals/run.py`; targets from "
-             "issue 16. The examples use the Cu example's settings except element, lattice and labeler.", ""]
+             "issue 16. The examples use the Cu example's settings except element, lattice and labeler, and three "
+             "lines for bcc: 54-atom cells, MD also from vacancy cells, trust levels scaled by the referee's force "
+             "scale (force_scale.md).", ""]
     for name, r in results.items():
         lines += [f"## {name}", "",
                   f"- `dpdriver run examples/{name}/config.yaml`: {r['wall_min']} min wall, {r['rounds']} rounds, "
