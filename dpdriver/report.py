@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import UserError
 from .model_card import training_data
-from .rundir import IDENTITY
+from .rundir import IDENTITY, recorded_config
 from .status import status_table
 from .templates import render
 
@@ -173,7 +173,7 @@ def write_report(run_dir: Path) -> Path:
     if (export / "compressed_model.pb").exists() and (run_dir / "test_data").is_dir():
         from .validate import test_frames
 
-        element = json.loads((run_dir / IDENTITY).read_text())["config"]["element"]
+        element = recorded_config(run_dir).element
         frames = test_frames(export / "compressed_model.pb", run_dir / "test_data", element)
     figures = {
         "rounds": round_progress(records, out),

@@ -20,7 +20,8 @@ from .label import make_labeler, merge_reports
 from .loop import (explore_task_indices, failing_labels, round_config, round_record, stage_for_round, stop_reason_after,
                    training_summary, warm_start_possible)
 from .processes import leftovers_of_previous_runner, take_over
-from .rundir import IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, set_aside
+from .rundir import (IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, recorded_config,
+                     set_aside)
 from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
 from .train.neighbors import check_user_sel
 from .workflow import build
@@ -341,7 +342,7 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
     run_dir = Path(run_dir)
     if not (run_dir / IDENTITY).exists():
         raise UserError(f"'{run_dir}' holds no dpdriver run (no {IDENTITY}); give the --workdir of a run")
-    config = RunConfig.model_validate(json.loads((run_dir / IDENTITY).read_text())["config"])
+    config = recorded_config(run_dir)
     records = sorted((run_dir / "rounds").glob(f"round.*/{ROUND_RECORD}"))
     if not records:
         raise UserError(f"no round of {run_dir} has finished yet; run `dpdriver run` until one has, then export")

@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .config import TrainingConfig
+from .config import RunConfig, TrainingConfig
 from .errors import UserError
 
 IDENTITY = "run.json"
@@ -89,6 +89,11 @@ def record_decisions(run_dir: Path, decisions: dict) -> None:
     recorded = json.loads(identity.read_text())
     recorded["decisions"] = decisions
     _write_atomically(identity, json.dumps(recorded, indent=2))
+
+
+def recorded_config(run_dir: Path) -> RunConfig:
+    """The config a run was started (or last continued) with, as run.json keeps it."""
+    return RunConfig.model_validate(json.loads((Path(run_dir) / IDENTITY).read_text())["config"])
 
 
 def read_decisions(run_dir: Path) -> dict | None:

@@ -6,10 +6,9 @@ import json
 import math
 from pathlib import Path
 
-from .config import RunConfig
 from .errors import UserError
 from .loop import stop_reason_after
-from .rundir import IDENTITY, read_decisions
+from .rundir import IDENTITY, read_decisions, recorded_config
 from .train.decide import decisions_line
 
 
@@ -105,7 +104,7 @@ def status_table(run_dir: Path) -> str:
                      f"meV/atom, F {_cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
     else:
         history = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
-        config = RunConfig.model_validate(json.loads((run_dir / IDENTITY).read_text())["config"])
+        config = recorded_config(run_dir)
         stop_reason = stop_reason_after(history, config) if history else None
         if stop_reason:
             lines.append(f"stopped: {stop_reason}; not exported (the export failed or was interrupted): "
