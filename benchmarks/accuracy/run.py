@@ -1,6 +1,6 @@
 """Accuracy per CPU-minute of the Cu example, in one run on this machine.
 
-    python benchmarks/accuracy/run.py [--config examples/cu-emt/config.yaml] [--work DIR]
+    python benchmarks/accuracy/run.py [--config examples/cu-emt/config.yaml] [--work DIR] [--results DIR] [--parts ...]
 
 1. The README's first command (`dpdriver run examples/cu-emt/config.yaml`), timed, with every tool
    interval logged (DPDRIVER_TIMING_LOG): wall time, and the driver's share (time no dp, lmp, labeler or
@@ -200,10 +200,12 @@ def main() -> None:
     parser.add_argument("--config", default=str(REPO / "examples" / "cu-emt" / "config.yaml"))
     parser.add_argument("--work", default=str(RESULTS / "work"))
     parser.add_argument("--parts", nargs="*", default=["example", "unseen", "warm_vs_scratch", "cost_curve"])
+    parser.add_argument("--results", default=str(RESULTS), help="folder of results.json and results.md")
     args = parser.parse_args()
-    work = Path(args.work)
+    work, results_dir = Path(args.work), Path(args.results)
     work.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "results.json"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / "results.json"
     results = load(path)
     config = load_config(args.config)
     run_dir, timing_log = work / "cu-emt", work / "cu-emt.timing.jsonl"
@@ -225,7 +227,7 @@ def main() -> None:
     if "cost_curve" in args.parts and "cost_curve" not in results:
         results["cost_curve"] = cost_curve(config, run_dir, work, sets, results)
         save(results, path)
-    (RESULTS / "results.md").write_text(report(results))
+    (results_dir / "results.md").write_text(report(results))
     print(report(results))
 
 

@@ -15,7 +15,8 @@ from .dp import SCHEDULE_FILE, TRAIN_STATS, train_model
 from .lcurve import ENERGY_SCALE_EV_ATOM, FORCE_SCALE_EV_A
 from .session import BEST_STEP_FILE
 
-PRODUCTION_SAVES = 10  # checkpoints over the schedule; the best of those in its second half is kept
+PRODUCTION_SAVES = 20  # checkpoints over the schedule; the best of those in its second half is kept (10 lost
+# the Cu example's energies: README, Training)
 PRODUCTION_SUMMARY = "production.json"
 KEPT = ("graph.pb", "lcurve.out", TRAIN_STATS, SCHEDULE_FILE, "input.json")
 
