@@ -133,10 +133,14 @@ def start_reaper(runner_pid: int, mark: str) -> None:
                      start_new_session=True, close_fds=True)
 
 
-def reap(runner_pid: int, mark: str, poll_s: float = 0.5) -> None:
+def reap(runner_pid: int, mark: str, poll_s: float = 0.5, give_up_s: float = 60.0) -> None:
+    """Stop the marked processes once the runner is gone, again until none is left: a step may start a tool
+    between one pass's look and its kill."""
     while _alive(runner_pid):
         time.sleep(poll_s)
-    _stop(marked_processes(mark))
+    deadline = time.monotonic() + give_up_s
+    while (found := marked_processes(mark)) and time.monotonic() < deadline:
+        _stop(found)
 
 
 if __name__ == "__main__":  # the reaper of start_reaper

@@ -51,8 +51,9 @@ def _copy_until(reference: Path, run_dir: Path, rounds: int) -> None:
     shutil.copytree(reference, run_dir, symlinks=True, ignore=later)
 
 
-def _kill_runner(proc: subprocess.Popen, run_dir: Path) -> None:
-    """kill -9 the runner, then wait until its reaper has stopped every step and tool it started."""
+def _kill_runner(proc: subprocess.Popen, run_dir: Path, when_killed=lambda: None):
+    """kill -9 the runner, then wait until its reaper has stopped every step and tool it started; returns
+    when_killed() as it was the moment the runner died."""
     import signal
     import time
 
@@ -61,10 +62,14 @@ def _kill_runner(proc: subprocess.Popen, run_dir: Path) -> None:
     mark = json.loads((run_dir / RUNNER_FILE).read_text())["mark"]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    state = when_killed()
     stopped_by = time.monotonic() + 15
-    while marked_processes(mark):  # no rerun needed for that
-        assert time.monotonic() < stopped_by, "processes of the killed runner ran on"
+    while left := marked_processes(mark):  # no rerun needed for that
+        running = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in left
+                   if Path(f"/proc/{pid}/cmdline").exists()]
+        assert time.monotonic() < stopped_by, f"processes of the killed runner ran on: {running}"
         time.sleep(0.1)
+    return state
 
 
 def _wait_for(condition, proc: subprocess.Popen, what: str, timeout_s: float = 900) -> None:
@@ -110,9 +115,8 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.DEVNULL, env=fresh_mark)
     train_dir = run_dir / "dflow/production-r001/production-r001/workdir/production/train"
     _wait_for(lambda: checkpoint_step(train_dir) >= 10, proc, "the production training saved its first checkpoint")
-    _kill_runner(proc, run_dir)
+    killed_at = _kill_runner(proc, run_dir, when_killed=lambda: checkpoint_step(train_dir))
     assert "round 0" not in second_output.read_text()  # round 0 finished before the first kill: nothing of it reran
-    killed_at = checkpoint_step(train_dir)
 
     again = run_cli(*command[len(DPDRIVER):], env={RUNNER_ENV: ""})
     assert again.returncode == 0, again.stderr[-2000:]
