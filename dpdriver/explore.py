@@ -67,11 +67,11 @@ def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict
         pools["ideal"] = [(ideal, {"source": "ideal"})]
     for system_dir in system_dirs(data_dir) if data_dir is not None and Path(data_dir).is_dir() else []:
         dataset = system_dir.relative_to(data_dir).parts[0]
-        system = dpdata.System(str(system_dir), fmt="deepmd/npy")
-        missing = len(ideal) - system.get_natoms()
+        missing = len(ideal) - len((system_dir / "type.raw").read_text().split())  # one type per atom
         source = {0: "rounds" if dataset.startswith("round.") else "initial", 1: "vacancy"}.get(missing)
         if source not in sources:
-            continue
+            continue  # not read at all
+        system = dpdata.System(str(system_dir), fmt="deepmd/npy")
         for i, atoms in enumerate(system.to("ase/structure")):
             origin = {"source": source, "system": str(system_dir.relative_to(data_dir)), "frame": i}
             pools.setdefault(source, []).append((atoms, origin))
