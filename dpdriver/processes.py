@@ -18,6 +18,7 @@ from .errors import UserError
 RUNNER_ENV = "DPDRIVER_RUNNER"
 RUNNER_PID_ENV = "DPDRIVER_RUNNER_PID"  # the mark is this process's own, not one inherited from a parent
 RUNNER_FILE = "runner.json"
+_reapers: set[int] = set()  # started by this process: below it in the tree, yet never an idle worker
 
 
 def carry_mark(argv: list[str]) -> None:
@@ -74,7 +75,8 @@ def stop_idle_workers() -> int:
     idle workers of its own nested pool, and Python waits for it at exit: the command would finish its work and
     never end."""
     mark = os.environ.get(RUNNER_ENV)
-    return _stop(sorted(set(descendants(os.getpid())) | set(marked_processes(mark) if mark else [])))
+    found = set(descendants(os.getpid())) | set(marked_processes(mark) if mark else [])
+    return _stop(sorted(found - _reapers))
 
 
 def _alive(pid: int) -> bool:
@@ -128,9 +130,10 @@ def start_reaper(runner_pid: int, mark: str) -> None:
     """A detached process that outlives the runner: once the runner has ended, by SIGKILL too, it stops every
     process carrying the runner's mark, so that no step, `dp` or `lmp` runs on without it."""
     unmarked = {k: v for k, v in os.environ.items() if k not in (RUNNER_ENV, RUNNER_PID_ENV)}
-    subprocess.Popen([sys.executable, "-m", "dpdriver.processes", str(runner_pid), mark], env=unmarked,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                     start_new_session=True, close_fds=True)
+    reaper = subprocess.Popen([sys.executable, "-m", "dpdriver.processes", str(runner_pid), mark], env=unmarked,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True, close_fds=True)
+    _reapers.add(reaper.pid)
 
 
 def reap(runner_pid: int, mark: str, poll_s: float = 0.5, give_up_s: float = 60.0) -> None:

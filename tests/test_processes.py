@@ -72,10 +72,11 @@ def test_a_refused_second_runner_writes_nothing(tmp_path):
 
 FORKING_RUNNER = """
 import os, sys, time
-from dpdriver.processes import carry_mark, take_over
+from dpdriver.processes import carry_mark, stop_idle_workers, take_over
 if sys.argv[2] == "marked":
     carry_mark(sys.argv)
 take_over(sys.argv[1])
+stop_idle_workers()  # as after each local workflow: the reaper below the runner must survive it
 child = os.fork()
 if child == 0:  # a step process that forks without exec, as dflow's debug mode does
     time.sleep(60)
