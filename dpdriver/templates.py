@@ -1,4 +1,5 @@
-"""Jinja2 rendering of the input files kept in the top-level templates/ folder."""
+"""Jinja2 rendering of the input files kept in the top-level templates/ folder (dpdriver/template_files links to it;
+a wheel ships copies there)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATE_DIR = Path(os.environ.get("DPDRIVER_TEMPLATES", Path(__file__).resolve().parent.parent / "templates"))
+TEMPLATE_DIR = Path(os.environ.get("DPDRIVER_TEMPLATES", Path(__file__).resolve().parent / "template_files"))
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
