@@ -6,7 +6,8 @@ leaves unlabeled, or a larger cell).
         --repeats 3 --seed 321
 
 Then a data folder with links to a run's data/* and OUT_DIR/data is the scan's DATA_DIR (train_scan.md names the
-two sets: 30 frames in 16-atom cells, and 120 frames in 54-atom cells).
+sets: 30 frames in 16-atom cells; 120 frames in 54-atom cells; for the w-large-md* variants, md1/ md2/ md3/ of 120,
+120 and 240 frames in 54-atom cells at 300-1800 K, made with --frames 20, 20, 40 and --seed 901, 902, 903).
 """
 
 from __future__ import annotations

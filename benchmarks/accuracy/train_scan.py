@@ -120,6 +120,11 @@ VARIANTS = {
     # the example's initial data plus 120 referee MD frames in 54-atom cells at 300-1800 K: what enough data gives
     **{f"w-{nets}-e1-md54": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 12000, **NETS[nets]}, "scratch",
                              None) for nets in NETS},
+    # how many referee MD frames does W need? The 54-atom example's initial data plus 120, 240 or 480 frames (DATA_DIR
+    # holds init/ and referee_md.py's md1/, md2/, md3/ of 120, 120 and 240 frames), the larger nets, a fixed budget
+    **{f"w-large-md{120 * 2 ** k}": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["large"],
+                                      "data_subdirs": ["init", *[f"md{i + 1}" for i in range(k + 1)]]}, "scratch", None)
+       for k in range(3)},
 }
 
 
@@ -171,7 +176,9 @@ DATA_SETS = {"train_scan": "the old example's 111 labels", "train_scan_b": "the 
              "train_scan_production": "the example's 132 labels, production models continued from its best round-2 member",
              "train_scan_w": "W (SNAP referee, `--referee w-snap`): the W example's 132 labels (16-atom cells)",
              "train_scan_w_hot": "W: the same plus 30 referee MD frames at 1200 and 1500 K (16-atom cells)",
-             "train_scan_w_md54": "W: the example's initial data plus 120 referee MD frames in 54-atom cells, 300-1800 K"}
+             "train_scan_w_md54": "W: the example's initial data plus 120 referee MD frames in 54-atom cells, 300-1800 K",
+             "train_scan_w_scale": "W: the 54-atom example's initial data plus 120, 240 or 480 referee MD frames "
+                                   "(54-atom cells, 300-1800 K)"}
 
 
 SHOWN = {"rcut_A", "rcut_smth_A", "precision", "free_atom_energy_eV", "start_lr", "warm_start_lr", "sel", "steps",
