@@ -1,6 +1,7 @@
 """The W and Mo examples against their SNAP referees, in one run each on this machine.
 
     python benchmarks/transition_metals/run.py [--examples w-snap mo-snap] [--work DIR]
+    python benchmarks/transition_metals/run.py --examples w-snap --config VARIANT.yaml --results NAME
 
 For each example: `dpdriver run examples/<name>/config.yaml` timed (wall time on 2 cores); its exported model
 against the referee on structures no run sees (1500 K MD in a 128-atom bcc cell, a 127-atom vacancy cell at
@@ -35,14 +36,19 @@ PROPERTY_TARGETS = {"bulk modulus": 0.05, "C11": 0.05, "C12": 0.05, "C44": 0.05,
 FORCE_SHARE_TARGET, ENERGY_MAE_TARGET_meV = 0.08, 2.0
 
 
-def run_example(name: str, work: Path) -> dict:
-    config_path = REPO / "examples" / name / "config.yaml"
+def run_example(name: str, work: Path, config_path: Path | None = None, timed: bool = True) -> dict:
+    """Run the example (or a variant of its config) and judge its export; timed=False judges a run already
+    finished in work/name (its wall time is then not known)."""
+    config_path = config_path or REPO / "examples" / name / "config.yaml"
     run_dir = work / name
-    started = time.monotonic()
-    proc = subprocess.run(DPDRIVER + ["run", str(config_path), "--workdir", str(run_dir)], capture_output=True, text=True)
-    wall = time.monotonic() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{name}: dpdriver run failed: {proc.stderr.strip().splitlines()[-1]}")
+    wall = None
+    if timed:
+        started = time.monotonic()
+        proc = subprocess.run(DPDRIVER + ["run", str(config_path), "--workdir", str(run_dir)], capture_output=True,
+                              text=True)
+        wall = time.monotonic() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"{name}: dpdriver run failed: {proc.stderr.strip().splitlines()[-1]}")
     config = load_config(config_path)
     validation = json.loads((run_dir / "export" / "validation.json").read_text())
     rounds = sorted(run_dir.glob("rounds/round.*/round.json"))
@@ -60,7 +66,8 @@ def run_example(name: str, work: Path) -> dict:
             properties[row["property"]] = {"model": model, "reference": reference, "note": row.get("note"),
                                            "relative_error": (model - reference) / abs(reference) if computed else None,
                                            "target": PROPERTY_TARGETS[row["property"]]}
-    return {"wall_min": round(wall / 60, 1), "rounds": len(rounds), "labels": last["frames_trained_on"] + last["frames_added"],
+    return {"wall_min": round(wall / 60, 1) if wall else None, "config": str(config_path.relative_to(REPO))
+            if config_path.is_relative_to(REPO) else str(config_path), "rounds": len(rounds), "labels": last["frames_trained_on"] + last["frames_added"],
             "unseen": unseen, "properties": properties, "passed": validation["passed"], "checked": validation["checked"]}
 
 
@@ -71,8 +78,9 @@ def report(results: dict) -> str:
              "lines for bcc: 54-atom cells, MD also from vacancy cells, trust levels scaled by the referee's force "
              "scale (force_scale.md).", ""]
     for name, r in results.items():
+        wall = f"{r['wall_min']} min wall" if r["wall_min"] else "not timed (judged after the run)"
         lines += [f"## {name}", "",
-                  f"- `dpdriver run examples/{name}/config.yaml`: {r['wall_min']} min wall, {r['rounds']} rounds, "
+                  f"- `dpdriver run {r.get('config', f'examples/{name}/config.yaml')}`: {wall}, {r['rounds']} rounds, "
                   f"{r['labels']} labels; the export's validation table: {r['passed']} of {r['checked']} checks pass.", "",
                   "| unseen set | force RMSE (eV/Å) | referee's RMS force (eV/Å) | share (target <= 8 %) | "
                   "energy MAE (meV/atom, target <= 2) |", "|---|---|---|---|---|"]
@@ -97,15 +105,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", nargs="*", default=["w-snap", "mo-snap"])
     parser.add_argument("--work", default=str(RESULTS / "work"))
+    parser.add_argument("--config", help="a variant of the example's config (one example), e.g. other temperatures")
+    parser.add_argument("--judge-only", action="store_true", help="judge runs already finished in WORK/<name>")
+    parser.add_argument("--results", default="results", help="the results files' name (.json, .md)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "results.json"
+    path = RESULTS / f"{args.results}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for name in args.examples:
         if name not in results:
-            results[name] = run_example(name, Path(args.work))
+            results[name] = run_example(name, Path(args.work), Path(args.config).resolve() if args.config else None,
+                                        timed=not args.judge_only)
             path.write_text(json.dumps(results, indent=1))
-    (RESULTS / "results.md").write_text(report(results))
+    (RESULTS / f"{args.results}.md").write_text(report(results))
     print(report(results))
 
 
