@@ -125,6 +125,12 @@ VARIANTS = {
     **{f"w-large-md{120 * 2 ** k}": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["large"],
                                       "data_subdirs": ["init", *[f"md{i + 1}" for i in range(k + 1)]]}, "scratch", None)
        for k in range(3)},
+    # do the initial data's volume extremes (+-17 %: up to 0.84 eV/atom above its lowest frame for W) cost the MD accuracy?
+    # The same 240 MD frames with and without the initial data, the example's nets
+    "w-small-md240": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["small"],
+                       "data_subdirs": ["init", "md1", "md2"]}, "scratch", None),
+    "w-small-md240-only": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["small"],
+                            "data_subdirs": ["md1", "md2"]}, "scratch", None),
 }
 
 
@@ -178,7 +184,8 @@ DATA_SETS = {"train_scan": "the old example's 111 labels", "train_scan_b": "the 
              "train_scan_w_hot": "W: the same plus 30 referee MD frames at 1200 and 1500 K (16-atom cells)",
              "train_scan_w_md54": "W: the example's initial data plus 120 referee MD frames in 54-atom cells, 300-1800 K",
              "train_scan_w_scale": "W: the 54-atom example's initial data plus 120, 240 or 480 referee MD frames "
-                                   "(54-atom cells, 300-1800 K)"}
+                                   "(54-atom cells, 300-1800 K)",
+             "train_scan_w_vol": "W: 240 of those referee MD frames with and without the 54-atom example's initial data"}
 
 
 SHOWN = {"rcut_A", "rcut_smth_A", "precision", "free_atom_energy_eV", "start_lr", "warm_start_lr", "sel", "steps",
