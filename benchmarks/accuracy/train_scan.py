@@ -131,6 +131,12 @@ VARIANTS = {
                        "data_subdirs": ["init", "md1", "md2"]}, "scratch", None),
     "w-small-md240-only": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["small"],
                             "data_subdirs": ["md1", "md2"]}, "scratch", None),
+    # more data barely helps and the training frames' own error is as large: is it the optimisation? Twice the steps,
+    # and float64
+    "w-large-md240-40k": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 40000, **NETS["large"],
+                           "data_subdirs": ["init", "md1", "md2"]}, "scratch", None),
+    "w-large-md240-f64": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["large"],
+                           "precision": "float64", "data_subdirs": ["init", "md1", "md2"]}, "scratch", None),
 }
 
 
@@ -185,7 +191,9 @@ DATA_SETS = {"train_scan": "the old example's 111 labels", "train_scan_b": "the 
              "train_scan_w_md54": "W: the example's initial data plus 120 referee MD frames in 54-atom cells, 300-1800 K",
              "train_scan_w_scale": "W: the 54-atom example's initial data plus 120, 240 or 480 referee MD frames "
                                    "(54-atom cells, 300-1800 K)",
-             "train_scan_w_vol": "W: 240 of those referee MD frames with and without the 54-atom example's initial data"}
+             "train_scan_w_vol": "W: 240 of those referee MD frames with and without the 54-atom example's initial data",
+             "train_scan_w_opt": "W: the 54-atom example's initial data plus 240 referee MD frames, the larger nets "
+                                 "trained twice as long, or in float64"}
 
 
 SHOWN = {"rcut_A", "rcut_smth_A", "precision", "free_atom_energy_eV", "start_lr", "warm_start_lr", "sel", "steps",
