@@ -79,7 +79,8 @@ def check_pair_style(workdir: Path, attempts: int = 2) -> str:
             continue
     else:
         raise UserError(f"lmp did not end a 2-line probe of pair_style deepmd within {PROBE_TIMEOUT_S} s, "
-                        f"{attempts} times (in {workdir}); is the machine overloaded? `dpdriver doctor` runs the same check")
+                        f"{attempts} times (in {workdir}); is the machine overloaded? "
+                        "`dpdriver doctor` runs the same check")
     output = proc.stdout + proc.stderr
     if "Unrecognized pair style" in output or "missing-model.pb" not in output:
         raise UserError(f"lmp cannot load pair_style deepmd; fix: {REINSTALL} and run the `lmp` of that environment")

@@ -27,7 +27,8 @@ initial_data:
 
 def test_dry_run_of_every_example_prints_the_plan_and_writes_nothing(cli, tmp_path):
     variants = sorted((REPO / "benchmarks" / "transition_metals" / "variants").glob("*.yaml"))  # benchmarks run them
-    for config in [REPO / "examples" / e / "config.yaml" for e in ("cu-init-mix", "ni-vasp", "cu-emt", "w-snap", "mo-snap")] + variants:
+    examples = [REPO / "examples" / e / "config.yaml" for e in ("cu-init-mix", "ni-vasp", "cu-emt", "w-snap", "mo-snap")]
+    for config in examples + variants:
         result = cli("init", config, "--dry-run", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[0].split()[:4] == ["generator", "kind", "base", "structures"]

@@ -38,7 +38,8 @@ def test_a_built_wheel_carries_its_templates(tmp_path):
 
     seen = tmp_path / "INCAR.seen"
     config = tmp_path / "vasp.yaml"
-    config.write_text(VASP_INIT.format(seen=seen, potcars=potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu", 295.4)})))
+    potcars = potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu", 295.4)})
+    config.write_text(VASP_INIT.format(seen=seen, potcars=potcars))
     result = run_cli("init", config, "-o", tmp_path / "out", cwd=tmp_path, env=installed)
     assert result.returncode != 0 and "TemplateNotFound" not in result.stderr  # the fake VASP labels nothing
     assert "ENCUT" in seen.read_text()

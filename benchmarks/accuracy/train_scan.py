@@ -125,7 +125,8 @@ VARIANTS = {
     **{f"w-large-md{120 * 2 ** k}": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["large"],
                                       "data_subdirs": ["init", *[f"md{i + 1}" for i in range(k + 1)]]}, "scratch", None)
        for k in range(3)},
-    # do the initial data's volume extremes (+-17 %: up to 0.84 eV/atom above its lowest frame for W) cost the MD accuracy?
+    # do the initial data's volume extremes (+-17 %: up to 0.84 eV/atom above its lowest frame for W) cost the MD
+    # accuracy?
     # The same 240 MD frames with and without the initial data, the example's nets
     "w-small-md240": ({**RC62, "free_atom_energy_eV": None, "sel": 80, "steps": 20000, **NETS["small"],
                        "data_subdirs": ["init", "md1", "md2"]}, "scratch", None),
