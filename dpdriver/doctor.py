@@ -25,8 +25,24 @@ class Check:
     run: Callable[[Path], str]  # returns a detail on success, raises UserError with the fix on failure
 
 
-def _tool(args: list[str], cwd: Path, timeout_s: float = 300) -> str:
-    proc = subprocess.run(args, cwd=cwd, env=single_thread_env(), capture_output=True, text=True, timeout=timeout_s)
+PROBE_TIMEOUT_S = 120  # each probe takes 2-8 s on 2 cores, busy or not
+
+
+def _probe(args: list[str], cwd: Path, attempts: int = 2) -> subprocess.CompletedProcess:
+    """Run a short check of the stack. Once, in a loaded CI run, `lmp` did not end within PROBE_TIMEOUT_S; a
+    timeout proves nothing about the stack, so the probe is tried again before it is reported in one line."""
+    for _ in range(attempts):
+        try:
+            return subprocess.run(args, cwd=cwd, env=single_thread_env(), capture_output=True, text=True,
+                                  timeout=PROBE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            continue
+    raise UserError(f"`{Path(args[0]).name} {' '.join(args[1:])}` did not end within {PROBE_TIMEOUT_S} s, {attempts} "
+                    f"times (in {cwd}); is the machine overloaded? `dpdriver doctor` runs the same checks")
+
+
+def _tool(args: list[str], cwd: Path) -> str:
+    proc = _probe(args, cwd)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         errors = [line for line in output.splitlines() if "ERROR" in line or "Error" in line]
@@ -62,25 +78,10 @@ def check_lammps_matches_plugin(workdir: Path) -> str:
     return f"lammps {installed} matches the plugin build {built}"
 
 
-PROBE_TIMEOUT_S = 120  # the probe takes 2-8 s on 2 cores, busy or not
-
-
-def check_pair_style(workdir: Path, attempts: int = 2) -> str:
-    """LAMMPS loads the DeePMD plugin: it must name the missing model file, not an unknown pair style. Once, in a
-    loaded CI run, the probe did not end within PROBE_TIMEOUT_S; a timeout proves nothing about the plugin, so the
-    probe is tried again before it is reported."""
+def check_pair_style(workdir: Path) -> str:
+    """LAMMPS loads the DeePMD plugin: it must name the missing model file, not an unknown pair style."""
     (workdir / "in.probe").write_text("units metal\npair_style deepmd missing-model.pb\n")
-    for _ in range(attempts):
-        try:
-            proc = subprocess.run([executable("lmp"), "-in", "in.probe"], cwd=workdir, env=single_thread_env(),
-                                  capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    else:
-        raise UserError(f"lmp did not end a 2-line probe of pair_style deepmd within {PROBE_TIMEOUT_S} s, "
-                        f"{attempts} times (in {workdir}); is the machine overloaded? "
-                        "`dpdriver doctor` runs the same check")
+    proc = _probe([executable("lmp"), "-in", "in.probe"], workdir)
     output = proc.stdout + proc.stderr
     if "Unrecognized pair style" in output or "missing-model.pb" not in output:
         raise UserError(f"lmp cannot load pair_style deepmd; fix: {REINSTALL} and run the `lmp` of that environment")

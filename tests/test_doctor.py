@@ -20,6 +20,6 @@ def test_a_probe_of_lmp_that_never_ends_is_one_line_after_a_retry(tmp_path, monk
     hung.chmod(0o755)
     monkeypatch.setenv("DPDRIVER_LMP", str(hung))
     monkeypatch.setattr(doctor, "PROBE_TIMEOUT_S", 1)
-    with pytest.raises(UserError, match="did not end a 2-line probe of pair_style deepmd within 1 s, 2 times"):
+    with pytest.raises(UserError, match="`lmp -in in.probe` did not end within 1 s, 2 times"):
         doctor.check_pair_style(tmp_path)
     assert (tmp_path / "calls").read_text().count("started") == 2

@@ -66,8 +66,9 @@ def run_example(name: str, work: Path, config_path: Path | None = None, timed: b
             properties[row["property"]] = {"model": model, "reference": reference, "note": row.get("note"),
                                            "relative_error": (model - reference) / abs(reference) if computed else None,
                                            "target": PROPERTY_TARGETS[row["property"]]}
-    return {"wall_min": round(wall / 60, 1) if wall else None, "config": str(config_path.relative_to(REPO))
-            if config_path.is_relative_to(REPO) else str(config_path), "rounds": len(rounds), "labels": last["frames_trained_on"] + last["frames_added"],
+    shown_config = config_path.relative_to(REPO) if config_path.is_relative_to(REPO) else config_path
+    return {"wall_min": round(wall / 60, 1) if wall is not None else None, "config": str(shown_config),
+            "rounds": len(rounds), "labels": last["frames_trained_on"] + last["frames_added"],
             "unseen": unseen, "properties": properties, "passed": validation["passed"], "checked": validation["checked"]}
 
 
