@@ -1,15 +1,19 @@
 """`dpdriver init` as a user runs it: the plan, the labeled set with provenance, resume, refusals."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from dpdriver.config import load_config
 from dpdriver.data import count_frames
 from test_cli import assert_one_line_error
 from test_label import potcar_library
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks" / "transition_metals"))
+from variant import write_variant_config  # noqa: E402
 
 SMALL = """\
 element: Cu
@@ -26,14 +30,18 @@ initial_data:
 
 
 def test_dry_run_of_every_example_prints_the_plan_and_writes_nothing(cli, tmp_path):
-    variants = sorted((REPO / "benchmarks" / "transition_metals" / "variants").glob("*.yaml"))  # benchmarks run them
+    variants = [write_variant_config(v, tmp_path / "variants")  # the benchmarks run them
+                for v in sorted((REPO / "benchmarks" / "transition_metals" / "variants").glob("*.yaml"))]
     examples = [REPO / "examples" / e / "config.yaml" for e in ("cu-init-mix", "ni-vasp", "cu-emt", "w-snap", "mo-snap")]
+    (tmp_path / "cwd").mkdir()
     for config in examples + variants:
-        result = cli("init", config, "--dry-run", cwd=tmp_path)
+        result = cli("init", config, "--dry-run", cwd=tmp_path / "cwd")
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[0].split()[:4] == ["generator", "kind", "base", "structures"]
         assert "total" in result.stdout
-    assert not any(tmp_path.iterdir())
+    assert not any((tmp_path / "cwd").iterdir())
+    large = load_config(tmp_path / "variants" / "w-snap-large-nets.yaml")  # the variant's lines over the example's
+    assert large.training.descriptor_neuron == [25, 50, 100] and large.training.models == 4
     mix = cli("init", REPO / "examples/cu-init-mix/config.yaml", "--dry-run").stdout
     for kind in ("volume_scan", "strain", "bain_path", "normal_modes", "rattle", "md", "random", "vacancy",
                  "interstitial", "surface"):

@@ -21,11 +21,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(REPO / "benchmarks" / "accuracy"))
+sys.path[:0] = [str(REPO / "benchmarks" / "accuracy"), str(HERE)]
 
 from dpdriver.config import load_config  # noqa: E402
 from dpdriver.label import make_labeler  # noqa: E402
 from unseen import errors, unseen_sets  # noqa: E402
+from variant import write_variant_config  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "transition_metals"
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]
@@ -37,9 +38,10 @@ FORCE_SHARE_TARGET, ENERGY_MAE_TARGET_meV = 0.08, 2.0
 
 
 def run_example(name: str, work: Path, config_path: Path | None = None, timed: bool = True) -> dict:
-    """Run the example (or a variant of its config) and judge its export; timed=False judges a run already
+    """Run the example (or a variant of it, variant.py) and judge its export; timed=False judges a run already
     finished in work/name (its wall time is then not known)."""
-    config_path = config_path or REPO / "examples" / name / "config.yaml"
+    shown_config = config_path.relative_to(REPO) if config_path else f"examples/{name}/config.yaml"
+    config_path = write_variant_config(config_path, work) if config_path else REPO / shown_config
     run_dir = work / name
     wall = None
     if timed:
@@ -66,7 +68,6 @@ def run_example(name: str, work: Path, config_path: Path | None = None, timed: b
             properties[row["property"]] = {"model": model, "reference": reference, "note": row.get("note"),
                                            "relative_error": (model - reference) / abs(reference) if computed else None,
                                            "target": PROPERTY_TARGETS[row["property"]]}
-    shown_config = config_path.relative_to(REPO) if config_path.is_relative_to(REPO) else config_path
     return {"wall_min": round(wall / 60, 1) if wall is not None else None, "config": str(shown_config),
             "rounds": len(rounds), "labels": last["frames_trained_on"] + last["frames_added"],
             "unseen": unseen, "properties": properties, "passed": validation["passed"], "checked": validation["checked"]}
@@ -106,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", nargs="*", default=["w-snap", "mo-snap"])
     parser.add_argument("--work", default=str(RESULTS / "work"))
-    parser.add_argument("--config", help="a variant of the example's config (one example), e.g. other temperatures")
+    parser.add_argument("--config", help="a variant of the example (variants/*.yaml, variant.py), e.g. other temperatures")
     parser.add_argument("--judge-only", action="store_true", help="judge runs already finished in WORK/<name>")
     parser.add_argument("--results", default="results", help="the results files' name (.json, .md)")
     args = parser.parse_args()
