@@ -51,8 +51,8 @@ def cmd_init(args) -> int:
     from .config import load_config
     from .initdata import REPORT_FILE, build_initial_data, result_table
     from .loop import failing_labels
-    from .rundir import claim_run_dir
     from .run import check_config
+    from .rundir import claim_run_dir
 
     config = load_config(args.config)
     print(check_config(config, planning_only=args.dry_run))  # refused as the run would refuse it, before any writing
@@ -75,7 +75,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from .status import status_table
+    from .views.status import status_table
 
     print(status_table(Path(args.run_dir)))
     return 0
@@ -114,8 +114,8 @@ def cmd_render(args) -> int:
 
 def cmd_submit(args) -> int:
     from .config import load_config
-    from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir
     from .run import preflight
+    from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir
     from .workflow import argo
 
     config = load_config(args.config)
@@ -133,7 +133,7 @@ def cmd_submit(args) -> int:
 def cmd_watch(args) -> int:
     import time
 
-    from .status import describe_round
+    from .views.status import describe_round
     from .workflow.argo import workflow_progress
 
     shown = 0
@@ -191,7 +191,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
+    from .views.report import write_report
     from .workflow.local import output_to
 
     run_dir = Path(args.run_dir)

@@ -14,8 +14,17 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args,
 
 import yaml
 from ase.data import chemical_symbols
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import UserError
 
@@ -290,7 +299,7 @@ class InitialDataConfig(Strict):
             raise ValueError("supercell entries must be >= 1")
         seen: list[str] = []
         for i, gen in enumerate(self.generators):
-            def fail(message):
+            def fail(message, gen=gen, i=i):
                 raise AtError(f"generator '{gen.label}': {message}", "generators", i)
 
             if gen.label in seen:

@@ -9,7 +9,6 @@ from pathlib import Path
 import dpdata
 import numpy as np
 
-
 LABELED_ARRAYS = ("energies", "forces", "virials", "coords", "cells")  # dpdata's keys of one labeled frame
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import ase.io
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_masses, atomic_numbers
 
 from .errors import ToolError
 from .seeds import derive_seed
+from .structures import atomic_mass_amu
 from .templates import render
 from .tools import executable, run_tool, write_progress
 
@@ -59,8 +59,9 @@ def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict
     """Starting structures by source: the ideal crystal, the initial data's and earlier rounds' bulk cells (the
     ideal crystal's atom count), and `vacancy`: labeled cells one atom short of it, so that MD samples the
     defect's surroundings at temperature. A slab or any other cell is no start."""
-    from .data import system_dirs
     import dpdata
+
+    from .data import system_dirs
 
     pools: dict[str, list[tuple[Atoms, dict]]] = {}
     if "ideal" in sources:
@@ -109,7 +110,7 @@ def run_md_task(task: MDTask, start: Atoms, models: list[Path], element: str, wo
         "in.explore.lammps.j2",
         models=model_names,
         element=element,
-        mass_amu=float(atomic_masses[atomic_numbers[element]]),
+        mass_amu=atomic_mass_amu(element),
         **asdict(task),
     )
     (workdir / "in.lammps").write_text(text)

@@ -7,12 +7,12 @@ import shutil
 from pathlib import Path
 
 import ase.io
-from ase.data import atomic_masses, atomic_numbers
 
 from .generate import ideal_crystal
+from .structures import atomic_mass_amu
 from .templates import render
-from .train import PRODUCTION_SUMMARY
 from .tools import executable, run_tool, timed
+from .train import PRODUCTION_SUMMARY
 
 FROZEN = "frozen_model.pb"
 COMPRESSED = "compressed_model.pb"
@@ -32,7 +32,7 @@ def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: 
     text = render(
         "in.lammps.j2",
         element=config.element,
-        mass_amu=float(atomic_masses[atomic_numbers[config.element]]),
+        mass_amu=atomic_mass_amu(config.element),
         data_file="conf.lmp",
         model_file=model_file,
         temperature_K=temperature_K,
@@ -52,9 +52,9 @@ def export_potential(config, models: list[Path], out_dir: Path, history: list[di
     with checksums. reference None: the labeler where it runs in-process; for VASP the model's values alone
     (`dpdriver export RUN` runs the VASP reference as label tasks in reference_tasks)."""
     from .label import make_labeler
-    from .model_card import write_model_card
     from .validate import test_errors
     from .validate.check import VALIDATION_FILE, validate_model
+    from .views.model_card import write_model_card
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -92,5 +92,5 @@ def export_potential(config, models: list[Path], out_dir: Path, history: list[di
     }
     (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
     write_model_card(config, out_dir, history, stop_reason, validation, data_dir,
-                     float(atomic_masses[atomic_numbers[config.element]]), decisions, production_summary)
+                     atomic_mass_amu(config.element), decisions, production_summary)
     return summary

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from .errors import UserError
+from .files import write_atomically
 
 RUNNER_ENV = "DPDRIVER_RUNNER"
 RUNNER_PID_ENV = "DPDRIVER_RUNNER_PID"  # the mark is this process's own, not one inherited from a parent
@@ -118,9 +119,7 @@ def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
     stopped = _stop(leftovers_of_previous_runner(run_dir), wait_s)  # they must not write into the steps we redo
     own = os.environ.get(RUNNER_PID_ENV) == str(os.getpid())  # set by carry_mark before this process started
     mark = os.environ[RUNNER_ENV] if own else uuid.uuid4().hex
-    tmp = record.with_name(RUNNER_FILE + ".partial")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "mark": mark}))
-    tmp.replace(record)
+    write_atomically(record, json.dumps({"pid": os.getpid(), "mark": mark}))
     os.environ[RUNNER_ENV] = mark  # inherited by every step process and tool it starts
     start_reaper(os.getpid(), mark)
     return stopped

@@ -14,14 +14,30 @@ from pathlib import Path
 from .config import RunConfig
 from .data import check_data_dir, count_frames
 from .errors import UserError
+from .files import discard, install, partial_path
 from .generate import ideal_crystal
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
-from .loop import (explore_task_indices, failing_labels, round_config, round_record, stage_for_round, stop_reason_after,
-                   training_summary, warm_start_possible)
+from .loop import (
+    explore_task_indices,
+    failing_labels,
+    round_config,
+    round_record,
+    stage_for_round,
+    stop_reason_after,
+    training_summary,
+    warm_start_possible,
+)
 from .processes import leftovers_of_previous_runner, take_over
-from .rundir import (IDENTITY, RUN_CHANGES_ALLOWED, claim_run_dir, install, read_decisions, record_decisions, recorded_config,
-                     set_aside)
+from .rundir import (
+    IDENTITY,
+    RUN_CHANGES_ALLOWED,
+    claim_run_dir,
+    read_decisions,
+    record_decisions,
+    recorded_config,
+    set_aside,
+)
 from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
 from .train.neighbors import check_user_sel
 from .workflow import build
@@ -351,9 +367,9 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
     last = history[-1]["round"]
     stop_reason = stop_reason_after(history, config) or f"exported by hand after round {last}, before a stop criterion"
     models = sorted((records[-1].parent / "models").glob("graph.*.pb"))
-    target, partial = run_dir / "export", run_dir / "export.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
+    target = run_dir / "export"
+    partial = partial_path(target)
+    discard(partial)
     try:
         with output_to(run_dir / "dpdriver.log"):  # TensorFlow and DeePMD-kit talk a lot
             export_potential(config, models, partial, history, stop_reason, run_dir / "test_data", run_dir / "data",

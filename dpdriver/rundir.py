@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 from .config import RunConfig, TrainingConfig
 from .errors import UserError
+from .files import write_atomically
 
 IDENTITY = "run.json"
 
@@ -74,12 +74,12 @@ def claim_run_dir(run_dir: Path, plain_config: dict, allowed_changes: tuple[str,
         accepted = check_config_changes(recorded["config"], plain_config, allowed_changes)
         recorded.setdefault("config_changes", []).append(accepted)
         recorded.update(config_fingerprint=fingerprint, config=plain_config)
-        _write_atomically(identity, json.dumps(recorded, indent=2))
+        write_atomically(identity, json.dumps(recorded, indent=2))
         return accepted
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UserError(f"'{run_dir}' is not empty and holds no dpdriver run; choose an empty or new --workdir")
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(identity, json.dumps({"config_fingerprint": fingerprint, "config": plain_config}, indent=2))
+    write_atomically(identity, json.dumps({"config_fingerprint": fingerprint, "config": plain_config}, indent=2))
     return None
 
 
@@ -88,7 +88,7 @@ def record_decisions(run_dir: Path, decisions: dict) -> None:
     identity = Path(run_dir) / IDENTITY
     recorded = json.loads(identity.read_text())
     recorded["decisions"] = decisions
-    _write_atomically(identity, json.dumps(recorded, indent=2))
+    write_atomically(identity, json.dumps(recorded, indent=2))
 
 
 def recorded_config(run_dir: Path) -> RunConfig:
@@ -101,12 +101,6 @@ def read_decisions(run_dir: Path) -> dict | None:
     return json.loads(identity.read_text()).get("decisions") if identity.exists() else None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def set_aside(path: Path, suffix: str) -> Path | None:
     """Rename an output that a changed run will write again, so that nothing is lost."""
     path = Path(path)
@@ -117,19 +111,4 @@ def set_aside(path: Path, suffix: str) -> Path | None:
     while target.exists():
         target, n = path.with_name(f"{path.name}.{suffix}.{n}"), n + 1
     path.rename(target)
-    return target
-
-
-def install(source: Path, target: Path) -> Path:
-    """Copy a step's output into the run directory atomically: it is there complete or not at all."""
-    source, target = Path(source), Path(target)
-    tmp = target.with_name(target.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if source.is_dir():
-        shutil.copytree(source, tmp, symlinks=False)
-    else:
-        shutil.copyfile(source, tmp)
-    tmp.replace(target)
     return target

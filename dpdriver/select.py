@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .explore import MDTask, START_FILE, TASK_FILE, read_model_devi, read_trajectory
+from .explore import START_FILE, TASK_FILE, MDTask, read_model_devi, read_trajectory
 from .fingerprint import farthest_point_sample, fingerprints
-from .generate.transforms import min_distance_A
+from .generate.lattice import nearest_neighbour_distance_A
 
 ACCURATE, CANDIDATE, FAILED = "accurate", "candidate", "failed"
 
@@ -62,7 +62,7 @@ def filter_reason(atoms: Atoms, first: Atoms, selection) -> str | None:
     """Why a candidate frame is not worth a label (unphysical geometry), or None."""
     if not np.all(np.isfinite(atoms.positions)):
         return "non_finite_positions"
-    if min_distance_A(atoms) < selection.min_distance_A:
+    if nearest_neighbour_distance_A(atoms) < selection.min_distance_A:
         return "atoms_too_close"
     cell = atoms.cell.array
     off_diagonal = np.abs(cell[np.tril_indices(3, -1)]).max()

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import ase.io
 from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
 
 PROVENANCE_KEY = "provenance_json"  # extxyz info holds scalars only, so the provenance dict travels as JSON
+
+
+def atomic_mass_amu(element: str) -> float:
+    return float(atomic_masses[atomic_numbers[element]])
 
 
 def write_structures(structures: list[Atoms], path: Path) -> Path:

@@ -10,10 +10,12 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from .errors import ToolError, UserError
+from .files import write_atomically
 
 
 def executable(name: str) -> str:
@@ -116,6 +118,4 @@ def tool_error(output: str) -> str:
 
 def write_progress(path: Path, done: int, total: int) -> None:
     """A tiny file the driver's progress bar reads: '<done> <total>'."""
-    tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text(f"{done} {total}\n")
-    tmp.replace(path)
+    write_atomically(path, f"{done} {total}\n")

@@ -3,7 +3,6 @@ in them, submission errors as one line, the loop workflow run in dflow debug mod
 watch, download, status), and a stage sent through dpdispatcher's local shell."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest

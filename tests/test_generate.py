@@ -11,7 +11,6 @@ from dpdriver.generate import PROVENANCE, generate, ideal_crystal, reference_lat
 from dpdriver.generate.defects import largest_void
 from dpdriver.generate.lattice import nearest_neighbour_distance_A
 from dpdriver.generate.modes import displacement_set
-from dpdriver.generate.transforms import min_distance_A
 from dpdriver.label import EMTLabeler
 
 
@@ -91,7 +90,7 @@ def test_rattle_schedule_amplitudes_and_min_distance():
         stdev = frame.info[PROVENANCE]["stdev_A"]
         displacement = frame.positions - ideal.positions
         assert 0.7 * stdev < displacement.std() < 1.3 * stdev
-        assert min_distance_A(frame) >= 1.9
+        assert nearest_neighbour_distance_A(frame) >= 1.9
     with pytest.raises(UserError, match="min_distance_A"):
         frames_of({"kind": "rattle", "stdev_A": [0.3], "per_stdev": 1, "min_distance_A": 2.5})
 
@@ -147,7 +146,7 @@ def test_random_structures_respect_density_and_min_distance():
     for frame in frames:
         assert len(frame) == 8
         assert v0 * 0.999 <= frame.get_volume() / 8 <= 1.2 * v0 * 1.001
-        assert min_distance_A(frame) >= 2.0 - 1e-9
+        assert nearest_neighbour_distance_A(frame) >= 2.0 - 1e-9
     with pytest.raises(UserError, match="could not place"):
         frames_of({"kind": "random", "count": 1, "atoms": 8, "min_distance_A": 4.0})
 

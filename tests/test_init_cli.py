@@ -5,11 +5,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from test_cli import assert_one_line_error
+from test_label import potcar_library
 
 from dpdriver.config import load_config
 from dpdriver.data import count_frames
-from test_cli import assert_one_line_error
-from test_label import potcar_library
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks" / "transition_metals"))

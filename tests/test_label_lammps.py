@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
+from test_cli import assert_one_line_error
 
 from dpdriver.config import RunConfig, load_config
 from dpdriver.errors import UserError
 from dpdriver.label import make_labeler
 from dpdriver.label.lammps import PRESETS, LammpsLabeler, potentials_dir
 from dpdriver.tools import executable, single_thread_env
-from test_cli import assert_one_line_error
 
 
 def _frame(element: str, lattice: str, a_A: float, seed: int):

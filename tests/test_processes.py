@@ -53,8 +53,8 @@ def test_a_live_runner_is_not_displaced(tmp_path):
 def test_a_refused_second_runner_writes_nothing(tmp_path):
     """A second `dpdriver run` on a live run, with a changed config, is refused before it records its changes."""
     from dpdriver.config import parse_config
-    from dpdriver.rundir import claim_run_dir
     from dpdriver.run import run
+    from dpdriver.rundir import claim_run_dir
 
     first = parse_config("element: Cu\nconvergence: {max_rounds: 2}\n")
     claim_run_dir(tmp_path, first.to_plain())

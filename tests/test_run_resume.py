@@ -88,6 +88,7 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
     import os
 
     from conftest import DPDRIVER, run_cli
+
     from dpdriver.processes import RUNNER_ENV, RUNNER_FILE, marked_processes
     from dpdriver.train.dp import checkpoint_step
     from dpdriver.train.lcurve import read_lcurve

@@ -4,7 +4,7 @@ import numpy as np
 from ase.build import bulk
 
 from dpdriver.config import RunConfig
-from dpdriver.explore import MDTask, TASK_FILE, read_model_devi
+from dpdriver.explore import TASK_FILE, MDTask, read_model_devi
 from dpdriver.select import ACCURATE, CANDIDATE, FAILED, classify, select_candidates
 
 HEADER = "#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f         min_devi_f         avg_devi_f\n"

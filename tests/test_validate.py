@@ -21,13 +21,14 @@ def test_bulk_modulus_is_the_curvature_at_the_calculators_own_minimum(guess_A):
     """The EOS window is centred on each calculator's own a0, so a guess 2 % off does not bias B."""
     from ase.units import GPa
 
-    from dpdriver.validate.properties import equation_of_state, primitive
+    from dpdriver.generate.lattice import primitive_cell
+    from dpdriver.validate.properties import equation_of_state
 
     eos = equation_of_state("Cu", "fcc", guess_A, 1.0, EMT())
     v0 = eos["lattice_constant_A"] ** 3 / 4
 
     def energy(volume):
-        cell = primitive("Cu", "fcc", (4 * volume) ** (1 / 3), 1.0)
+        cell = primitive_cell("Cu", "fcc", (4 * volume) ** (1 / 3), 1.0)
         cell.calc = EMT()
         return cell.get_potential_energy()
 

@@ -31,15 +31,17 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
+from unseen import errors as unseen_errors  # noqa: E402
+from unseen import unseen_sets  # noqa: E402
+
 from dpdriver.config import load_config  # noqa: E402
 from dpdriver.data import system_dirs  # noqa: E402
+from dpdriver.files import write_atomically  # noqa: E402
 from dpdriver.generate.lattice import reference_lattice_constant_A  # noqa: E402
 from dpdriver.rundir import read_decisions  # noqa: E402
 from dpdriver.seeds import derive_seed  # noqa: E402
 from dpdriver.train import train_model, train_production, with_decisions  # noqa: E402
 from dpdriver.validate.errors import test_errors  # noqa: E402
-from unseen import errors as unseen_errors  # noqa: E402
-from unseen import unseen_sets  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "accuracy"
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]
@@ -53,9 +55,7 @@ def load(path: Path) -> dict:
 
 
 def save(results: dict, path: Path) -> None:
-    tmp = path.with_suffix(".partial")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(path)
+    write_atomically(path, json.dumps(results, indent=1))
 
 
 def run_example(config: Path, run_dir: Path, timing_log: Path) -> dict:
@@ -108,7 +108,7 @@ def warm_vs_scratch(config, run_dir: Path, work: Path) -> list[dict]:
         data = [run_dir / "data" / "init"] + [run_dir / "data" / f"round.{k:03d}" for k in range(r)]
         systems = [s for d in data if d.exists() for s in system_dirs(d)]
         scratch = []
-        for i, member in enumerate(record["training"]["members"]):
+        for i in range(len(record["training"]["members"])):
             out = work / f"scratch.r{r:03d}.{i:03d}"
             graph = out / "graph.pb"
             if not graph.exists():
@@ -147,7 +147,7 @@ def cost_curve(config, run_dir: Path, work: Path, sets: dict, results: dict) -> 
 
 def report(results: dict) -> str:
     lines = ["# Accuracy benchmark: the Cu example against EMT", "",
-             f"One run on this machine (2 cores), `python benchmarks/accuracy/run.py`; targets from issue 15.", ""]
+             "One run on this machine (2 cores), `python benchmarks/accuracy/run.py`; targets from issue 15.", ""]
     ex = results.get("example")
     if ex:
         lines += [f"- Wall time of `dpdriver run examples/cu-emt/config.yaml`: {ex['wall_s'] / 60:.1f} min "

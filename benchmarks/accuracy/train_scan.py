@@ -17,17 +17,17 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ase.calculators.emt import EMT
 
 from dpdriver.config import TrainingConfig
 from dpdriver.data import system_dirs
-from dpdriver.train import train_model
 from dpdriver.label.lammps import LammpsLabeler
+from dpdriver.train import train_model
 from dpdriver.validate.properties import equation_of_state, surface_energies, vacancy_formation_energy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

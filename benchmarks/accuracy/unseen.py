@@ -13,6 +13,7 @@ import ase.io
 import numpy as np
 from ase.build import bulk
 
+from dpdriver.files import partial_path
 from dpdriver.generate.modes import labeler_md
 
 SETS = {"md_900K_108": (900.0, False), "vacancy_600K_107": (600.0, True)}  # name: (temperature, vacancy)
@@ -38,7 +39,7 @@ def unseen_sets(element: str, a_A: float, calculator_factory, out_dir: Path, fra
                 atoms.get_potential_energy()
                 atoms.get_forces()
                 labeled.append(atoms)
-            tmp = path.with_suffix(".partial")
+            tmp = partial_path(path)
             ase.io.write(tmp, labeled, format="extxyz")
             tmp.replace(path)
         labeled_sets[name] = ase.io.read(path, ":")

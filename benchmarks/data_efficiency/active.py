@@ -8,14 +8,14 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from datasets import DONE, label, strategy_structures
+
 from dpdriver.config import RunConfig
 from dpdriver.data import count_frames, read_frames, system_dirs
 from dpdriver.explore import draw_start, plan_tasks, run_md_task, start_pools
 from dpdriver.generate.lattice import ideal_crystal
 from dpdriver.select import select_candidates
 from dpdriver.train import train_model
-
-from datasets import DONE, label, strategy_structures
 
 
 def training_seed(seed: int, model_index: int) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from datasets import read_data
+
 from dpdriver.validate.check import model_calculator, property_rows
 from dpdriver.validate.errors import frame_differences, summarize
 from dpdriver.validate.properties import properties
-
-from datasets import read_data
 
 # short names of the property rows, for the table and plots
 PROPERTY_KEYS = {"lattice constant": "a0", "cohesive energy": "Ecoh", "bulk modulus": "B", "C11": "C11", "C12": "C12",

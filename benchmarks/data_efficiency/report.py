@@ -7,7 +7,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
 from settings import STRATEGIES
 
 REACH_FACTOR = 1.1  # "reaches (g)": overall test force RMSE within 10 % of the whole pool's

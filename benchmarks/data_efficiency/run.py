@@ -18,16 +18,15 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+import datasets
 import yaml
+from active import active_learning, training_seed
+from settings import FULL, QUICK, STRATEGIES, Settings
 
 from dpdriver.config import RunConfig
 from dpdriver.data import count_frames, system_dirs
 from dpdriver.generate.lattice import ideal_crystal
 from dpdriver.train import train_model
-
-import datasets
-from active import active_learning, training_seed
-from settings import FULL, QUICK, STRATEGIES, Settings
 
 HERE = Path(__file__).resolve().parent
 TEST_SEED = 424242  # the test suite is the same for every seed of the study

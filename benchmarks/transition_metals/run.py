@@ -23,10 +23,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO / "benchmarks" / "accuracy"), str(HERE)]
 
-from dpdriver.config import load_config  # noqa: E402
-from dpdriver.label import make_labeler  # noqa: E402
 from unseen import errors, unseen_sets  # noqa: E402
 from variant import write_variant_config  # noqa: E402
+
+from dpdriver.config import load_config  # noqa: E402
+from dpdriver.label import make_labeler  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "transition_metals"
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]

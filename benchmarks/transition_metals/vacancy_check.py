@@ -52,7 +52,7 @@ def main() -> None:
         a_A = validation["reference_values"]["lattice_constant_A"]
         perfect = bulk(config.element, config.initial_data.lattice, a=a_A, cubic=True).repeat(4)
         model = str(run_dir / "export" / "compressed_model.pb")
-        rows[config.element] = {"model": formation_energies(perfect, lambda: DP(model)),
+        rows[config.element] = {"model": formation_energies(perfect, lambda model=model: DP(model)),
                                 "referee": formation_energies(perfect, make_labeler(config.labeler).calculator)}
     (RESULTS / "vacancy_check.json").write_text(json.dumps(rows, indent=1))
     lines = ["# Vacancy formation energy: model against referee (128-atom cell)", "",

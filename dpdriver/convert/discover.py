@@ -53,7 +53,7 @@ def find_runs(roots: list[Path]) -> list[Run]:
     for path in files:
         runs.setdefault((path.parent.resolve(), variant_of(path)), []).append(path)
     result = []
-    for (folder, variant), paths in sorted(runs.items(), key=lambda item: (str(item[0][0]), item[0][1])):
+    for (_folder, variant), paths in sorted(runs.items(), key=lambda item: (str(item[0][0]), item[0][1])):
         paths.sort(key=lambda p: (kind_of(p) != "outcar", p.name.endswith(COMPRESSED), p.name))
         source = paths[0]
         result.append(Run(f"{source.parent}/{variant or '.'}", source, kind_of(source), paths[1:]))

@@ -1,9 +1,9 @@
 """Structures to label for a bulk metal: composable generators over the element's ideal crystal."""
 
+from .held_out import held_out_structures
 from .lattice import ideal_crystal, reference_lattice_constant_A
 from .plan import PROVENANCE, generate, plan_table
-from .held_out import held_out_structures
 from .transforms import deformed, rattle
 
 __all__ = ["PROVENANCE", "generate", "plan_table", "ideal_crystal", "reference_lattice_constant_A",
-           "held_out_structures"]
+           "held_out_structures", "deformed", "rattle"]

@@ -39,6 +39,16 @@ def unit_cell(element: str, lattice: str, a_A: float, c_over_a: float | None = N
     return bulk(element, lattice, a=a_A, cubic=True)
 
 
+def primitive_cell(element: str, lattice: str, a_A: float, c_over_a: float | None = None) -> Atoms:
+    """One atom for fcc/bcc, the 2-atom hexagonal cell for hcp."""
+    return bulk(element, lattice, a=a_A, c=a_A * (c_over_a or IDEAL_C_OVER_A) if lattice == "hcp" else None)
+
+
+def miller_cell(element: str, lattice: str, a_A: float, c_over_a: float | None = None) -> Atoms:
+    """The cell whose Miller indices users know: conventional cubic for fcc/bcc, 2-atom hexagonal for hcp."""
+    return primitive_cell(element, lattice, a_A, c_over_a) if lattice == "hcp" else unit_cell(element, lattice, a_A)
+
+
 def choose_repeats(cell: Atoms, target_atoms: int, max_repeat: int = 12) -> tuple[int, int, int]:
     """Repeats whose atom count is near the target with a near-isotropic supercell (each 10 % off the
     target weighs like a 20 % spread of the cell lengths)."""
@@ -58,9 +68,7 @@ def reference_unit_cell(config, hexagonal: bool = False) -> Atoms:
     init = config.initial_data
     a = init.lattice_constant_A or reference_lattice_constant_A(config.element, init.lattice)
     c_over_a = init.c_over_a or reference_c_over_a(config.element)
-    if hexagonal and init.lattice == "hcp":
-        return bulk(config.element, "hcp", a=a, c=a * c_over_a)
-    return unit_cell(config.element, init.lattice, a, c_over_a)
+    return (miller_cell if hexagonal else unit_cell)(config.element, init.lattice, a, c_over_a)
 
 
 def ideal_crystal(config) -> Atoms:
@@ -79,6 +87,7 @@ def volume_per_atom_A3(atoms: Atoms) -> float:
 
 
 def nearest_neighbour_distance_A(atoms: Atoms) -> float:
+    """The shortest interatomic distance, periodic images included (one atom: its shortest cell edge)."""
     distances = atoms.get_all_distances(mic=True)
     return float(np.min(distances[np.triu_indices(len(atoms), 1)])) if len(atoms) > 1 else float(
         np.min(atoms.cell.lengths()))

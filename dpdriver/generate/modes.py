@@ -8,26 +8,27 @@ from ase import Atoms, units
 from .transforms import Generated
 
 
-def _phonopy(ideal: Atoms, force_constants=None):
-    """The ideal supercell as phonopy's cell (supercell matrix 1): its modes are the commensurate ones."""
-    from phonopy import Phonopy
+def phonopy_of(cell: Atoms, repeats: int = 1, **options):
+    """phonopy's object for a cell and its supercell of repeats^3 cells."""
+    from phonopy import Phonopy  # phonopy takes 0.9 s to import: only the steps that use it pay for it
     from phonopy.structure.atoms import PhonopyAtoms
 
-    cell = PhonopyAtoms(symbols=ideal.get_chemical_symbols(), cell=ideal.cell.array,
-                        scaled_positions=ideal.get_scaled_positions())
-    phonon = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P", log_level=0)
+    unit = PhonopyAtoms(symbols=cell.get_chemical_symbols(), cell=cell.cell.array,
+                        scaled_positions=cell.get_scaled_positions())
+    return Phonopy(unit, supercell_matrix=np.eye(3, dtype=int) * repeats, log_level=0, **options)
+
+
+def displaced_supercells(phonon) -> list[Atoms]:
+    return [Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
+            for cell in phonon.supercells_with_displacements]
+
+
+def _phonopy(ideal: Atoms, force_constants=None):
+    """The ideal supercell itself as phonopy's cell: its modes are the commensurate ones."""
+    phonon = phonopy_of(ideal, primitive_matrix="P")
     if force_constants is not None:
         phonon.force_constants = force_constants
     return phonon
-
-
-def _as_atoms(ideal: Atoms, phonopy_cells) -> list[Atoms]:
-    out = []
-    for cell in phonopy_cells:
-        frame = ideal.copy()
-        frame.positions = cell.positions
-        out.append(frame)
-    return out
 
 
 def displacement_set(ideal: Atoms, displacement_A: float) -> Generated:
@@ -36,7 +37,7 @@ def displacement_set(ideal: Atoms, displacement_A: float) -> Generated:
     phonon.generate_displacements(distance=displacement_A)
     firsts = phonon.dataset["first_atoms"]
     return [(frame, {"displaced_atom": int(d["number"]), "displacement_A": [round(float(x), 6) for x in d["displacement"]]})
-            for frame, d in zip(_as_atoms(ideal, phonon.supercells_with_displacements), firsts)]
+            for frame, d in zip(displaced_supercells(phonon), firsts)]
 
 
 def force_constants(ideal: Atoms, displacement_A: float, calculator_factory) -> np.ndarray:
@@ -44,7 +45,7 @@ def force_constants(ideal: Atoms, displacement_A: float, calculator_factory) -> 
     phonon = _phonopy(ideal)
     phonon.generate_displacements(distance=displacement_A)
     forces = []
-    for frame in _as_atoms(ideal, phonon.supercells_with_displacements):
+    for frame in displaced_supercells(phonon):
         frame.calc = calculator_factory()
         forces.append(frame.get_forces())
     phonon.forces = np.array(forces)
@@ -60,7 +61,7 @@ def thermal_samples(ideal: Atoms, fc: np.ndarray, temperatures_K, per_temperatur
         phonon.generate_displacements(number_of_snapshots=per_temperature, temperature=temperature,
                                       random_seed=(seed + i) % 2**32)
         out += [(frame, {"temperature_K": temperature})
-                for frame in _as_atoms(ideal, phonon.supercells_with_displacements)]
+                for frame in displaced_supercells(phonon)]
     return out
 
 

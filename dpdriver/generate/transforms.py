@@ -9,7 +9,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import UserError
-from .lattice import choose_repeats, volume_per_atom_A3
+from .lattice import choose_repeats, nearest_neighbour_distance_A, volume_per_atom_A3
 
 Generated = list[tuple[Atoms, dict]]
 
@@ -73,13 +73,6 @@ def c_over_a_scan(base: Atoms, change_range, count: int) -> Generated:
     return out
 
 
-def min_distance_A(atoms: Atoms) -> float:
-    if len(atoms) < 2:
-        return float("inf")
-    distances = atoms.get_all_distances(mic=True)
-    return float(np.min(distances[np.triu_indices(len(atoms), 1)]))
-
-
 def rattle(base: Atoms, stdev_A: list[float], per_stdev: int, rng: np.random.Generator,
            min_distance: float | None = None, attempts: int = 100) -> Generated:
     out = []
@@ -88,7 +81,7 @@ def rattle(base: Atoms, stdev_A: list[float], per_stdev: int, rng: np.random.Gen
             for _attempt in range(attempts):
                 frame = base.copy()
                 frame.positions += rng.normal(0.0, stdev, size=frame.positions.shape)
-                if min_distance is None or min_distance_A(frame) >= min_distance:
+                if min_distance is None or nearest_neighbour_distance_A(frame) >= min_distance:
                     break
             else:
                 raise UserError(f"rattle with stdev {stdev} A keeps atoms closer than min_distance_A={min_distance} "

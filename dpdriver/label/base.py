@@ -14,6 +14,7 @@ from ase import Atoms
 
 from ..data import non_finite_labels, write_systems
 from ..errors import UserError
+from ..files import partial_path
 from ..tools import timed
 
 PROVENANCE_FILE = "provenance.jsonl"
@@ -113,7 +114,7 @@ class Labeler(ABC):
         bad = non_finite_labels(system)
         if bad:
             raise ValueError(f"the labeler returned NaN or infinity in {', '.join(bad)}; the frame is not kept")
-        partial = task_dir / (LABELED_DIR + ".partial")
+        partial = partial_path(task_dir / LABELED_DIR)
         system.to("deepmd/npy", str(partial))
         partial.replace(task_dir / LABELED_DIR)  # complete or absent
         return system

@@ -10,9 +10,10 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from ase.data import atomic_masses, atomic_numbers
+from ase.data import atomic_numbers
 
 from ..errors import UserError
+from ..structures import atomic_mass_amu
 from .ase_calculator import ASECalculatorLabeler
 
 MPI_LIBRARY = "libmpi.so.12"  # the mpich wheel's library that liblammps links to
@@ -164,5 +165,5 @@ class LammpsLabeler(ASECalculatorLabeler):
         if not elements:
             raise UserError("labeler 'lammps': name the element at the end of a `pair_coeff * * ...` line")
         return LAMMPSlib(lmpcmds=self.commands(), atom_types={el: i + 1 for i, el in enumerate(elements)},
-                         atom_type_masses={el: atomic_masses[atomic_numbers[el]] for el in elements},
+                         atom_type_masses={el: atomic_mass_amu(el) for el in elements},
                          log_file=None, keep_alive=True)

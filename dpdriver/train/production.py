@@ -3,10 +3,9 @@ held-out set as validation. Ensemble members stay cheap; only this model trains 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
 import shutil
+from pathlib import Path
 
 from ..data import system_dirs
 from ..tools import timed

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..label import EMTLabeler, make_labeler
+from ..views.cells import cell
 from .compute import TaskEvaluator
 from .properties import properties
 
@@ -147,13 +148,10 @@ def validate_model(model: Path, config, reference: str = "labeler", test_errors:
 
 
 def format_table(result: dict) -> str:
-    def cell(value, fmt="{:.4g}"):
-        return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else fmt.format(value)
-
     rows = [("property", "unit", "model", "reference", "error", "tolerance", "result")]
     for r in result["rows"]:
         relative = r["error_unit"] == "relative"
-        rows.append((r["property"], r["unit"], cell(r["model"]), cell(r["reference"]),
+        rows.append((r["property"], r["unit"], cell(r["model"], "{:.4g}"), cell(r["reference"], "{:.4g}"),
                      cell(r["error"], "{:.1%}" if relative else "{:.3g}"),
                      cell(r["tolerance"], "{:.0%}" if relative else "{:.3g}"),
                      {True: "pass", False: "FAIL", None: "-"}[r["pass"]]))

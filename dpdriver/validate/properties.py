@@ -8,13 +8,15 @@ import warnings
 
 import numpy as np
 from ase import Atoms
-from ase.build import bcc110, bulk, fcc111, hcp0001, surface
+from ase.build import bcc110, fcc111, hcp0001, surface
 from ase.constraints import FixScaled
 from ase.eos import EquationOfState
 from ase.units import GPa, J, m
 
 from ..errors import one_line
 from ..generate.defects import DEFAULT_MILLER
+from ..generate.lattice import miller_cell, primitive_cell, unit_cell
+from ..generate.modes import displaced_supercells, phonopy_of
 from .compute import as_evaluator, takes_calculator
 
 EV_A2_TO_J_M2 = m**2 / J  # 16.02 J/m^2 per eV/A^2
@@ -26,10 +28,6 @@ PHONON_PATHS = {  # high-symmetry points in the primitive reciprocal basis
 }
 
 
-def primitive(element: str, lattice: str, a_A: float, c_over_a: float) -> Atoms:
-    return bulk(element, lattice, a=a_A, c=a_A * c_over_a if lattice == "hcp" else None)
-
-
 def _energy(atoms: Atoms) -> float:
     return float(atoms.get_potential_energy())
 
@@ -37,7 +35,7 @@ def _energy(atoms: Atoms) -> float:
 def _birch_murnaghan(element: str, lattice: str, center_A: float, c_over_a: float, ev, strain_range: float,
                      points: int, name: str) -> dict:
     scales = np.linspace(1 - strain_range, 1 + strain_range, points)
-    cells = [primitive(element, lattice, center_A * s, c_over_a) for s in scales]
+    cells = [primitive_cell(element, lattice, center_A * s, c_over_a) for s in scales]
     energies = [_energy(ev.single_point(c, f"{name}/scale-{s:.3f}")) / len(c) for c, s in zip(cells, scales)]
     volumes = [c.get_volume() / len(c) for c in cells]
     with warnings.catch_warnings():  # a fit off the window is refused below, with the reason
@@ -68,15 +66,10 @@ def isolated_atom_energy(element: str, ev, box_A: float = 20.0) -> float:
     return _energy(ev.isolated_atom(atom, "isolated-atom"))
 
 
-def _conventional(element: str, lattice: str, a0_A: float, c_over_a: float) -> Atoms:
-    return bulk(element, lattice, a=a0_A, c=a0_A * c_over_a if lattice == "hcp" else None,
-                cubic=lattice != "hcp", orthorhombic=lattice == "hcp")
-
-
 @takes_calculator
 def elastic_constants(element: str, lattice: str, a0_A: float, c_over_a: float, ev, strain: float = 0.005) -> dict:
     """Stress-strain slopes (±strain, internal positions relaxed): C11, C12, C44 (cubic); also C13, C33 (hcp)."""
-    cell = _conventional(element, lattice, a0_A, c_over_a)
+    cell = unit_cell(element, lattice, a0_A, c_over_a)
 
     def stress_slope(i: int, j: int) -> np.ndarray:
         stresses = []
@@ -107,7 +100,7 @@ def _supercell(cell: Atoms, min_atoms: int) -> Atoms:
 
 @takes_calculator
 def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: float, ev, min_atoms: int = 90) -> float:
-    perfect = _supercell(_conventional(element, lattice, a0_A, c_over_a), min_atoms)
+    perfect = _supercell(unit_cell(element, lattice, a0_A, c_over_a), min_atoms)
     e_perfect = _energy(ev.single_point(perfect, "vacancy/perfect"))
     defect = perfect.copy()
     del defect[0]
@@ -118,8 +111,7 @@ def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: 
 def surface_energies(element: str, lattice: str, a0_A: float, c_over_a: float, e_bulk_eV_atom: float, ev,
                      layers: int = 8, vacuum_A: float = 15.0) -> dict:
     """Relaxed surface energy (J/m^2) of the low-index planes: (E_slab - N e_bulk) / 2A."""
-    unit = primitive(element, lattice, a0_A, c_over_a) if lattice == "hcp" else \
-        bulk(element, lattice, a=a0_A, cubic=True)
+    unit = miller_cell(element, lattice, a0_A, c_over_a)
     out = {}
     for miller in DEFAULT_MILLER[lattice]:
         plane = "".join(str(i) for i in miller)
@@ -176,18 +168,10 @@ def planar_fault_energy(element: str, lattice: str, a0_A: float, c_over_a: float
 def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, ev, supercell: int = 4,
             points_per_segment: int = 30) -> dict:
     """Phonon dispersion along the standard path and the DOS (phonopy, finite displacements of 0.01 Å)."""
-    from phonopy import Phonopy
-    from phonopy.structure.atoms import PhonopyAtoms
-
-    unit = primitive(element, lattice, a0_A, c_over_a)
-    phonon = Phonopy(PhonopyAtoms(symbols=unit.get_chemical_symbols(), cell=unit.cell.array,
-                                  scaled_positions=unit.get_scaled_positions()),
-                     supercell_matrix=np.eye(3, dtype=int) * (supercell if lattice != "hcp" else 3))
+    phonon = phonopy_of(primitive_cell(element, lattice, a0_A, c_over_a), supercell if lattice != "hcp" else 3)
     phonon.generate_displacements(distance=0.01)
-    forces = []
-    for i, cell in enumerate(phonon.supercells_with_displacements):
-        atoms = Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
-        forces.append(ev.single_point(atoms, f"phonons/displacement-{i:03d}").get_forces())
+    forces = [ev.single_point(atoms, f"phonons/displacement-{i:03d}").get_forces()
+              for i, atoms in enumerate(displaced_supercells(phonon))]
     phonon.forces = forces
     phonon.produce_force_constants()
     path = PHONON_PATHS[lattice]
@@ -229,7 +213,7 @@ def properties(element: str, lattice: str, a_guess_A: float, c_over_a: float, ca
     if eos:
         e0 = eos["energy_eV_atom"]
     else:
-        unit = primitive(element, lattice, a0, c_over_a)
+        unit = primitive_cell(element, lattice, a0, c_over_a)
         e0 = attempt("bulk_energy", lambda: _energy(ev.single_point(unit, "eos/at-guess")) / len(unit))
     free_atom = attempt("isolated_atom", lambda: isolated_atom_energy(element, ev))
     cohesive = free_atom - e0 if eos and free_atom is not None else None

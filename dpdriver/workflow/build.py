@@ -6,8 +6,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dflow import Inputs, InputArtifact, InputParameter, Outputs, OutputArtifact, OutputParameter, Step, Steps, \
-    Workflow, argo_range, if_expression, upload_artifact
+from dflow import (
+    InputArtifact,
+    InputParameter,
+    Inputs,
+    OutputArtifact,
+    OutputParameter,
+    Outputs,
+    Step,
+    Steps,
+    Workflow,
+    argo_range,
+    if_expression,
+    upload_artifact,
+)
 from dflow.python import PythonOPTemplate, Slices
 
 from ..config import RunConfig
@@ -199,7 +211,7 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
         "explore_tasks": advance.outputs.parameters["next_explore_tasks"], "decisions": decisions},
         artifacts={"data": advance.outputs.artifacts["data"], "test_data": test_data,
                    "parents": train.outputs.artifacts["model"]},
-        when="%s == false" % advance.outputs.parameters["stop"])
+        when=f"{advance.outputs.parameters['stop']} == false")
     for step in (train, [explore, validate], select, label, advance, following):
         rounds.add(step)
     stopped = advance.outputs.parameters["stop"] == True  # noqa: E712 (an Argo expression, not a Python test)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
+from ..rundir import IDENTITY, recorded_config
+from ..templates import render
+from .cells import cell
 from .model_card import training_data
-from .rundir import IDENTITY, recorded_config
 from .status import status_table
-from .templates import render
 
 REPORT_DIR = "report"
 
@@ -185,14 +186,6 @@ def write_report(run_dir: Path) -> Path:
     }
     origins = training_data(run_dir / "data")
     html = render("report.html.j2", run=str(run_dir.resolve()), status=status_table(run_dir), figures=figures,
-                  validation=validation, origins=origins, fmt=_fmt)
+                  validation=validation, origins=origins, fmt=cell)
     (out / "index.html").write_text(html)
     return out / "index.html"
-
-
-def _fmt(value, relative: bool = False) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if relative:
-        return f"{value:.1%}"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

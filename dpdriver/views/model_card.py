@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import math
 import time
 from pathlib import Path
 
-from .label import PROVENANCE_FILE, make_labeler
-from .templates import render
-from .train import with_decisions
+from ..label import PROVENANCE_FILE, make_labeler
+from ..templates import render
+from ..train import with_decisions
+from .cells import cell
 
 CARD_JSON, CARD_MD = "model_card.json", "README.md"
 FILE_ROLES = {"compressed_model.pb": "compressed model (use this)", "frozen_model.pb": "the same model, uncompressed",
@@ -42,12 +42,6 @@ def training_data(data_dir: Path | None) -> dict:
             entry["origins"].add(structure.get("generator", "unknown") +
                                  (f" ({structure['stage']})" if structure.get("stage") else ""))
     return {k: {"frames": v["frames"], "origins": sorted(v["origins"])} for k, v in sorted(out.items())}
-
-
-def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def write_model_card(config, out_dir: Path, history: list[dict], stop_reason: str, validation: dict,
@@ -86,7 +80,7 @@ def write_model_card(config, out_dir: Path, history: list[dict], stop_reason: st
         "file_roles": {**FILE_ROLES, **{name: "ensemble member (uncertainty)" for name in ensemble}},
     }
     (out_dir / CARD_JSON).write_text(json.dumps(card, indent=1))
-    (out_dir / CARD_MD).write_text(render("model_card.md.j2", card=card, fmt=_fmt))
+    (out_dir / CARD_MD).write_text(render("model_card.md.j2", card=card, fmt=cell))
     return card
 
 

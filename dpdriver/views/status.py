@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-from .errors import UserError
-from .loop import stop_reason_after
-from .rundir import IDENTITY, read_decisions, recorded_config
-from .train.decide import decisions_line
-
-
-def _cell(value, fmt: str = "{}") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return fmt.format(value)
+from ..errors import UserError
+from ..loop import stop_reason_after
+from ..rundir import IDENTITY, read_decisions, recorded_config
+from ..train.decide import decisions_line
+from .cells import cell
 
 
 def _range(values: list, unit: str) -> str:
@@ -31,9 +25,9 @@ def describe_round(record: dict) -> str:
     s, errors = record["selection"], record.get("validation") or {}
     stage = (record.get("stage") or {}).get("name")
     return (f"round {record['round']}" + (f" ({stage})" if stage else "") + f": accurate ratio "
-            f"{_cell(s['accurate_ratio'], '{:.3f}')} of {_cell(s['frames'])} frames, {_cell(record['frames_added'])} "
+            f"{cell(s['accurate_ratio'], '{:.3f}')} of {cell(s['frames'])} frames, {cell(record['frames_added'])} "
             f"labels added, {len(record['label_failures'])} failed; test F RMSE "
-            f"{_cell(errors.get('force_rmse_eV_A'), '{:.3f}')} eV/A")
+            f"{cell(errors.get('force_rmse_eV_A'), '{:.3f}')} eV/A")
 
 
 def _training_cells(training: dict | None) -> tuple[str, str]:
@@ -42,7 +36,7 @@ def _training_cells(training: dict | None) -> tuple[str, str]:
         return "-", "-"
     members = training["members"]
     kinds = "+".join(training["kinds"])
-    return f"{kinds}:{max(m['steps'] for m in members)}", _cell(training["cpu_s"] / 60, "{:.1f}")
+    return f"{kinds}:{max(m['steps'] for m in members)}", cell(training["cpu_s"] / 60, "{:.1f}")
 
 
 def _decisions_line(run_dir: Path) -> str | None:
@@ -75,12 +69,12 @@ def status_table(run_dir: Path) -> str:
         temperatures = stage.get("temperatures_K") or [t["temperature_K"] for t in s.get("tasks", [])] or [None]
         ensembles = stage.get("ensembles") or sorted({t["ensemble"] for t in s.get("tasks", [])})
         rows.append((str(r["round"]), stage.get("name", "-"), _range(temperatures, "K"), ",".join(ensembles) or "-",
-                     _cell(s["frames"]), _cell(s["accurate"]), _cell(s["candidate"]), _cell(s["failed"]),
-                     _cell(sum(s.get("filtered", {}).values())), _cell(s["accurate_ratio"], "{:.3f}"),
-                     f"{_cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{_cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
-                     _cell(r["frames_added"]), _cell(len(r["label_failures"])), *_training_cells(r.get("training")),
-                     _cell(errors.get("energy_rmse_meV_atom"), "{:.2f}"), _cell(errors.get("force_rmse_eV_A"), "{:.3f}"),
-                     _cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}")))
+                     cell(s["frames"]), cell(s["accurate"]), cell(s["candidate"]), cell(s["failed"]),
+                     cell(sum(s.get("filtered", {}).values())), cell(s["accurate_ratio"], "{:.3f}"),
+                     f"{cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
+                     cell(r["frames_added"]), cell(len(r["label_failures"])), *_training_cells(r.get("training")),
+                     cell(errors.get("energy_rmse_meV_atom"), "{:.2f}"), cell(errors.get("force_rmse_eV_A"), "{:.3f}"),
+                     cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}")))
     done = len(rows) - 1
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
@@ -100,8 +94,8 @@ def status_table(run_dir: Path) -> str:
         errors = summary["test_errors"]
         lines.append(f"stopped: {summary['stop_reason']}")
         lines.append(f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']} on "
-                     f"{_cell(errors['frames'])} held-out frames: E {_cell(errors['energy_rmse_meV_atom'], '{:.2f}')} "
-                     f"meV/atom, F {_cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
+                     f"{cell(errors['frames'])} held-out frames: E {cell(errors['energy_rmse_meV_atom'], '{:.2f}')} "
+                     f"meV/atom, F {cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
     else:
         history = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
         config = recorded_config(run_dir)
