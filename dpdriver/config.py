@@ -68,6 +68,7 @@ def _number(x: float) -> str:
 
 def _bounded(low: float, high: float, why: str):
     """A float in [low, high]; outside it, the error says why the bound exists."""
+
     def check(value: float) -> float:
         if not low <= value <= high:
             raise ValueError(f"must lie in [{_number(low)}, {_number(high)}]: {why}")
@@ -77,12 +78,19 @@ def _bounded(low: float, high: float, why: str):
 
 
 MAX_TEMPERATURE_K = 10000.0
-TemperatureK = Annotated[float, Field(gt=0), _bounded(0, MAX_TEMPERATURE_K, "above 10,000 K no metal stays condensed "
-                                                                         "(W boils at 5,900 K)")]
-LearningRate = Annotated[float, Field(gt=0), _bounded(0, 0.1, "Adam diverges at such rates; DeePMD-kit's are 1e-3 "
-                                                               "and below")]
-MdSteps = Annotated[int, Field(ge=1), _bounded(1, 10_000_000, "a round explores with many short MD runs; 10 million "
-                                                                "steps is 20 ns at 2 fs, days for one task")]
+TemperatureK = Annotated[
+    float, Field(gt=0), _bounded(0, MAX_TEMPERATURE_K, "above 10,000 K no metal stays condensed (W boils at 5,900 K)")
+]
+LearningRate = Annotated[
+    float, Field(gt=0), _bounded(0, 0.1, "Adam diverges at such rates; DeePMD-kit's are 1e-3 and below")
+]
+MdSteps = Annotated[
+    int,
+    Field(ge=1),
+    _bounded(
+        1, 10_000_000, "a round explores with many short MD runs; 10 million steps is 20 ns at 2 fs, days for one task"
+    ),
+]
 
 
 IncarValue = Union[bool, int, float, str, list[float]]
@@ -147,8 +155,9 @@ class LammpsLabelerConfig(LabelerBase):
         return self
 
 
-LabelerConfig = Annotated[Union[EMTLabelerConfig, ASELabelerConfig, VaspLabelerConfig, LammpsLabelerConfig],
-                          Field(discriminator="kind")]
+LabelerConfig = Annotated[
+    Union[EMTLabelerConfig, ASELabelerConfig, VaspLabelerConfig, LammpsLabelerConfig], Field(discriminator="kind")
+]
 
 
 class GeneratorConfig(Strict):
@@ -175,7 +184,8 @@ class StrainConfig(GeneratorConfig):
 
     kind: Literal["strain"]
     modes: list[Literal["uniaxial", "biaxial", "shear"]] = Field(
-        default_factory=lambda: ["uniaxial", "biaxial", "shear"], min_length=1)
+        default_factory=lambda: ["uniaxial", "biaxial", "shear"], min_length=1
+    )
     strain_range: tuple[float, float] = (-0.03, 0.03)
     count_per_mode: int = Field(4, ge=1)
 
@@ -266,8 +276,19 @@ class SurfaceConfig(GeneratorConfig):
 
 
 Generator = Annotated[
-    Union[VolumeScanConfig, StrainConfig, BainPathConfig, COverAConfig, NormalModesConfig, RattleConfig,
-          MDConfig, RandomStructuresConfig, VacancyConfig, InterstitialConfig, SurfaceConfig],
+    Union[
+        VolumeScanConfig,
+        StrainConfig,
+        BainPathConfig,
+        COverAConfig,
+        NormalModesConfig,
+        RattleConfig,
+        MDConfig,
+        RandomStructuresConfig,
+        VacancyConfig,
+        InterstitialConfig,
+        SurfaceConfig,
+    ],
     Field(discriminator="kind"),
 ]
 
@@ -288,7 +309,9 @@ class InitialDataConfig(Strict):
     supercell: Optional[tuple[int, int, int]] = None  # repeats of the unit cell; default (2, 2, 2)
     target_atoms: Optional[int] = Field(None, ge=1)  # or: the repeats whose atom count is nearest this
     generators: list[Generator] = Field(default_factory=_default_generators)
-    data_dirs: list[str] = Field(default_factory=list)  # DeePMD data you have (dpdriver convert/init output), added as is
+    data_dirs: list[str] = Field(
+        default_factory=list
+    )  # DeePMD data you have (dpdriver convert/init output), added as is
     label_budget: Optional[int] = Field(None, ge=1)  # refuse a plan that labels more structures than this
 
     @model_validator(mode="after")
@@ -299,6 +322,7 @@ class InitialDataConfig(Strict):
             raise ValueError("supercell entries must be >= 1")
         seen: list[str] = []
         for i, gen in enumerate(self.generators):
+
             def fail(message, gen=gen, i=i):
                 raise AtError(f"generator '{gen.label}': {message}", "generators", i)
 
@@ -307,8 +331,17 @@ class InitialDataConfig(Strict):
             if gen.base is not None and not gen.takes_base:
                 fail(f"{gen.kind} builds its own cells and takes no base")
             if gen.base is not None and gen.base not in seen:
-                fail(f"base '{gen.base}' is not a generator listed before it (listed before: {', '.join(seen) or 'none'})")
-            for lo_hi in ("volume_change_range", "strain_range", "c_over_a_range", "change_range", "volume_per_atom_range"):
+                fail(
+                    f"base '{gen.base}' is not a generator listed before it "
+                    f"(listed before: {', '.join(seen) or 'none'})"
+                )
+            for lo_hi in (
+                "volume_change_range",
+                "strain_range",
+                "c_over_a_range",
+                "change_range",
+                "volume_per_atom_range",
+            ):
                 if hasattr(gen, lo_hi) and getattr(gen, lo_hi)[0] > getattr(gen, lo_hi)[1]:
                     fail(f"{lo_hi} must be [low, high]")
             if gen.kind == "c_over_a" and self.lattice != "hcp":
@@ -344,10 +377,19 @@ class TrainingConfig(Strict):
     # measured on the Cu example (README: Training): 6/2 A against 5/0.5 A cut the unseen force error 0.028 -> 0.017
     # and the energy error 15 -> 2.4 meV/atom; EMT Cu interacts out to 5.27 A, and fcc's 4th shell sits at 5.1 A.
     # A switch-off as short as 6/5 A fits as well but round 0's ensemble then disagrees by 1 eV/A on any MD frame
-    rcut_A: Annotated[float, _bounded(3.0, 12.0, "below 3 A a metal's model sees at most its first neighbour shell; "
-                                                 "above 12 A it needs hundreds of neighbours per atom for no gain")] = 6.0
+    rcut_A: Annotated[
+        float,
+        _bounded(
+            3.0,
+            12.0,
+            "below 3 A a metal's model sees at most its first neighbour shell; "
+            "above 12 A it needs hundreds of neighbours per atom for no gain",
+        ),
+    ] = 6.0
     rcut_smth_A: float = Field(2.0, ge=0)  # neighbours inside it count fully (1/r); beyond it smoothly less
-    sel: Optional[int] = Field(None, ge=1)  # default: from the initial data's neighbour counts x sel_margin, once per run
+    sel: Optional[int] = Field(
+        None, ge=1
+    )  # default: from the initial data's neighbour counts x sel_margin, once per run
     sel_margin: float = Field(1.2, ge=1.0)
     descriptor_neuron: list[int] = Field(default_factory=lambda: [10, 20, 40], min_length=1)
     axis_neuron: int = Field(8, ge=1)
@@ -367,8 +409,16 @@ class TrainingConfig(Strict):
     threads_per_model: int = Field(1, ge=1)  # the production model, trained alone, uses parallel x this
 
     # what sets a model's shape (fixed within a run; a parent must share it with its child for a warm start)
-    shape_keys: ClassVar[tuple[str, ...]] = ("rcut_A", "rcut_smth_A", "sel", "descriptor_neuron", "axis_neuron",
-                                             "fitting_neuron", "precision", "free_atom_energy_eV")
+    shape_keys: ClassVar[tuple[str, ...]] = (
+        "rcut_A",
+        "rcut_smth_A",
+        "sel",
+        "descriptor_neuron",
+        "axis_neuron",
+        "fitting_neuron",
+        "precision",
+        "free_atom_energy_eV",
+    )
     decided_keys: ClassVar[tuple[str, ...]] = ("sel_margin", "learn_free_atom")  # what the run's decisions follow from
 
     @model_validator(mode="after")
@@ -423,7 +473,9 @@ class ExplorationConfig(Strict):
     ensembles: list[Ensemble] = Field(default_factory=lambda: ["nvt", "npt"], min_length=1)
     pressure_bar: float = 1.0
     md_steps: MdSteps = 1000  # per MD task
-    timestep_ps: Annotated[float, Field(gt=0), _bounded(0, 0.01, "metals' MD is unstable beyond 10 fs; 1-2 fs is usual")] = 0.002
+    timestep_ps: Annotated[
+        float, Field(gt=0), _bounded(0, 0.01, "metals' MD is unstable beyond 10 fs; 1-2 fs is usual")
+    ] = 0.002
     deviation_every_steps: int = Field(20, ge=1)  # model_devi.out and trajectory stride
     starts_per_task: int = Field(1, ge=1)  # MD runs per (stage, ensemble, temperature, pressure)
     starts_from: list[StartSource] = Field(default_factory=lambda: ["ideal"], min_length=1)
@@ -436,20 +488,27 @@ class ExplorationConfig(Strict):
             raise ValueError("stage names must be unique")
         shortest = min(stage.md_steps for stage in self.stage_list())
         if self.deviation_every_steps > shortest:
-            raise ValueError(f"deviation_every_steps ({self.deviation_every_steps}) is larger than md_steps ({shortest}): "
-                             "no frame would be written to select from")
+            raise ValueError(
+                f"deviation_every_steps ({self.deviation_every_steps}) is larger than md_steps ({shortest}): "
+                "no frame would be written to select from"
+            )
         return self
 
     def stage_list(self) -> list[ExplorationStage]:
         given = self.stages or [ExplorationStageConfig()]
-        return [ExplorationStage(
-            index=i, name=stage.name or f"stage.{i}",
-            temperatures_K=stage.temperatures_K or self.temperatures_K,
-            ensembles=stage.ensembles or self.ensembles,
-            pressures_bar=stage.pressures_bar or [self.pressure_bar],
-            md_steps=stage.md_steps or self.md_steps,
-            starts_from=stage.starts_from or self.starts_from, max_rounds=stage.max_rounds,
-        ) for i, stage in enumerate(given)]
+        return [
+            ExplorationStage(
+                index=i,
+                name=stage.name or f"stage.{i}",
+                temperatures_K=stage.temperatures_K or self.temperatures_K,
+                ensembles=stage.ensembles or self.ensembles,
+                pressures_bar=stage.pressures_bar or [self.pressure_bar],
+                md_steps=stage.md_steps or self.md_steps,
+                starts_from=stage.starts_from or self.starts_from,
+                max_rounds=stage.max_rounds,
+            )
+            for i, stage in enumerate(given)
+        ]
 
 
 class SelectionConfig(Strict):
@@ -458,7 +517,9 @@ class SelectionConfig(Strict):
 
     force_trust_lo_eV_A: float = Field(0.05, ge=0)
     force_trust_hi_eV_A: float = Field(0.20, gt=0)
-    virial_trust_lo_eV: Optional[float] = Field(None, ge=0)  # max virial deviation per atom (model_devi.out's max_devi_v)
+    virial_trust_lo_eV: Optional[float] = Field(
+        None, ge=0
+    )  # max virial deviation per atom (model_devi.out's max_devi_v)
     virial_trust_hi_eV: Optional[float] = Field(None, gt=0)  # both or neither; a frame must pass force and virial
     adaptive_candidate_fraction: Optional[float] = Field(None, gt=0, lt=1)  # set lo so this share of frames is >= lo
     max_labels_per_round: int = Field(30, ge=1)
@@ -514,7 +575,9 @@ class ValidationConfig(Strict):
     """Fresh structures, never trained on, labeled once by the reference: test errors per structure family."""
 
     test_structures: int = Field(10, ge=1)  # per family
-    families: list[TestFamily] = Field(default_factory=lambda: ["rattled", "strained", "vacancy", "surface"], min_length=1)
+    families: list[TestFamily] = Field(
+        default_factory=lambda: ["rattled", "strained", "vacancy", "surface"], min_length=1
+    )
     md_temperatures_K: list[TemperatureK] = Field(default_factory=lambda: [900.0, 1800.0], min_length=1)  # family md
     liquid_temperature_K: Optional[TemperatureK] = None  # family liquid: above the element's melting point
     test_rattle_stdev_A: float = Field(0.08, ge=0)
@@ -524,8 +587,10 @@ class ValidationConfig(Strict):
     @model_validator(mode="after")
     def _liquid(self):
         if "liquid" in self.families and self.liquid_temperature_K is None:
-            raise ValueError("family 'liquid' needs validation.liquid_temperature_K, above the element's melting "
-                             "point (e.g. 2500 for Cu)")
+            raise ValueError(
+                "family 'liquid' needs validation.liquid_temperature_K, above the element's melting "
+                "point (e.g. 2500 for Cu)"
+            )
         return self
 
 
@@ -570,11 +635,24 @@ class DispatcherConfig(Strict):
         """Both dicts against dpdispatcher's own argument schema, with what dflow fills in when a key is left out."""
         from dpdispatcher import Machine, Resources  # heavy, and only needed by the configs that use it
 
-        machine = {"batch_type": "Slurm", "context_type": "SSHContext", "local_root": ".", "remote_root": ".",
-                   **self.machine}
-        resources = {"number_node": 1, "cpu_per_node": 1, "group_size": 1, **self.resources,
-                     "batch_type": machine["batch_type"]}
-        for name, schema, value in (("machine", Machine.arginfo(), machine), ("resources", Resources.arginfo(), resources)):
+        machine = {
+            "batch_type": "Slurm",
+            "context_type": "SSHContext",
+            "local_root": ".",
+            "remote_root": ".",
+            **self.machine,
+        }
+        resources = {
+            "number_node": 1,
+            "cpu_per_node": 1,
+            "group_size": 1,
+            **self.resources,
+            "batch_type": machine["batch_type"],
+        }
+        for name, schema, value in (
+            ("machine", Machine.arginfo(), machine),
+            ("resources", Resources.arginfo(), resources),
+        ):
             try:
                 schema.check_value(value, strict=True)
             except Exception as exc:  # dargs raises its own key and value errors
@@ -606,7 +684,9 @@ class RunConfig(Strict):
     def _chemical_symbol(cls, value: str) -> str:
         if value not in chemical_symbols[1:]:
             near = next((s for s in chemical_symbols[1:] if s.lower() == value.lower()), None)
-            raise ValueError(f"'{value}' is not a chemical symbol; " + (f"did you mean '{near}'?" if near else "e.g. Cu, W, Fe"))
+            raise ValueError(
+                f"'{value}' is not a chemical symbol; " + (f"did you mean '{near}'?" if near else "e.g. Cu, W, Fe")
+            )
         return value
 
     def to_plain(self) -> dict[str, Any]:
@@ -676,8 +756,13 @@ def _describe(error: dict, source: str, lines: dict[tuple, int]) -> str:
         parent, _ = _resolve(raw_loc[:-1])
         valid = sorted(parent.model_fields) if parent else []
         near = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-        hint = (f"did you mean '{near[0]}'?" if near else f"valid keys here: {', '.join(valid)}" if valid else
-                "see dpdriver/config.py for the keys of this section")
+        hint = (
+            f"did you mean '{near[0]}'?"
+            if near
+            else f"valid keys here: {', '.join(valid)}"
+            if valid
+            else "see dpdriver/config.py for the keys of this section"
+        )
         return f"{where}: unknown key '{key}'; {hint}"
     if error["type"] == "union_tag_invalid":
         expected = [t.strip(" '") for t in error["ctx"]["expected_tags"].split(",")]
@@ -718,7 +803,9 @@ def parse_config(text: str, source: str = "<config>") -> RunConfig:
         where = f"{source}:{mark.line + 1}" if mark else source
         raise UserError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
     if raw is None:
-        raise UserError(f"{source}: the config is empty; give at least `element:` (start from examples/cu-emt/config.yaml)")
+        raise UserError(
+            f"{source}: the config is empty; give at least `element:` (start from examples/cu-emt/config.yaml)"
+        )
     if not isinstance(raw, dict):
         raise UserError(f"{source}: the config must be a YAML mapping of keys to values")
     duplicate = _duplicate_key(root)
@@ -727,10 +814,12 @@ def parse_config(text: str, source: str = "<config>") -> RunConfig:
     lines = _key_lines(root) if root is not None else {}
     for path in lines:
         if isinstance(path[-1], str) and SECRET_KEY.search(path[-1]):
-            raise UserError(f"{source}:{lines[path]}: '{'.'.join(map(str, path))}' looks like a credential; credentials never "
-                            "go in the config (it is copied into run.json and every workflow manifest): set "
-                            "DPDRIVER_ARGO_TOKEN / DPDRIVER_S3_ACCESS_KEY / DPDRIVER_S3_SECRET_KEY or use "
-                            "execution.argo.credentials_file")
+            raise UserError(
+                f"{source}:{lines[path]}: '{'.'.join(map(str, path))}' looks like a credential; credentials never "
+                "go in the config (it is copied into run.json and every workflow manifest): set "
+                "DPDRIVER_ARGO_TOKEN / DPDRIVER_S3_ACCESS_KEY / DPDRIVER_S3_SECRET_KEY or use "
+                "execution.argo.credentials_file"
+            )
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
@@ -744,11 +833,15 @@ def load_config(path: str | Path) -> RunConfig:
     if path.is_dir():
         raise UserError(f"'{path}' is a folder; pass the YAML config file in it (e.g. {path / 'config.yaml'})")
     if not path.is_file():
-        raise UserError(f"config file '{path}' not found; pass the path of a YAML config such as examples/cu-emt/config.yaml")
+        raise UserError(
+            f"config file '{path}' not found; pass the path of a YAML config such as examples/cu-emt/config.yaml"
+        )
     try:
         text = path.read_text()
     except UnicodeDecodeError:
-        raise UserError(f"'{path}' is not a text file; pass a YAML config such as examples/cu-emt/config.yaml") from None
+        raise UserError(
+            f"'{path}' is not a text file; pass a YAML config such as examples/cu-emt/config.yaml"
+        ) from None
     except OSError as exc:
         raise UserError(f"cannot read config file '{path}' ({exc.strerror}); check its permissions") from None
     config = parse_config(text, str(path))

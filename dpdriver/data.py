@@ -48,7 +48,9 @@ def system_dirs(root: Path) -> list[Path]:
 
 
 def count_frames(root: Path) -> int:
-    return sum(len(np.load(energy)) for energy in files_below(root, "energy.npy") if energy.parent.name.startswith("set."))
+    return sum(
+        len(np.load(energy)) for energy in files_below(root, "energy.npy") if energy.parent.name.startswith("set.")
+    )
 
 
 def check_data_dir(path: Path, type_map: list[str]) -> int:
@@ -58,20 +60,26 @@ def check_data_dir(path: Path, type_map: list[str]) -> int:
     path = Path(path)
     systems = system_dirs(path) if path.is_dir() else []
     if not systems:
-        raise UserError(f"initial_data.data_dirs: '{path}' holds no DeePMD data (no type.raw below it); "
-                        "give the output folder of `dpdriver convert` or `dpdriver init`")
+        raise UserError(
+            f"initial_data.data_dirs: '{path}' holds no DeePMD data (no type.raw below it); "
+            "give the output folder of `dpdriver convert` or `dpdriver init`"
+        )
     for system in systems:
         bad = non_finite_labels(dpdata.LabeledSystem(str(system), fmt="deepmd/npy"))
         if bad:
-            raise UserError(f"initial_data.data_dirs: {system} holds NaN or infinity in {', '.join(bad)}; DeePMD-kit "
-                            "cannot train on it: remove those frames or convert the source again with `dpdriver convert`")
+            raise UserError(
+                f"initial_data.data_dirs: {system} holds NaN or infinity in {', '.join(bad)}; DeePMD-kit "
+                "cannot train on it: remove those frames or convert the source again with `dpdriver convert`"
+            )
         names_file = system / "type_map.raw"
         names = names_file.read_text().split() if names_file.exists() else type_map
         types = {int(t) for t in (system / "type.raw").read_text().split()}
         used = {names[t] for t in types if t < len(names)}
         if not used <= set(type_map):
-            raise UserError(f"initial_data.data_dirs: {system} holds {', '.join(sorted(used - set(type_map)))}, "
-                            f"not only {', '.join(type_map)}; give data of the run's element")
+            raise UserError(
+                f"initial_data.data_dirs: {system} holds {', '.join(sorted(used - set(type_map)))}, "
+                f"not only {', '.join(type_map)}; give data of the run's element"
+            )
     return count_frames(path)
 
 

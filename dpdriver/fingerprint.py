@@ -44,15 +44,18 @@ def fingerprints(frames: list[Atoms]) -> np.ndarray:
     return np.array([fingerprint(f) for f in frames]).reshape(len(frames), BINS)
 
 
-def farthest_point_sample(candidates: np.ndarray, count: int, existing: np.ndarray | None = None,
-                          min_separation: float = 0.0) -> list[int]:
+def farthest_point_sample(
+    candidates: np.ndarray, count: int, existing: np.ndarray | None = None, min_separation: float = 0.0
+) -> list[int]:
     """Greedy farthest-point picks: each next pick is the candidate farthest from everything picked or already
     labeled; candidates within min_separation of those are never picked (duplicates)."""
     nearest = np.full(len(candidates), np.inf)
     if existing is not None and len(existing):
         for start in range(0, len(existing), 512):
-            block = existing[start:start + 512]
-            nearest = np.minimum(nearest, np.linalg.norm(candidates[:, None, :] - block[None, :, :], axis=-1).min(axis=1))
+            block = existing[start : start + 512]
+            nearest = np.minimum(
+                nearest, np.linalg.norm(candidates[:, None, :] - block[None, :, :], axis=-1).min(axis=1)
+            )
     picks: list[int] = []
     while len(picks) < count and len(candidates):
         best = int(np.argmax(nearest))

@@ -49,7 +49,11 @@ def result_table(report: dict) -> str:
     lines = [f"{'generator':<20} {'labels':>7} {'failed':>7}"]
     for gen in report["generators"]:
         if gen["labels"]:
-            lines.append(f"{gen['name']:<20} {gen['labels'] - failed.get(gen['name'], 0):>7} {failed.get(gen['name'], 0):>7}")
+            lines.append(
+                f"{gen['name']:<20} {gen['labels'] - failed.get(gen['name'], 0):>7} {failed.get(gen['name'], 0):>7}"
+            )
     lines.append(f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']}")
-    lines += [f"  failed #{f['index']} ({f['structure'].get('generator', '?')}): {f['reason']}" for f in report["failed"][:10]]
+    lines += [
+        f"  failed #{f['index']} ({f['structure'].get('generator', '?')}): {f['reason']}" for f in report["failed"][:10]
+    ]
     return "\n".join(lines)

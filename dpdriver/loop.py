@@ -27,7 +27,7 @@ def _stage_rounds(history: list[dict]) -> list[dict]:
     count = 0
     while count < len(history) and _stage_of(history[-1 - count]) == _stage_of(history[-1]):
         count += 1
-    return history[len(history) - count:]
+    return history[len(history) - count :]
 
 
 def _at_target(record: dict, conv) -> bool:
@@ -76,19 +76,38 @@ def explore_task_indices(config: RunConfig, history: list[dict]) -> list[int]:
     return list(range(len(plan_tasks(config.exploration, stage_for_round(config, history), len(history), config.seed))))
 
 
-def round_record(round_index: int, stage, frames_trained_on: int, label_report: dict, selection_summary: dict,
-                 elapsed_s: float | None = None, validation: dict | None = None, training: dict | None = None) -> dict:
-    return {"round": round_index, "stage": stage.model_dump(mode="json"), "frames_trained_on": frames_trained_on,
-            "frames_added": label_report["labeled"], "label_failures": label_report["failed"],
-            "selection": selection_summary, "validation": validation, "training": training,
-            "elapsed_s": None if elapsed_s is None else round(elapsed_s, 1)}
+def round_record(
+    round_index: int,
+    stage,
+    frames_trained_on: int,
+    label_report: dict,
+    selection_summary: dict,
+    elapsed_s: float | None = None,
+    validation: dict | None = None,
+    training: dict | None = None,
+) -> dict:
+    return {
+        "round": round_index,
+        "stage": stage.model_dump(mode="json"),
+        "frames_trained_on": frames_trained_on,
+        "frames_added": label_report["labeled"],
+        "label_failures": label_report["failed"],
+        "selection": selection_summary,
+        "validation": validation,
+        "training": training,
+        "elapsed_s": None if elapsed_s is None else round(elapsed_s, 1),
+    }
 
 
 def training_summary(shape: dict, member_stats: list[dict]) -> dict:
     """What a round's training was: the model shape (the next round warm-starts only from the same shape), and
     per member how it started, how long it trained and its CPU time."""
-    return {"shape": shape, "members": member_stats, "cpu_s": round(sum(m["cpu_s"] for m in member_stats), 1),
-            "kinds": sorted({m["kind"] for m in member_stats})}
+    return {
+        "shape": shape,
+        "members": member_stats,
+        "cpu_s": round(sum(m["cpu_s"] for m in member_stats), 1),
+        "kinds": sorted({m["kind"] for m in member_stats}),
+    }
 
 
 def warm_start_possible(config: RunConfig, history: list[dict], shape: dict) -> bool:
@@ -104,9 +123,11 @@ def _nothing_to_label(last: dict, config: RunConfig) -> str:
     chosen = last["selection"]
     frames, failed = max(chosen["frames"], 1), chosen["failed"]
     if failed / frames > 0.5:
-        return (f"nothing to label: {failed} of {chosen['frames']} explored frames lie above force_trust_hi_eV_A "
-                f"{chosen['force_trust_hi_eV_A']} (the models disagree there more than any label could fix); add "
-                "initial data nearer to MD (larger rattles, an md generator), or raise selection.force_trust_hi_eV_A")
+        return (
+            f"nothing to label: {failed} of {chosen['frames']} explored frames lie above force_trust_hi_eV_A "
+            f"{chosen['force_trust_hi_eV_A']} (the models disagree there more than any label could fix); add "
+            "initial data nearer to MD (larger rattles, an md generator), or raise selection.force_trust_hi_eV_A"
+        )
     return "nothing left to label: no selectable candidate frames in this round"
 
 
@@ -117,9 +138,11 @@ def failing_labels(report: dict, min_success_ratio: float, where: str, quarantin
     if not requested or report["labeled"] / requested >= min_success_ratio:
         return None
     first = report["failed"][0]["reason"].splitlines()[0][:160] if report["failed"] else ""
-    return (f"labels failing: {failed} of {requested} failed in {where} (convergence.min_label_success_ratio "
-            f"{min_success_ratio}; first reason: {first}); the failed tasks and their reasons are in {quarantine_dir}: "
-            f"fix the labeler and start again, or lower the ratio to go on with the {report['labeled']} that succeeded")
+    return (
+        f"labels failing: {failed} of {requested} failed in {where} (convergence.min_label_success_ratio "
+        f"{min_success_ratio}; first reason: {first}); the failed tasks and their reasons are in {quarantine_dir}: "
+        f"fix the labeler and start again, or lower the ratio to go on with the {report['labeled']} that succeeded"
+    )
 
 
 def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
@@ -127,9 +150,12 @@ def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
     conv, stages = config.convergence, config.exploration.stage_list()
     n_stages, last = len(stages), history[-1]
     stage = stages[min(_stage_of(last), n_stages - 1)]
-    failing = failing_labels({"labeled": last["frames_added"], "failed": last.get("label_failures", [])},
-                             conv.min_label_success_ratio, f"round {len(history) - 1}",
-                             f"quarantine/round.{len(history) - 1:03d}")
+    failing = failing_labels(
+        {"labeled": last["frames_added"], "failed": last.get("label_failures", [])},
+        conv.min_label_success_ratio,
+        f"round {len(history) - 1}",
+        f"quarantine/round.{len(history) - 1:03d}",
+    )
     if failing:
         return failing
     ratios = [h["selection"]["accurate_ratio"] for h in history]
@@ -137,8 +163,10 @@ def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
     if streak >= conv.consecutive_rounds and _stage_of(last) >= n_stages - 1:
         stages = f"the last of {n_stages} stages" if n_stages > 1 else "the exploration"
         properties = " and every property check passing" if conv.require_properties else ""
-        return (f"converged: accurate ratio >= {conv.accurate_ratio_target}{properties} in {streak} consecutive "
-                f"round(s) of {stages} (last {ratios[-1]:.3f})")
+        return (
+            f"converged: accurate ratio >= {conv.accurate_ratio_target}{properties} in {streak} consecutive "
+            f"round(s) of {stages} (last {ratios[-1]:.3f})"
+        )
     labels = sum(h["frames_added"] for h in history)
     if conv.max_total_labels is not None and labels >= conv.max_total_labels:
         return f"label budget reached: {labels} labels added (max_total_labels {conv.max_total_labels})"

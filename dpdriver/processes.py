@@ -108,8 +108,10 @@ def leftovers_of_previous_runner(run_dir: Path) -> list[int]:
     previous = json.loads(record.read_text())
     leftovers = marked_processes(previous["mark"])
     if previous["pid"] in leftovers:
-        raise UserError(f"another dpdriver (pid {previous['pid']}) is running in {run_dir}; "
-                        f"wait for it to finish, or stop it with: kill {previous['pid']}")
+        raise UserError(
+            f"another dpdriver (pid {previous['pid']}) is running in {run_dir}; "
+            f"wait for it to finish, or stop it with: kill {previous['pid']}"
+        )
     return leftovers
 
 
@@ -129,9 +131,15 @@ def start_reaper(runner_pid: int, mark: str) -> None:
     """A detached process that outlives the runner: once the runner has ended, by SIGKILL too, it stops every
     process carrying the runner's mark, so that no step, `dp` or `lmp` runs on without it."""
     unmarked = {k: v for k, v in os.environ.items() if k not in (RUNNER_ENV, RUNNER_PID_ENV)}
-    reaper = subprocess.Popen([sys.executable, "-m", "dpdriver.processes", str(runner_pid), mark], env=unmarked,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True, close_fds=True)
+    reaper = subprocess.Popen(
+        [sys.executable, "-m", "dpdriver.processes", str(runner_pid), mark],
+        env=unmarked,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
     _reapers.add(reaper.pid)
 
 

@@ -65,8 +65,10 @@ def _label_report(dirs: list[Path]) -> dict:
 
 def _describe_labels(dirs: list[Path]) -> str:
     report = _label_report(dirs)
-    return (f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']} in {len(dirs)} "
-            f"task(s), {len(report['failed'])} failed" + (" (quarantined with their reasons)" if report["failed"] else ""))
+    return (
+        f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']} in {len(dirs)} "
+        f"task(s), {len(report['failed'])} failed" + (" (quarantined with their reasons)" if report["failed"] else "")
+    )
 
 
 def _label_dirs(wf_dir: Path, key: str) -> list[Path]:
@@ -75,20 +77,28 @@ def _label_dirs(wf_dir: Path, key: str) -> list[Path]:
 
 def _describe_selection(dirs: list[Path]) -> str:
     s = read_output_parameter(dirs[0], "summary")
-    return (f"{s['frames']} frames: accurate {s['accurate']}, candidate {s['candidate']}, failed {s['failed']} "
-            f"(accurate ratio {s['accurate_ratio']:.3f}); {s['selected']} selected")
+    return (
+        f"{s['frames']} frames: accurate {s['accurate']}, candidate {s['candidate']}, failed {s['failed']} "
+        f"(accurate ratio {s['accurate_ratio']:.3f}); {s['selected']} selected"
+    )
 
 
 def _describe_exploration(dirs: list[Path]) -> str:
-    crashed = sum(1 for d in dirs for status in (d / "workdir").glob("*/status.json") if not json.loads(status.read_text())["ok"])
-    return f"{len(dirs)} LAMMPS MD tasks done" + (f", {crashed} crashed (their frames count as failed)" if crashed else "")
+    crashed = sum(
+        1 for d in dirs for status in (d / "workdir").glob("*/status.json") if not json.loads(status.read_text())["ok"]
+    )
+    return f"{len(dirs)} LAMMPS MD tasks done" + (
+        f", {crashed} crashed (their frames count as failed)" if crashed else ""
+    )
 
 
 def describe_errors(errors: dict) -> str:
     if not errors["frames"]:
         return f"no test errors (no held-out structure could be labeled with {errors['reference']})"
-    return (f"test RMSE vs {errors['reference']} on {errors['frames']} held-out frames: "
-            f"E {errors['energy_rmse_meV_atom']:.1f} meV/atom, F {errors['force_rmse_eV_A']:.3f} eV/A")
+    return (
+        f"test RMSE vs {errors['reference']} on {errors['frames']} held-out frames: "
+        f"E {errors['energy_rmse_meV_atom']:.1f} meV/atom, F {errors['force_rmse_eV_A']:.3f} eV/A"
+    )
 
 
 def _describe_validation(dirs: list[Path]) -> str:
@@ -100,22 +110,27 @@ def _describe_training(step_dir: Path, n_models: int) -> str:
     if not stats:
         return f"{n_models} models trained and frozen"
     kinds = ", ".join(f"{sum(s['kind'] == k for s in stats)} {k}" for k in sorted({s["kind"] for s in stats}))
-    return (f"{len(stats)} models trained and frozen ({kinds}; {max(s['steps'] for s in stats)} steps; "
-            f"{sum(s['cpu_s'] for s in stats):.0f} CPU-s)")
+    return (
+        f"{len(stats)} models trained and frozen ({kinds}; {max(s['steps'] for s in stats)} steps; "
+        f"{sum(s['cpu_s'] for s in stats):.0f} CPU-s)"
+    )
 
 
 def _describe_production(dirs: list[Path]) -> str:
     s = read_output_parameter(dirs[0], "summary")
     best = f", kept step {s['best_step']} (lowest held-out error)" if s.get("best_step") else ""
-    return (f"production model: member {s['member']['index']} continued for {s['steps']} steps on {s['frames']} "
-            f"frames{best}; {s['cpu_s']:.0f} CPU-s")
+    return (
+        f"production model: member {s['member']['index']} continued for {s['steps']} steps on {s['frames']} "
+        f"frames{best}; {s['cpu_s']:.0f} CPU-s"
+    )
 
 
 def _describe_export(dirs: list[Path]) -> str:
     summary = read_output_parameter(dirs[0], "summary")
     checks = summary["validation"]
-    return (f"compressed; {checks['passed']} of {checks['checked']} property checks pass; "
-            + describe_errors(summary["test_errors"]))
+    return f"compressed; {checks['passed']} of {checks['checked']} property checks pass; " + describe_errors(
+        summary["test_errors"]
+    )
 
 
 class Runner:
@@ -143,15 +158,25 @@ class Runner:
         wf = build.init_workflow(self.config, generated, held_out)
         wf_dir = workflow_dir(wf)
         stages = []
-        for wanted, generate_key, label_key in ((generated, "generate", "label"),
-                                                (held_out, "test-structures", "test-label")):
+        for wanted, generate_key, label_key in (
+            (generated, "generate", "label"),
+            (held_out, "test-structures", "test-label"),
+        ):
             if wanted:
                 stages += [
-                    Stage(generate_key, generate_key, 1,
-                          lambda d: f"{len(read_output_parameter(d[0], 'label_batches'))} labeling task(s)"),
-                    Stage(label_key, label_key,
-                          lambda key=generate_key: len(read_output_parameter(wf_dir / key, "label_batches")),
-                          _describe_labels)]
+                    Stage(
+                        generate_key,
+                        generate_key,
+                        1,
+                        lambda d: f"{len(read_output_parameter(d[0], 'label_batches'))} labeling task(s)",
+                    ),
+                    Stage(
+                        label_key,
+                        label_key,
+                        lambda key=generate_key: len(read_output_parameter(wf_dir / key, "label_batches")),
+                        _describe_labels,
+                    ),
+                ]
         self._submit(wf, "init    ", stages)
         if held_out:
             report = self._install_labels(wf_dir, "test-label", "test", self.test_data)
@@ -162,8 +187,10 @@ class Runner:
         report = self._install_labels(wf_dir, "label", "init", target)
         if not report["labeled"]:
             first = report["failed"][0]["reason"] if report["failed"] else "nothing to label"
-            raise UserError(f"none of the {report['requested']} initial structures could be labeled (first reason: {first}); "
-                            f"the failed tasks are in {self.run_dir / 'quarantine' / 'init'}")
+            raise UserError(
+                f"none of the {report['requested']} initial structures could be labeled (first reason: {first}); "
+                f"the failed tasks are in {self.run_dir / 'quarantine' / 'init'}"
+            )
         report["generators"] = read_output_parameter(wf_dir / "generate", "generators")
         (target / REPORT_FILE).write_text(json.dumps(report, indent=2))
         self._check_initial_labels()
@@ -172,8 +199,12 @@ class Runner:
         """The loop's failure policy on the initial data, at every start: a rerun stops the same way until fixed."""
         report_path = self.data_dir / "init" / REPORT_FILE
         if report_path.exists():
-            failing = failing_labels(json.loads(report_path.read_text()), self.config.convergence.min_label_success_ratio,
-                                     "the initial data", str(self.run_dir / "quarantine" / "init"))
+            failing = failing_labels(
+                json.loads(report_path.read_text()),
+                self.config.convergence.min_label_success_ratio,
+                "the initial data",
+                str(self.run_dir / "quarantine" / "init"),
+            )
             if failing:
                 raise UserError(failing)
 
@@ -182,7 +213,10 @@ class Runner:
         dirs = _label_dirs(wf_dir, key)
         report = _label_report(dirs)
         if report["failed"]:
-            install(_artifact(wf_dir, dirs[0].name, "quarantine", f"quarantine/{dataset}"), self.run_dir / "quarantine" / dataset)
+            install(
+                _artifact(wf_dir, dirs[0].name, "quarantine", f"quarantine/{dataset}"),
+                self.run_dir / "quarantine" / dataset,
+            )
         if report["labeled"]:
             install(_artifact(wf_dir, dirs[0].name, "data", dataset), target)
         return report
@@ -191,8 +225,13 @@ class Runner:
         """sel and the free-atom energy, decided once from the initial data and the labeler, kept in run.json."""
         decisions = read_decisions(self.run_dir)
         if decisions is None:
-            decisions = decide_model(self.config.training, self.config.element, self.data_dir,
-                                     make_labeler(self.config.labeler), self.run_dir / "decide")
+            decisions = decide_model(
+                self.config.training,
+                self.config.element,
+                self.data_dir,
+                make_labeler(self.config.labeler),
+                self.run_dir / "decide",
+            )
             record_decisions(self.run_dir, decisions)
             self.echo(f"model    {decisions_line(decisions)}")
         self.decisions = decisions
@@ -208,10 +247,14 @@ class Runner:
         started = time.monotonic()
         frames_before = count_frames(self.data_dir)
         shape = model_shape(self._training(), [self.config.element])
-        parents = (self.run_dir / "rounds" / f"round.{r - 1:03d}" / "models"
-                   if warm_start_possible(self.config, history, shape) else None)
-        wf = build.round_workflow(round_config(self.config, history), r, history, self.data_dir, self.test_data,
-                                  self.decisions, parents)
+        parents = (
+            self.run_dir / "rounds" / f"round.{r - 1:03d}" / "models"
+            if warm_start_possible(self.config, history, shape)
+            else None
+        )
+        wf = build.round_workflow(
+            round_config(self.config, history), r, history, self.data_dir, self.test_data, self.decisions, parents
+        )
         n_models, n_tasks = self.config.training.models, len(explore_task_indices(self.config, history))
         stage = stage_for_round(self.config, history)
         key = {s: build.stage_key(s, build.round_tag(r)) for s in ("train", "explore", "validate", "select", "label")}
@@ -220,8 +263,12 @@ class Runner:
             Stage("explore", key["explore"], n_tasks, _describe_exploration),
             Stage("validate", key["validate"], 1, _describe_validation),
             Stage("select", key["select"], 1, _describe_selection),
-            Stage("label", key["label"],
-                  lambda: len(read_output_parameter(wf_dir / key["select"], "label_batches")), _describe_labels),
+            Stage(
+                "label",
+                key["label"],
+                lambda: len(read_output_parameter(wf_dir / key["select"], "label_batches")),
+                _describe_labels,
+            ),
         ]
         wf_dir = workflow_dir(wf)
         self._submit(wf, f"round {r}" + (f" ({stage.name})" if len(self.config.exploration.stages) > 1 else ""), stages)
@@ -232,14 +279,23 @@ class Runner:
             install(model, round_dir / "models" / f"graph.{i:03d}.pb")
             lcurve = _artifact(wf_dir, key["train"] + "-0", "lcurve", f"train.{i:03d}/lcurve.out")
             install(lcurve, round_dir / "lcurves" / f"lcurve.{i:03d}.out")
-            member_stats.append(json.loads(_artifact(wf_dir, key["train"] + "-0", "stats",
-                                                     f"train.{i:03d}/{TRAIN_STATS}").read_text()))
+            member_stats.append(
+                json.loads(_artifact(wf_dir, key["train"] + "-0", "stats", f"train.{i:03d}/{TRAIN_STATS}").read_text())
+            )
         select_dir = wf_dir / key["select"]
         summary = read_output_parameter(select_dir, "summary")
         report = self._install_labels(wf_dir, key["label"], f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
         validation = read_output_parameter(wf_dir / key["validate"], "errors")
-        record = round_record(r, stage, frames_before, report, summary, time.monotonic() - started, validation,
-                              training_summary(shape, member_stats))
+        record = round_record(
+            r,
+            stage,
+            frames_before,
+            report,
+            summary,
+            time.monotonic() - started,
+            validation,
+            training_summary(shape, member_stats),
+        )
         record_path.write_text(json.dumps(record, indent=2))
         return record
 
@@ -274,8 +330,9 @@ class Runner:
             self.echo(f"the run went on after its last export; that export is kept in {moved}")
         if not target.exists():
             production = self.production(history)
-            wf = build.export_workflow(self.config, models, history, stop_reason, self.test_data, self.data_dir,
-                                       self.decisions, production)
+            wf = build.export_workflow(
+                self.config, models, history, stop_reason, self.test_data, self.data_dir, self.decisions, production
+            )
             key = build.stage_key("export", build.round_tag(last))
             wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
             install(_artifact(wf_dir, key, "export", "export"), target)
@@ -302,13 +359,17 @@ def check_config(config: RunConfig, planning_only: bool = False) -> str:
     else:
         labeler.check(config.element)
     if config.convergence.require_properties and config.labeler.kind == "vasp":
-        raise UserError("convergence.require_properties needs a reference computed in-process (EMT or an ASE "
-                        "labeler); with VASP, set it to false and run `dpdriver export RUN` after the run: it validates "
-                        "against VASP with label tasks")
+        raise UserError(
+            "convergence.require_properties needs a reference computed in-process (EMT or an ASE "
+            "labeler); with VASP, set it to false and run `dpdriver export RUN` after the run: it validates "
+            "against VASP with label tasks"
+        )
     in_process = {"md", "liquid"} & set(config.validation.families)
     if in_process and config.labeler.kind == "vasp":
-        raise UserError(f"validation.families: {', '.join(sorted(in_process))} run(s) MD with the labeler in-process, "
-                        "which VASP cannot; remove them from validation.families (the rounds' MD covers temperatures)")
+        raise UserError(
+            f"validation.families: {', '.join(sorted(in_process))} run(s) MD with the labeler in-process, "
+            "which VASP cannot; remove them from validation.families (the rounds' MD covers temperatures)"
+        )
     for given in config.initial_data.data_dirs:
         check_data_dir(Path(given), [config.element])
     check_user_sel(config.training, ideal_crystal(config))
@@ -372,9 +433,19 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
     discard(partial)
     try:
         with output_to(run_dir / "dpdriver.log"):  # TensorFlow and DeePMD-kit talk a lot
-            export_potential(config, models, partial, history, stop_reason, run_dir / "test_data", run_dir / "data",
-                             reference, Path(reference_tasks or run_dir / "reference-tasks"),
-                             production=_production_of(run_dir, last), decisions=read_decisions(run_dir))
+            export_potential(
+                config,
+                models,
+                partial,
+                history,
+                stop_reason,
+                run_dir / "test_data",
+                run_dir / "data",
+                reference,
+                Path(reference_tasks or run_dir / "reference-tasks"),
+                production=_production_of(run_dir, last),
+                decisions=read_decisions(run_dir),
+            )
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # half an export is no export; the run's own files are untouched
         raise

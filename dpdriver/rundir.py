@@ -13,17 +13,27 @@ from .files import write_atomically
 IDENTITY = "run.json"
 
 # What a stopped run may change, and why the rest may not (longest matching prefix wins).
-RUN_CHANGES_ALLOWED = ("run_dir", "convergence", "exploration", "selection", "validation",
-                       *(f"training.{k}" for k in TrainingConfig.model_fields
-                         if k not in TrainingConfig.shape_keys + TrainingConfig.decided_keys),
-                       "labeler.structures_per_task", "execution")
+RUN_CHANGES_ALLOWED = (
+    "run_dir",
+    "convergence",
+    "exploration",
+    "selection",
+    "validation",
+    *(
+        f"training.{k}"
+        for k in TrainingConfig.model_fields
+        if k not in TrainingConfig.shape_keys + TrainingConfig.decided_keys
+    ),
+    "labeler.structures_per_task",
+    "execution",
+)
 WHY_NOT = {
     "element": "the type map of every dataset and model",
     "seed": "the seeds decide what is explored and selected; a new seed is a new run",
     "labeler": "all labels of a run must come from one reference",
     "initial_data": "the initial data set is already built from it",
     "training": "it sets the model's shape (descriptor, sel, fitting net, precision, free-atom energy); models of "
-                "two shapes are not one run",
+    "two shapes are not one run",
 }
 
 
@@ -54,8 +64,10 @@ def check_config_changes(old: dict, new: dict, allowed: tuple[str, ...]) -> list
     for path, a, b in changes:
         if not _allowed(path, allowed):
             why = WHY_NOT.get(path.split(".")[0], "it is fixed once a run has started")
-            raise UserError(f"this run directory was made with {path} = {json.dumps(a)}, the config now says {json.dumps(b)}; "
-                            f"it cannot change within a run ({why}): restore it to resume, or pass a new --workdir")
+            raise UserError(
+                f"this run directory was made with {path} = {json.dumps(a)}, the config now says {json.dumps(b)}; "
+                f"it cannot change within a run ({why}): restore it to resume, or pass a new --workdir"
+            )
     return [f"{path}: {json.dumps(a)} -> {json.dumps(b)}" for path, a, b in changes]
 
 

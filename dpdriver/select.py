@@ -25,8 +25,13 @@ def _ranks(devi: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return ranks
 
 
-def classify(max_devi_f_eV_A: np.ndarray, force_trust_lo_eV_A: float, force_trust_hi_eV_A: float,
-             max_devi_v_eV: np.ndarray | None = None, virial_trust: tuple[float, float] | None = None) -> np.ndarray:
+def classify(
+    max_devi_f_eV_A: np.ndarray,
+    force_trust_lo_eV_A: float,
+    force_trust_hi_eV_A: float,
+    max_devi_v_eV: np.ndarray | None = None,
+    virial_trust: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Each frame's class by its force deviation and, with virial trust levels, the worse of force and virial."""
     ranks = _ranks(max_devi_f_eV_A, force_trust_lo_eV_A, force_trust_hi_eV_A)
     if virial_trust is not None:
@@ -81,26 +86,40 @@ def deviation_histogram(max_devi_f: np.ndarray) -> dict:
     round's record, the same bins in every round."""
     finite = np.clip(max_devi_f[np.isfinite(max_devi_f)], HISTOGRAM_EDGES_eV_A[0], HISTOGRAM_EDGES_eV_A[-1])
     counts, _ = np.histogram(finite, bins=HISTOGRAM_EDGES_eV_A)
-    return {"edges_eV_A": [float(e) for e in HISTOGRAM_EDGES_eV_A], "counts": counts.tolist(),
-            "non_finite": int(np.sum(~np.isfinite(max_devi_f)))}
+    return {
+        "edges_eV_A": [float(e) for e in HISTOGRAM_EDGES_eV_A],
+        "counts": counts.tolist(),
+        "non_finite": int(np.sum(~np.isfinite(max_devi_f))),
+    }
 
 
-def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
-                      labeled: list[Atoms] | None = None) -> tuple[dict, list[Atoms]]:
+def select_candidates(
+    task_dirs: list[Path], element: str, selection, seed: int, labeled: list[Atoms] | None = None
+) -> tuple[dict, list[Atoms]]:
     """Counts per task and overall, and at most max_labels_per_round candidates: filtered for unphysical
     geometry, then chosen for diversity (FPS) away from what is already labeled, or at random (seeded)."""
     tasks = [task_frames(task_dir, element) for task_dir in task_dirs]
     all_devi = np.concatenate([devi[:, 0] for _, _, devi in tasks]) if tasks else np.zeros(0)
     lo, hi = trust_levels(all_devi, selection)
-    virial_trust = None if selection.virial_trust_lo_eV is None else (selection.virial_trust_lo_eV, selection.virial_trust_hi_eV)
+    virial_trust = (
+        None if selection.virial_trust_lo_eV is None else (selection.virial_trust_lo_eV, selection.virial_trust_hi_eV)
+    )
     per_task, pool, filtered = [], [], {}
     for task_dir, (task, frames, devi) in zip(task_dirs, tasks):
         labels = classify(devi[:, 0], lo, hi, devi[:, 1], virial_trust)
         start_file = Path(task_dir) / START_FILE
         start = json.loads(start_file.read_text()) if start_file.exists() else None
         counts = {kind: int(np.sum(labels == kind)) for kind in (ACCURATE, CANDIDATE, FAILED)}
-        per_task.append({"task": task.name, "stage": task.stage, "temperature_K": task.temperature_K,
-                         "ensemble": task.ensemble, "pressure_bar": task.pressure_bar, **counts})
+        per_task.append(
+            {
+                "task": task.name,
+                "stage": task.stage,
+                "temperature_K": task.temperature_K,
+                "ensemble": task.ensemble,
+                "pressure_bar": task.pressure_bar,
+                **counts,
+            }
+        )
         for i in np.flatnonzero(labels == CANDIDATE):
             if i >= len(frames):
                 continue
@@ -108,16 +127,27 @@ def select_candidates(task_dirs: list[Path], element: str, selection, seed: int,
             if reason:
                 filtered[reason] = filtered.get(reason, 0) + 1
             else:
-                frames[i].info["provenance"] = {"generator": "exploration", "stage": task.stage, "task": task.name,
-                                                "frame": int(i), "temperature_K": task.temperature_K,
-                                                "ensemble": task.ensemble, "pressure_bar": task.pressure_bar,
-                                                "start": start}
+                frames[i].info["provenance"] = {
+                    "generator": "exploration",
+                    "stage": task.stage,
+                    "task": task.name,
+                    "frame": int(i),
+                    "temperature_K": task.temperature_K,
+                    "ensemble": task.ensemble,
+                    "pressure_bar": task.pressure_bar,
+                    "start": start,
+                }
                 pool.append(frames[i])
     n_pick = min(selection.max_labels_per_round, len(pool))
     if selection.method == "fps":
         existing = fingerprints(labeled) if labeled else None
-        picked = sorted(farthest_point_sample(fingerprints(pool), n_pick, existing,
-                                              selection.duplicate_fingerprint_distance)) if pool else []
+        picked = (
+            sorted(
+                farthest_point_sample(fingerprints(pool), n_pick, existing, selection.duplicate_fingerprint_distance)
+            )
+            if pool
+            else []
+        )
     else:
         rng = np.random.default_rng(seed)
         picked = sorted(rng.choice(len(pool), size=n_pick, replace=False).tolist()) if n_pick else []

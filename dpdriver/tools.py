@@ -23,14 +23,18 @@ def executable(name: str) -> str:
     override = os.environ.get(f"DPDRIVER_{name.upper()}")
     if override:
         if not Path(override).is_file():
-            raise UserError(f"DPDRIVER_{name.upper()}={override} is not a file; point it to the {name} executable or unset it")
+            raise UserError(
+                f"DPDRIVER_{name.upper()}={override} is not a file; point it to the {name} executable or unset it"
+            )
         return override
     beside = Path(sys.executable).parent / name
     if beside.exists():
         return str(beside)
     found = shutil.which(name)
     if not found:
-        raise UserError(f"'{name}' not found; install dpdriver's stack with: pip install -e . (it brings deepmd-kit[cpu,lmp])")
+        raise UserError(
+            f"'{name}' not found; install dpdriver's stack with: pip install -e . (it brings deepmd-kit[cpu,lmp])"
+        )
     return found
 
 
@@ -97,13 +101,20 @@ def run_tool(
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        raise ToolError(f"{name} failed (exit {code}): "
-                        f"{tool_error(log_path.read_text())}; see {log_path}")
+        raise ToolError(f"{name} failed (exit {code}): {tool_error(log_path.read_text())}; see {log_path}")
     return usage.ru_utime + usage.ru_stime
 
 
-LOADER_NOISE = ("libcudart", "implib-gen", "DeePMD-kit: Cannot find", "DeePMD-kit: Error message", "absl::",
-                "oneDNN", "cpu_feature_guard", "To enable the following")  # printed by every run of dp and lmp
+LOADER_NOISE = (
+    "libcudart",
+    "implib-gen",
+    "DeePMD-kit: Cannot find",
+    "DeePMD-kit: Error message",
+    "absl::",
+    "oneDNN",
+    "cpu_feature_guard",
+    "To enable the following",
+)  # printed by every run of dp and lmp
 
 
 def tool_error(output: str) -> str:

@@ -12,7 +12,11 @@ from dpdriver.config import parse_config
 
 SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "argo-workflows-v3.5.15.schema.json"
 needs_schema = pytest.mark.skipif(not SCHEMA.is_file(), reason=f"Argo schema not found at {SCHEMA}")
-SECRETS = {"DPDRIVER_ARGO_TOKEN": "tok-3f9a1c", "DPDRIVER_S3_ACCESS_KEY": "ak-77e2d0", "DPDRIVER_S3_SECRET_KEY": "sk-c41b95"}
+SECRETS = {
+    "DPDRIVER_ARGO_TOKEN": "tok-3f9a1c",
+    "DPDRIVER_S3_ACCESS_KEY": "ak-77e2d0",
+    "DPDRIVER_S3_SECRET_KEY": "sk-c41b95",
+}
 
 CONFIG = """\
 element: Cu
@@ -27,7 +31,9 @@ exploration:
   ensembles: [nvt]
   md_steps: 60
   deviation_every_steps: 10
-  stages: [{name: warm, temperatures_K: [600], max_rounds: 1}, {name: hot, temperatures_K: [900, 1200], starts_from: [rounds]}]
+  stages:
+    - {name: warm, temperatures_K: [600], max_rounds: 1}
+    - {name: hot, temperatures_K: [900, 1200], starts_from: [rounds]}
 selection: {force_trust_lo_eV_A: 0.02, force_trust_hi_eV_A: 1.0, max_labels_per_round: 5}
 convergence: {max_rounds: 2, require_properties: true}
 validation: {test_structures: 2}
@@ -49,8 +55,9 @@ def workflow_validator():
     schema = json.loads(SCHEMA.read_text())
     # Argo takes integers where its schema says IntOrString is a string (e.g. retryStrategy.limit)
     schema["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
-    return jsonschema.Draft7Validator({"$ref": "#/definitions/io.argoproj.workflow.v1alpha1.Workflow",
-                                       "definitions": schema["definitions"]})
+    return jsonschema.Draft7Validator(
+        {"$ref": "#/definitions/io.argoproj.workflow.v1alpha1.Workflow", "definitions": schema["definitions"]}
+    )
 
 
 def templates_by_name(body):
@@ -113,7 +120,9 @@ def test_credentials_file_must_be_private(tmp_path):
     secret = tmp_path / "argo-credentials.yaml"
     secret.write_text("token: tok\ns3_access_key: ak\ns3_secret_key: sk\n")
     secret.chmod(0o644)
-    argo = parse_config(CONFIG.replace("    retries: 3\n", f"    retries: 3\n    credentials_file: {secret}\n")).execution.argo
+    argo = parse_config(
+        CONFIG.replace("    retries: 3\n", f"    retries: 3\n    credentials_file: {secret}\n")
+    ).execution.argo
     with pytest.raises(UserError, match="chmod 600"):
         load_credentials(argo)
     secret.chmod(0o600)
@@ -148,7 +157,9 @@ def test_the_argo_workflow_runs_in_debug_mode_and_downloads_like_a_local_run(cli
     assert downloaded.returncode == 0, downloaded.stderr
     records = [json.loads((run_dir / f"rounds/round.{r:03d}/round.json").read_text()) for r in range(2)]
     assert records[0]["frames_trained_on"] == 9 == count_frames(run_dir / "data/init")
-    assert count_frames(run_dir / "data") == 9 + sum(r["frames_added"] for r in records) and records[0]["frames_added"] > 0
+    assert (
+        count_frames(run_dir / "data") == 9 + sum(r["frames_added"] for r in records) and records[0]["frames_added"] > 0
+    )
     # the recursion moved to the next stage, with its own fan-out of MD tasks (2 temperatures)
     assert [r["stage"]["name"] for r in records] == ["warm", "hot"]
     assert [len(r["selection"]["tasks"]) for r in records] == [1, 2]
@@ -178,15 +189,19 @@ def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     # few, large tasks: each task through the queue waits at least one dpdispatcher poll (30 s)
-    base = CONFIG.split("execution:")[0].replace("validation: {test_structures: 2}",
-                                                 "validation: {test_structures: 1, families: [rattled]}")
+    base = CONFIG.split("execution:")[0].replace(
+        "validation: {test_structures: 2}", "validation: {test_structures: 1, families: [rattled]}"
+    )
     base = base.replace("structures_per_task: 4", "structures_per_task: 5")
-    config = parse_config(base + f"""execution:
+    config = parse_config(
+        base
+        + f"""execution:
   dispatcher:
     stages: [label]
-    machine: {{batch_type: Shell, context_type: LocalContext, local_root: ., remote_root: {tmp_path / 'queue'}}}
+    machine: {{batch_type: Shell, context_type: LocalContext, local_root: ., remote_root: {tmp_path / "queue"}}}
     resources: {{number_node: 1, cpu_per_node: 1, group_size: 1}}
-""")
+"""
+    )
     configure_local(tmp_path / "run" / "dflow", workers=2)
     Runner(config, tmp_path / "run", echo=lambda line: None).initial_data()
     assert count_frames(tmp_path / "run/data/init") == 9

@@ -12,8 +12,9 @@ STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "data_efficiency" /
 
 
 def run_study(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(STUDY), "--quick", "--out", str(out), *extra],
-                          capture_output=True, text=True, timeout=1200)
+    return subprocess.run(
+        [sys.executable, str(STUDY), "--quick", "--out", str(out), *extra], capture_output=True, text=True, timeout=1200
+    )
 
 
 @pytest.mark.slow

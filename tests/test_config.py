@@ -40,7 +40,8 @@ def test_wrong_type_names_key_and_line():
 
 def test_impossible_values_are_refused():
     assert "force_trust_lo_eV_A must be smaller" in error_of(
-        "selection:\n  force_trust_lo_eV_A: 0.3\n  force_trust_hi_eV_A: 0.1\n")
+        "selection:\n  force_trust_lo_eV_A: 0.3\n  force_trust_hi_eV_A: 0.1\n"
+    )
     assert "training.models" in error_of("training:\n  models: 1\n")
 
 
@@ -81,8 +82,8 @@ REFUSED = {
     "initial_data: {generators: [{kind: md, temperatures_K: [1.0e6]}]}\n": "no metal stays condensed",
     "execution: {argo: {steps: {train: {cpuu: '4'}}}}\n": "did you mean 'cpu'",
     "execution: {dispatcher: {machine: {batch_typo: Slurm, context_type: LocalContext}}}\n": "Did you mean: batch_type",
-    "execution: {dispatcher: {machine: {batch_type: Slurm, context_type: LocalContext}, resources: {cpu_per_nod: 4}}}\n":
-        "Did you mean: cpu_per_node",
+    "execution: {dispatcher: {machine: {batch_type: Slurm, context_type: LocalContext},"
+    " resources: {cpu_per_nod: 4}}}\n": "Did you mean: cpu_per_node",
 }
 
 

@@ -13,9 +13,14 @@ def config_with(stages=None, **convergence):
 
 
 def rounds(*ratios_and_labels, stage=0, failed=0):
-    return [{"stage": {"index": stage}, "frames_added": labels,
-             "selection": {"accurate_ratio": ratio, "frames": 100, "failed": failed, "force_trust_hi_eV_A": 0.2}}
-            for ratio, labels in ratios_and_labels]
+    return [
+        {
+            "stage": {"index": stage},
+            "frames_added": labels,
+            "selection": {"accurate_ratio": ratio, "frames": 100, "failed": failed, "force_trust_hi_eV_A": 0.2},
+        }
+        for ratio, labels in ratios_and_labels
+    ]
 
 
 def test_converged_needs_k_consecutive_rounds_at_target():
@@ -24,12 +29,15 @@ def test_converged_needs_k_consecutive_rounds_at_target():
     assert stop_reason_after(rounds((0.95, 3), (0.5, 3)), config) is None
     assert stop_reason_after(rounds((0.95, 3), (0.5, 3), (0.92, 1)), config) is None
     assert stop_reason_after(rounds((0.95, 3), (0.5, 3), (0.92, 1), (0.97, 0)), config).startswith(
-        "converged: accurate ratio >= 0.9 in 2 consecutive")
+        "converged: accurate ratio >= 0.9 in 2 consecutive"
+    )
 
 
 def test_each_stage_converges_in_turn_and_only_the_last_stops_the_run():
-    stages = [{"name": "cold", "temperatures_K": [300]},
-              {"name": "hot", "temperatures_K": [900, 1500], "ensembles": ["nvt", "npt"], "pressures_bar": [1, 1000]}]
+    stages = [
+        {"name": "cold", "temperatures_K": [300]},
+        {"name": "hot", "temperatures_K": [900, 1500], "ensembles": ["nvt", "npt"], "pressures_bar": [1, 1000]},
+    ]
     config = config_with(stages, accurate_ratio_target=0.9, consecutive_rounds=2, max_rounds=10)
     assert stage_for_round(config, []).name == "cold"
     history = rounds((0.95, 3), (0.5, 3), (0.92, 1))
@@ -67,13 +75,18 @@ def test_round_limit_is_the_last_reason_and_the_budget_caps_the_last_round():
     config = config_with(accurate_ratio_target=0.9, max_rounds=2)
     assert stop_reason_after(rounds((0.1, 6)), config) is None
     assert stop_reason_after(rounds((0.1, 6), (0.2, 4)), config) == "round limit (2) reached"
-    config = RunConfig.model_validate({"selection": {"max_labels_per_round": 30}, "convergence": {"max_total_labels": 40}})
+    config = RunConfig.model_validate(
+        {"selection": {"max_labels_per_round": 30}, "convergence": {"max_total_labels": 40}}
+    )
     assert round_config(config, rounds((0.1, 6))).selection.max_labels_per_round == 30
     assert round_config(config, rounds((0.1, 30))).selection.max_labels_per_round == 10
 
 
 def test_a_stage_round_limit_moves_on_and_ends_the_last_stage():
-    stages = [{"name": "cold", "temperatures_K": [300], "max_rounds": 1}, {"name": "hot", "temperatures_K": [900], "max_rounds": 2}]
+    stages = [
+        {"name": "cold", "temperatures_K": [300], "max_rounds": 1},
+        {"name": "hot", "temperatures_K": [900], "max_rounds": 2},
+    ]
     config = config_with(stages, accurate_ratio_target=0.9, max_rounds=10)
     history = rounds((0.1, 3))
     assert stop_reason_after(history, config) is None and stage_for_round(config, history).name == "hot"
@@ -91,5 +104,6 @@ def test_required_properties_gate_convergence():
     passing = rounds((0.95, 1))
     passing[0]["validation"] = {"properties": {"passed": 12, "checked": 12, "failed": []}}
     assert stop_reason_after(failing + passing, config).startswith(
-        "converged: accurate ratio >= 0.9 and every property check passing in 1 consecutive")
+        "converged: accurate ratio >= 0.9 and every property check passing in 1 consecutive"
+    )
     assert stop_reason_after(rounds((0.95, 1)), config) is None  # not checked is not passed

@@ -50,13 +50,17 @@ def test_unconverged_steps_by_what_the_file_says(everything, tmp_path):
     partial = single("aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.nelm-breach-partial", tmp_path)
     assert (partial["found"], partial["kept"], partial["rejected"]) == (5, 4, {"scf_unconverged": 1})
     assert by_name(summary, "OUTCAR.nelm-breach-consistent")["kept"] == 0
-    ch4 = single("dpdata/tests/poscars/OUTCAR.ch4.unconverged", tmp_path)  # dpdata 1.1.0 keeps 1; step 2 converged on iteration NELM
+    ch4 = single(
+        "dpdata/tests/poscars/OUTCAR.ch4.unconverged", tmp_path
+    )  # dpdata 1.1.0 keeps 1; step 2 converged on iteration NELM
     assert (ch4["kept"], ch4["rejected"]) == (2, {"scf_unconverged": 1})
     assert by_name(summary, "unconverged/vasprun.xml.electronic")["rejected"] == {"scf_unconverged": 5}
 
 
 def test_truncated_files_keep_their_complete_frames(tmp_path):
-    relax = single("aiida-vasp/src/aiida_vasp/test_data/relax-truncated/vasprun.xml", tmp_path)  # dpdata's default raises ParseError here
+    relax = single(
+        "aiida-vasp/src/aiida_vasp/test_data/relax-truncated/vasprun.xml", tmp_path
+    )  # dpdata's default raises ParseError here
     assert not relax["complete"] and relax["kept"] == 18 and relax["error"] is None
     broken = single("nomad-electronic-parsers/tests/data/vasp/vasprun.xml.broken", tmp_path)
     assert not broken["complete"] and broken["kept"] == 1
@@ -69,7 +73,9 @@ def test_ml_frames_excluded_by_default_and_included_on_request(everything, tmp_p
     ml = by_name(summary, "poscars/OUTCAR.ch4.ml")
     assert (ml["kept"], ml["ml_frames"]) == (4, 10)
     assert summary["totals"]["ml_frames_excluded"] >= 10 + 2 + 13 + 3
-    with_ml = convert([FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.ml"], tmp_path / "ml", include_ml=True, valid_fraction=0)
+    with_ml = convert(
+        [FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.ml"], tmp_path / "ml", include_ml=True, valid_fraction=0
+    )
     assert with_ml["frames_written"] == 14
     rows = list(csv.DictReader(open(tmp_path / "ml" / "index.csv")))
     assert sum(r["ml_predicted"] == "True" for r in rows) == 10
@@ -82,13 +88,17 @@ def test_runs_without_stress_are_marked_no_virial(everything):
     assert not optics["has_virial"] and optics["kept"] == 1
     novirial = [p for p in out.glob("*/*-novirial") if p.is_dir()]
     assert novirial and all(not list(p.glob("set.*/virial.npy")) for p in novirial)
-    assert all(list(p.glob("set.*/virial.npy")) for p in out.glob("*/*") if p.is_dir() and not p.name.endswith("-novirial"))
+    assert all(
+        list(p.glob("set.*/virial.npy")) for p in out.glob("*/*") if p.is_dir() and not p.name.endswith("-novirial")
+    )
 
 
 def test_gzipped_run_with_both_files_is_read_once(everything):
     summary, _ = everything
     run = by_name(summary, "adsorbate_wf/3/outputs/OUTCAR.gz")
-    assert run["kept"] == 15 and run["also_written"] == [str(FIXTURES / "atomate/atomate/vasp/test_files/adsorbate_wf/3/outputs/vasprun.xml.gz")]
+    assert run["kept"] == 15 and run["also_written"] == [
+        str(FIXTURES / "atomate/atomate/vasp/test_files/adsorbate_wf/3/outputs/vasprun.xml.gz")
+    ]
 
 
 def test_split_is_by_run_and_index_covers_every_frame(everything):
@@ -107,8 +117,9 @@ def test_split_is_deterministic_with_a_seed(tmp_path):
     source = FIXTURES / "aiida-vasp"
     a = convert([source], tmp_path / "a", seed=5, valid_fraction=0.3)
     b = convert([source], tmp_path / "b", seed=5, valid_fraction=0.3)
-    assert (tmp_path / "a/index.csv").read_text().replace(str(tmp_path / "a"), "") == \
-        (tmp_path / "b/index.csv").read_text().replace(str(tmp_path / "b"), "")
+    assert (tmp_path / "a/index.csv").read_text().replace(str(tmp_path / "a"), "") == (
+        tmp_path / "b/index.csv"
+    ).read_text().replace(str(tmp_path / "b"), "")
     assert a["valid_frames"] == b["valid_frames"]
 
 
@@ -121,7 +132,9 @@ def test_duplicates_are_kept_once(tmp_path):
 
 
 def test_hdf5_output(tmp_path):
-    summary = convert([FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged"], tmp_path / "h5", fmt="deepmd/hdf5", valid_fraction=0)
+    summary = convert(
+        [FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged"], tmp_path / "h5", fmt="deepmd/hdf5", valid_fraction=0
+    )
     import dpdata
 
     system = dpdata.LabeledSystem(str(tmp_path / "h5/train.hdf5") + "#/H4C1", fmt="deepmd/hdf5")
@@ -129,14 +142,21 @@ def test_hdf5_output(tmp_path):
 
 
 def test_element_outside_type_map_names_the_file(cli, tmp_path):
-    result = cli("convert", FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged", "-o", tmp_path / "o", "--type-map", "Cu")
+    result = cli(
+        "convert", FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged", "-o", tmp_path / "o", "--type-map", "Cu"
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "OUTCAR.ch4.unconverged" in result.stderr and "not in --type-map Cu" in result.stderr
     assert not (tmp_path / "o").exists()
 
 
 def test_nothing_usable_is_an_error_with_the_table_and_the_report(cli, tmp_path):
-    result = cli("convert", FIXTURES / "aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.nelm-breach-consistent", "-o", tmp_path / "o")
+    result = cli(
+        "convert",
+        FIXTURES / "aiida-vasp/src/aiida_vasp/test_data/outcar_extras/OUTCAR.nelm-breach-consistent",
+        "-o",
+        tmp_path / "o",
+    )
     assert result.returncode == 2 and result.stderr.startswith("dpdriver: error: no usable frames")
     assert "--report-only" not in result.stderr and "convert_report.json" in result.stderr
     assert "OUTCAR.nelm-breach-consistent" in result.stdout and "scf_unconverged" in result.stdout  # the per-file table
@@ -183,7 +203,16 @@ def test_a_species_order_that_contradicts_the_poscar_title_is_rejected_unless_ke
 
 
 def test_cli_prints_the_table_and_writes_the_report(cli, tmp_path):
-    result = cli("convert", FIXTURES / "dpdata", "-o", tmp_path / "o", "--type-map", "H,C,O,Ti,Ge,Al,Ni,Si,Li,P,S,Na,Cl,F,Fe,Cu,Ag,Au,Pt,Pd,N,X", "--workers", "2")
+    result = cli(
+        "convert",
+        FIXTURES / "dpdata",
+        "-o",
+        tmp_path / "o",
+        "--type-map",
+        "H,C,O,Ti,Ge,Al,Ni,Si,Li,P,S,Na,Cl,F,Fe,Cu,Ag,Au,Pt,Pd,N,X",
+        "--workers",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     assert "OUTCAR.ch4.ml" in result.stdout and "ML frames 10 (excluded)" in result.stdout
     report = json.loads((tmp_path / "o/convert_report.json").read_text())

@@ -16,8 +16,16 @@ from dpdriver.label import EMTLabeler
 
 def config_with(*generators, **initial):
     """Through the YAML parser (JSON is YAML), so that schema errors are the UserErrors users see."""
-    return parse_config(json.dumps({"element": initial.pop("element", "Cu"), "seed": 5,
-                                    "initial_data": {"generators": list(generators), **initial}}), "test.yaml")
+    return parse_config(
+        json.dumps(
+            {
+                "element": initial.pop("element", "Cu"),
+                "seed": 5,
+                "initial_data": {"generators": list(generators), **initial},
+            }
+        ),
+        "test.yaml",
+    )
 
 
 def frames_of(*generators, labeler=None, **initial):
@@ -47,13 +55,16 @@ def test_strains_are_the_requested_tensors():
     for frame in frames:
         p = frame.info[PROVENANCE]
         eps = deformation(frame, ideal) - np.eye(3)
-        expected = {"uniaxial": [[1, 0, 0], [0, 0, 0], [0, 0, 0]], "biaxial": [[1, 0, 0], [0, 1, 0], [0, 0, 0]],
-                    "shear": [[0, 1, 0], [1, 0, 0], [0, 0, 0]]}[p["mode"]]
+        expected = {
+            "uniaxial": [[1, 0, 0], [0, 0, 0], [0, 0, 0]],
+            "biaxial": [[1, 0, 0], [0, 1, 0], [0, 0, 0]],
+            "shear": [[0, 1, 0], [1, 0, 0], [0, 0, 0]],
+        }[p["mode"]]
         assert np.allclose(eps, p["strain"] * np.array(expected), atol=1e-12)
 
 
 def test_bain_path_keeps_volume_and_spans_bcc_to_fcc():
-    frames = frames_of({"kind": "bain_path", "c_over_a_range": [1.0, 2 ** 0.5], "count": 3})
+    frames = frames_of({"kind": "bain_path", "c_over_a_range": [1.0, 2**0.5], "count": 3})
     ideal = ideal_crystal(config_with({"kind": "bain_path"}))
     v0 = ideal.get_volume() / len(ideal)
     for frame in frames:
@@ -62,7 +73,7 @@ def test_bain_path_keeps_volume_and_spans_bcc_to_fcc():
     fcc = frames[-1]
     d = fcc.get_all_distances(mic=True)[0][1:]
     assert np.sum(np.isclose(d, d.min(), atol=1e-6)) == 12
-    assert d.min() == pytest.approx(reference_lattice_constant_A("Cu", "fcc") / 2 ** 0.5)
+    assert d.min() == pytest.approx(reference_lattice_constant_A("Cu", "fcc") / 2**0.5)
     bcc = frames[0].get_all_distances(mic=True)[0][1:]
     assert np.sum(np.isclose(bcc, bcc.min(), atol=1e-6)) == 8
 
@@ -96,8 +107,10 @@ def test_rattle_schedule_amplitudes_and_min_distance():
 
 
 def test_combination_applies_to_every_base_structure_and_keeps_provenance():
-    frames = frames_of({"kind": "strain", "name": "strained", "keep": False, "modes": ["shear"], "count_per_mode": 2},
-                       {"kind": "rattle", "base": "strained", "stdev_A": [0.03], "per_stdev": 2})
+    frames = frames_of(
+        {"kind": "strain", "name": "strained", "keep": False, "modes": ["shear"], "count_per_mode": 2},
+        {"kind": "rattle", "base": "strained", "stdev_A": [0.03], "per_stdev": 2},
+    )
     assert len(frames) == 4
     assert all(f.info[PROVENANCE]["base"]["kind"] == "strain" for f in frames)
     assert {f.info[PROVENANCE]["base"]["strain"] for f in frames} == {-0.03, 0.03}
@@ -116,13 +129,24 @@ def test_phonon_displacement_set_is_complete_for_force_constants():
 
 
 def test_thermal_normal_modes_grow_with_temperature():
-    frames = frames_of({"kind": "normal_modes", "temperatures_K": [100, 900], "per_temperature": 4},
-                       labeler=EMTLabeler())
+    frames = frames_of(
+        {"kind": "normal_modes", "temperatures_K": [100, 900], "per_temperature": 4}, labeler=EMTLabeler()
+    )
     ideal = ideal_crystal(config_with({"kind": "rattle"}))
     thermal = [f for f in frames if "temperature_K" in f.info[PROVENANCE]]
     assert len(frames) == 9 and len(thermal) == 8
-    rms = {t: np.sqrt(np.mean([np.sum((f.positions - ideal.positions) ** 2, axis=1).mean()
-                               for f in thermal if f.info[PROVENANCE]["temperature_K"] == t])) for t in (100, 900)}
+    rms = {
+        t: np.sqrt(
+            np.mean(
+                [
+                    np.sum((f.positions - ideal.positions) ** 2, axis=1).mean()
+                    for f in thermal
+                    if f.info[PROVENANCE]["temperature_K"] == t
+                ]
+            )
+        )
+        for t in (100, 900)
+    }
     assert 0.01 < rms[100] < rms[900] < 0.5
     assert rms[900] / rms[100] == pytest.approx(3.0, rel=0.35)  # classical harmonic: sqrt(T) at high T
 
@@ -132,14 +156,23 @@ def test_md_with_the_labeler_keeps_strided_frames_at_temperature():
     frames = frames_of(gen, labeler=EMTLabeler())
     assert [f.info[PROVENANCE]["md_step"] for f in frames] == [40, 60, 80] * 2
     ideal = ideal_crystal(config_with(gen))
-    spread = {t: np.mean([np.linalg.norm(f.positions - ideal.positions, axis=1).mean()
-                          for f in frames if f.info[PROVENANCE]["temperature_K"] == t]) for t in (300, 1200)}
+    spread = {
+        t: np.mean(
+            [
+                np.linalg.norm(f.positions - ideal.positions, axis=1).mean()
+                for f in frames
+                if f.info[PROVENANCE]["temperature_K"] == t
+            ]
+        )
+        for t in (300, 1200)
+    }
     assert spread[300] < spread[1200]
 
 
 def test_random_structures_respect_density_and_min_distance():
-    frames = frames_of({"kind": "random", "count": 5, "atoms": 8, "volume_per_atom_range": [1.0, 1.2],
-                        "min_distance_A": 2.0})
+    frames = frames_of(
+        {"kind": "random", "count": 5, "atoms": 8, "volume_per_atom_range": [1.0, 1.2], "min_distance_A": 2.0}
+    )
     ideal = ideal_crystal(config_with({"kind": "rattle"}))
     v0 = ideal.get_volume() / len(ideal)
     assert len(frames) == 5
@@ -152,8 +185,9 @@ def test_random_structures_respect_density_and_min_distance():
 
 
 def test_vacancy_interstitial_and_surfaces():
-    frames = frames_of({"kind": "vacancy", "count": 2}, {"kind": "interstitial"},
-                       {"kind": "surface", "layers": 3, "vacuum_A": 12.0})
+    frames = frames_of(
+        {"kind": "vacancy", "count": 2}, {"kind": "interstitial"}, {"kind": "surface", "layers": 3, "vacuum_A": 12.0}
+    )
     kinds = [f.info[PROVENANCE]["kind"] for f in frames]
     assert kinds == ["vacancy", "vacancy", "interstitial", "surface", "surface", "surface"]
     assert len(frames[0]) == len(frames[1]) == 31
@@ -165,19 +199,22 @@ def test_vacancy_interstitial_and_surfaces():
         z = slab.positions[:, 2]
         assert slab.cell.lengths()[2] - (z.max() - z.min()) == pytest.approx(12.0, abs=1e-6)
         assert min(slab.cell.lengths()[:2]) >= 7.0
-        assert nearest_neighbour_distance_A(slab) == pytest.approx(a / 2 ** 0.5, abs=1e-6)
+        assert nearest_neighbour_distance_A(slab) == pytest.approx(a / 2**0.5, abs=1e-6)
 
 
 def test_largest_void_of_bcc_is_the_tetrahedral_site():
     bcc = ideal_crystal(config_with({"kind": "rattle"}, element="Fe", lattice="bcc"))
     _, clearance = largest_void(bcc)
     # bcc's largest void is tetrahedral (a*sqrt(5)/4), larger than octahedral (a/2)
-    assert clearance == pytest.approx(reference_lattice_constant_A("Fe", "bcc") * 5 ** 0.5 / 4, abs=0.01)
+    assert clearance == pytest.approx(reference_lattice_constant_A("Fe", "bcc") * 5**0.5 / 4, abs=0.01)
 
 
 def test_generation_is_deterministic_and_seeded():
-    gens = [{"kind": "rattle", "stdev_A": [0.05], "per_stdev": 2}, {"kind": "random", "count": 2},
-            {"kind": "vacancy", "count": 2}]
+    gens = [
+        {"kind": "rattle", "stdev_A": [0.05], "per_stdev": 2},
+        {"kind": "random", "count": 2},
+        {"kind": "vacancy", "count": 2},
+    ]
     a, b = frames_of(*gens), frames_of(*gens)
     assert all(np.array_equal(x.positions, y.positions) and np.array_equal(x.cell, y.cell) for x, y in zip(a, b))
     other, _ = generate(RunConfig.model_validate({**config_with(*gens).to_plain(), "seed": 6}))
@@ -192,8 +229,10 @@ def test_supercell_by_target_atom_count():
 
 
 def test_dry_run_counts_without_the_labeler_and_budget_is_enforced():
-    gens = [{"kind": "md", "temperatures_K": [300], "steps": 100, "stride": 10},
-            {"kind": "normal_modes", "temperatures_K": [300], "per_temperature": 3}]
+    gens = [
+        {"kind": "md", "temperatures_K": [300], "steps": 100, "stride": 10},
+        {"kind": "normal_modes", "temperatures_K": [300], "per_temperature": 3},
+    ]
     frames, summaries = generate(config_with(*gens))
     assert [s.structures for s in summaries] == [10, 4]
     assert [s.labeler_calls_to_generate for s in summaries] == [100, 1]

@@ -30,9 +30,13 @@ initial_data:
 
 
 def test_dry_run_of_every_example_prints_the_plan_and_writes_nothing(cli, tmp_path):
-    variants = [write_variant_config(v, tmp_path / "variants")  # the benchmarks run them
-                for v in sorted((REPO / "benchmarks" / "transition_metals" / "variants").glob("*.yaml"))]
-    examples = [REPO / "examples" / e / "config.yaml" for e in ("cu-init-mix", "ni-vasp", "cu-emt", "w-snap", "mo-snap")]
+    variants = [
+        write_variant_config(v, tmp_path / "variants")  # the benchmarks run them
+        for v in sorted((REPO / "benchmarks" / "transition_metals" / "variants").glob("*.yaml"))
+    ]
+    examples = [
+        REPO / "examples" / e / "config.yaml" for e in ("cu-init-mix", "ni-vasp", "cu-emt", "w-snap", "mo-snap")
+    ]
     (tmp_path / "cwd").mkdir()
     for config in examples + variants:
         result = cli("init", config, "--dry-run", cwd=tmp_path / "cwd")
@@ -43,8 +47,18 @@ def test_dry_run_of_every_example_prints_the_plan_and_writes_nothing(cli, tmp_pa
     large = load_config(tmp_path / "variants" / "w-snap-large-nets.yaml")  # the variant's lines over the example's
     assert large.training.descriptor_neuron == [25, 50, 100] and large.training.models == 4
     mix = cli("init", REPO / "examples/cu-init-mix/config.yaml", "--dry-run").stdout
-    for kind in ("volume_scan", "strain", "bain_path", "normal_modes", "rattle", "md", "random", "vacancy",
-                 "interstitial", "surface"):
+    for kind in (
+        "volume_scan",
+        "strain",
+        "bain_path",
+        "normal_modes",
+        "rattle",
+        "md",
+        "random",
+        "vacancy",
+        "interstitial",
+        "surface",
+    ):
         assert f" {kind} " in mix
 
 
@@ -60,7 +74,9 @@ def test_init_labels_the_plan_with_provenance_and_resumes(cli, tmp_path):
     lines = [json.loads(line) for line in (data / "provenance.jsonl").read_text().splitlines()]
     assert len(lines) == expected
     assert {line["structure"]["generator"] for line in lines} == {"rattle", "normal_modes", "md", "surface"}
-    assert all(line["structure"]["base"]["generator"] == "volumes" for line in lines if line["structure"]["kind"] == "rattle")
+    assert all(
+        line["structure"]["base"]["generator"] == "volumes" for line in lines if line["structure"]["kind"] == "rattle"
+    )
     again = cli("init", config, "-o", tmp_path / "out")
     assert again.returncode == 0 and "nothing relabeled" in again.stdout
     other = tmp_path / "other.yaml"
@@ -73,8 +89,10 @@ def test_init_refusals_are_one_line(cli, tmp_path):
     config.write_text(SMALL.replace("label_budget: 40", "label_budget: 5"))
     assert_one_line_error(cli("init", config, "--dry-run"), "above label_budget 5")
     potcars = potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu", 295.4)})
-    config.write_text(f"element: Cu\nlabeler: {{kind: vasp, command: vasp_std, potcar_dir: {potcars}}}\n"
-                      "initial_data:\n  generators:\n    - {kind: md}\n")
+    config.write_text(
+        f"element: Cu\nlabeler: {{kind: vasp, command: vasp_std, potcar_dir: {potcars}}}\n"
+        "initial_data:\n  generators:\n    - {kind: md}\n"
+    )
     assert_one_line_error(cli("init", config, "--dry-run"), "'md' (md) runs the labeler step by step")
     config.write_text("element: Cu\nlabeler: {kind: vasp, command: vasp_std, potcar_dir: /nowhere}\n")
     assert_one_line_error(cli("init", config, "-o", tmp_path / "out"), "no POTCAR for Cu at /nowhere/Cu/POTCAR")
@@ -101,8 +119,12 @@ def test_nan_stress_is_never_kept_and_init_applies_the_loops_failure_policy(cli,
     config.write_text(NAN_STRESS)
     env = {"PYTHONPATH": str(Path(__file__).parent)}
     result = cli("init", config, "-o", tmp_path / "out", env=env)
-    assert_one_line_error(result, "labels failing: 2 of 5 failed in the initial data", "NaN or infinity in virials",
-                          "min_label_success_ratio 0.9")
+    assert_one_line_error(
+        result,
+        "labels failing: 2 of 5 failed in the initial data",
+        "NaN or infinity in virials",
+        "min_label_success_ratio 0.9",
+    )
     data = tmp_path / "out" / "data"
     assert count_frames(data) == 3  # the good labels are kept
     assert all(np.all(np.isfinite(np.load(p))) for p in data.rglob("*.npy"))

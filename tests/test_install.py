@@ -26,14 +26,35 @@ def test_a_built_wheel_carries_its_templates(tmp_path):
         shutil.copytree(REPO / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "wheel", source],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "wheel", source],
+        check=True,
+        capture_output=True,
+    )
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site,
-                    *(tmp_path / "wheel").glob("*.whl")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            site,
+            *(tmp_path / "wheel").glob("*.whl"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     installed = {"PYTHONPATH": str(site)}  # ahead of the editable checkout on sys.path
-    where = subprocess.run([sys.executable, "-c", "import dpdriver.cli; print(dpdriver.cli.__file__)"], cwd=tmp_path,
-                           env={**os.environ, **installed}, capture_output=True, text=True)
+    where = subprocess.run(
+        [sys.executable, "-c", "import dpdriver.cli; print(dpdriver.cli.__file__)"],
+        cwd=tmp_path,
+        env={**os.environ, **installed},
+        capture_output=True,
+        text=True,
+    )
     assert where.stdout.startswith(str(site)), where.stdout + where.stderr
 
     seen = tmp_path / "INCAR.seen"

@@ -25,8 +25,20 @@ SI2_CONVERGED = FIXTURES / "aiida-vasp/examples/mock_registry/si-simple/calc-000
 
 
 def mixed_structures():
-    config = parse_config(json.dumps({"element": "Cu", "initial_data": {"generators": [
-        {"kind": "volume_scan", "count": 3}, {"kind": "vacancy"}, {"kind": "rattle", "stdev_A": [0.05], "per_stdev": 2}]}}))
+    config = parse_config(
+        json.dumps(
+            {
+                "element": "Cu",
+                "initial_data": {
+                    "generators": [
+                        {"kind": "volume_scan", "count": 3},
+                        {"kind": "vacancy"},
+                        {"kind": "rattle", "stdev_A": [0.05], "per_stdev": 2},
+                    ]
+                },
+            }
+        )
+    )
     return generate(config)[0]
 
 
@@ -62,6 +74,7 @@ def test_finished_labels_of_an_interrupted_task_are_never_computed_again(tmp_pat
     assert CountingEMT.calls == 6
     # as after a kill during task 3: its result never landed, the others did
     import shutil
+
     shutil.rmtree(tmp_path / "tasks" / "task.000003" / "labeled")
     again = label_to_data(CountingEMT(), frames, tmp_path / "again", ["Cu"], tmp_path / "tasks")
     assert CountingEMT.calls == 7  # only task 3 was computed again
@@ -74,8 +87,15 @@ def test_finished_labels_of_an_interrupted_task_are_never_computed_again(tmp_pat
 def test_failed_label_is_quarantined_with_its_reason_and_others_go_on(tmp_path):
     frames = mixed_structures()[:3]
     frames[1].set_chemical_symbols(["Fe"] * len(frames[1]))  # EMT has no Fe parameters
-    report = label_to_data(EMTLabeler(), frames, tmp_path / "data", ["Cu"], tmp_path / "tasks", first_index=10,
-                           quarantine_dir=tmp_path / "quarantine")
+    report = label_to_data(
+        EMTLabeler(),
+        frames,
+        tmp_path / "data",
+        ["Cu"],
+        tmp_path / "tasks",
+        first_index=10,
+        quarantine_dir=tmp_path / "quarantine",
+    )
     assert report["labeled"] == 2
     assert [f["index"] for f in report["failed"]] == [11] and "Fe" in report["failed"][0]["reason"]
     assert report["failed"][0]["structure"]["kind"] == "volume_scan"
@@ -98,8 +118,11 @@ def test_unsupported_element_is_a_user_error():
         EMTLabeler().check("Fe")
 
 
-LJ = {"kind": "ase", "calculator": "ase.calculators.lj.LennardJones",
-      "parameters": {"sigma": 2.3, "epsilon": 0.4, "rc": 5.0, "smooth": True}}
+LJ = {
+    "kind": "ase",
+    "calculator": "ase.calculators.lj.LennardJones",
+    "parameters": {"sigma": 2.3, "epsilon": 0.4, "rc": 5.0, "smooth": True},
+}
 
 
 def test_any_ase_calculator_by_import_path(tmp_path):
@@ -122,8 +145,9 @@ def test_gpaw_labels_a_small_cu_cell_and_writes_into_its_task_folder(tmp_path, m
     from ase.build import bulk
 
     monkeypatch.chdir(tmp_path)
-    labeler = ASELabeler("gpaw.GPAW", {"mode": {"name": "pw", "ecut": 200}, "xc": "PBE", "kpts": [2, 2, 2],
-                                       "txt": "gpaw.txt"})
+    labeler = ASELabeler(
+        "gpaw.GPAW", {"mode": {"name": "pw", "ecut": 200}, "xc": "PBE", "kpts": [2, 2, 2], "txt": "gpaw.txt"}
+    )
     labeler.check("Cu")
     cell = bulk("Cu", "fcc", a=3.6, cubic=True)
     cell.positions[0] += [0.05, 0.0, 0.0]
@@ -148,22 +172,38 @@ def potcar_library(root: Path, entries: dict) -> Path:
     for relative, (title, enmax) in entries.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"  PAW_PBE {title} 06Sep2000\n  10.0000\n parameters from PSCTR are:\n"
-                        f"   VRHFIN ={title.split('_')[0]}: d10 p1\n   TITEL  = PAW_PBE {title} 06Sep2000\n"
-                        f"   ENMAX  =  {enmax}; ENMIN  =  200.000 eV\n End of Dataset\n")
+        path.write_text(
+            f"  PAW_PBE {title} 06Sep2000\n  10.0000\n parameters from PSCTR are:\n"
+            f"   VRHFIN ={title.split('_')[0]}: d10 p1\n   TITEL  = PAW_PBE {title} 06Sep2000\n"
+            f"   ENMAX  =  {enmax}; ENMIN  =  200.000 eV\n End of Dataset\n"
+        )
     return root
 
 
 def vasp_labeler(tmp_path, **settings):
-    library = potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu_pv", 368.648), "Ni_pv/POTCAR": ("Ni_pv", 367.828),
-                                                   "Al/POTCAR": ("Al", 240.3), "Fe/POTCAR": ("Ni", 270.0)})
-    plain = {"kind": "vasp", "command": "true", "potcar_dir": str(library), "potcars": {"Ni": "Ni_pv/POTCAR"},
-             **settings}
+    library = potcar_library(
+        tmp_path / "potcars",
+        {
+            "Cu/POTCAR": ("Cu_pv", 368.648),
+            "Ni_pv/POTCAR": ("Ni_pv", 367.828),
+            "Al/POTCAR": ("Al", 240.3),
+            "Fe/POTCAR": ("Ni", 270.0),
+        },
+    )
+    plain = {
+        "kind": "vasp",
+        "command": "true",
+        "potcar_dir": str(library),
+        "potcars": {"Ni": "Ni_pv/POTCAR"},
+        **settings,
+    }
     return make_labeler(parse_config(json.dumps({"labeler": plain})).labeler)
 
 
 def incar_tags(path: Path) -> dict:
-    return {k.strip(): v.strip() for k, v in (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)}
+    return {
+        k.strip(): v.strip() for k, v in (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    }
 
 
 def test_vasp_task_folder_content(tmp_path):
@@ -209,15 +249,20 @@ def test_vasp_potcar_checks(tmp_path):
 def test_vasp_results_are_read_back_through_the_convert_gates(tmp_path):
     al2 = ase.io.read(AL2_CONVERGED, format="vasp-out")
     si2 = ase.io.read(SI2_UNCONVERGED, format="vasp-out")
-    cases = [(al2, f"ln -s {AL2_CONVERGED} OUTCAR"), (si2, f"ln -s {SI2_UNCONVERGED} OUTCAR"),
-             (si2, f"ln -s {SI2_TRUNCATED} OUTCAR"), (al2, f"ln -s {SI2_CONVERGED} OUTCAR"),
-             (al2, "echo segmentation fault; exit 3"), (al2, "echo forgot to write an OUTCAR")]
+    cases = [
+        (al2, f"ln -s {AL2_CONVERGED} OUTCAR"),
+        (si2, f"ln -s {SI2_UNCONVERGED} OUTCAR"),
+        (si2, f"ln -s {SI2_TRUNCATED} OUTCAR"),
+        (al2, f"ln -s {SI2_CONVERGED} OUTCAR"),
+        (al2, "echo segmentation fault; exit 3"),
+        (al2, "echo forgot to write an OUTCAR"),
+    ]
     labeler = vasp_labeler(tmp_path, command="sh run.sh")
     for i, (_, command) in enumerate(cases):
         task = tmp_path / "tasks" / f"task.{i:06d}"
         task.mkdir(parents=True)
         (task / "run.sh").write_text(command + "\necho ran >> runs.log\n")
-    (tmp_path / "potcars" / "Si" ).mkdir()
+    (tmp_path / "potcars" / "Si").mkdir()
     (tmp_path / "potcars" / "Si" / "POTCAR").write_text("   TITEL  = PAW_PBE Si 05Jan2001\n   ENMAX  =  245.345\n")
     report = label_to_data(labeler, [s for s, _ in cases], tmp_path / "data", ["Al", "Si"], tmp_path / "tasks")
     assert report["labeled"] == 1
@@ -229,7 +274,9 @@ def test_vasp_results_are_read_back_through_the_convert_gates(tmp_path):
     assert "wrote no OUTCAR" in reasons[5]
     labeled = dpdata.LabeledSystem(str(next((tmp_path / "data").rglob("type.raw")).parent), fmt="deepmd/npy")
     reference = dpdata.LabeledSystem(str(AL2_CONVERGED), fmt="vasp/outcar")
-    assert np.allclose(labeled["energies"], reference["energies"]) and np.allclose(labeled["forces"], reference["forces"])
+    assert np.allclose(labeled["energies"], reference["energies"]) and np.allclose(
+        labeled["forces"], reference["forces"]
+    )
     assert np.allclose(labeled["virials"], reference["virials"])
     # labeling again reads the finished task and never runs VASP for it twice
     label_to_data(labeler, [al2], tmp_path / "data2", ["Al"], tmp_path / "tasks")
@@ -255,9 +302,10 @@ def test_vasp_property_tasks_relax_and_free_atom_inputs(tmp_path):
     tags = incar_tags(tmp_path / "relax" / "INCAR")
     assert (tags["IBRION"], tags["ISIF"], tags["NSW"], tags["EDIFFG"], tags["NCORE"]) == ("2", "2", "100", "-0.01", "4")
     poscar = (tmp_path / "relax" / "POSCAR").read_text().splitlines()
-    assert poscar[7] == "Selective dynamics" and all(line.split()[3:] == ["F", "F", "T"] for line in poscar[9:9 + 24])
-    labeler.write_inputs(Atoms("Cu", positions=[[10, 10, 10]], cell=[20] * 3, pbc=True), tmp_path / "atom",
-                         isolated_atom=True)
+    assert poscar[7] == "Selective dynamics" and all(line.split()[3:] == ["F", "F", "T"] for line in poscar[9 : 9 + 24])
+    labeler.write_inputs(
+        Atoms("Cu", positions=[[10, 10, 10]], cell=[20] * 3, pbc=True), tmp_path / "atom", isolated_atom=True
+    )
     tags = incar_tags(tmp_path / "atom" / "INCAR")
     assert (tags["ISPIN"], tags["ISMEAR"], tags["NSW"]) == ("2", "0", "0") and float(tags["MAGMOM"]) > 0
     assert (tmp_path / "atom" / "KPOINTS").read_text().splitlines()[3].split() == ["1", "1", "1"]
@@ -277,6 +325,8 @@ def test_vasp_relaxation_result_is_its_last_step_and_only_if_it_converged(tmp_pa
     system = labeler.compute(start, tmp_path / "relaxed", relax_fmax_eV_A=0.01)
     steps = dpdata.LabeledSystem(str(relaxed), fmt="vasp/outcar")
     assert len(steps) == 8 and system["energies"][0] == pytest.approx(steps["energies"][-1])
-    assert np.allclose(system["coords"][0], steps["coords"][-1]) and not np.allclose(steps["coords"][0], steps["coords"][-1])
+    assert np.allclose(system["coords"][0], steps["coords"][-1]) and not np.allclose(
+        steps["coords"][0], steps["coords"][-1]
+    )
     with pytest.raises(ValueError, match="did not reach EDIFFG"):
         labeler.compute(ase.io.read(stopped, index=0, format="vasp-out"), tmp_path / "stopped", relax_fmax_eV_A=0.01)

@@ -29,13 +29,22 @@ def _lmp_reference(atoms, commands: list[str], folder) -> tuple[float, np.ndarra
     """Energy, forces and virial (eV) of the same frame from the `lmp` program."""
     folder.mkdir()
     ase.io.write(folder / "frame.data", atoms, format="lammps-data", masses=True)
-    script = ["units metal", "atom_style atomic", "boundary p p p", "read_data frame.data", *commands,
-              "thermo_style custom step pe pxx pyy pzz pxy pxz pyz", "thermo_modify format float %.15g",
-              "dump forces all custom 1 forces.dump id fx fy fz", "dump_modify forces sort id format float %.15g",
-              "run 0"]
+    script = [
+        "units metal",
+        "atom_style atomic",
+        "boundary p p p",
+        "read_data frame.data",
+        *commands,
+        "thermo_style custom step pe pxx pyy pzz pxy pxz pyz",
+        "thermo_modify format float %.15g",
+        "dump forces all custom 1 forces.dump id fx fy fz",
+        "dump_modify forces sort id format float %.15g",
+        "run 0",
+    ]
     (folder / "in.lmp").write_text("\n".join(script) + "\n")
-    subprocess.run([executable("lmp"), "-in", "in.lmp"], cwd=folder, env=single_thread_env(), check=True,
-                   capture_output=True)
+    subprocess.run(
+        [executable("lmp"), "-in", "in.lmp"], cwd=folder, env=single_thread_env(), check=True, capture_output=True
+    )
     log = (folder / "log.lammps").read_text().splitlines()
     row = log[next(i for i, line in enumerate(log) if line.split()[:2] == ["Step", "PotEng"]) + 1].split()
     energy, (pxx, pyy, pzz, pxy, pxz, pyz) = float(row[1]), map(float, row[2:8])
@@ -65,13 +74,16 @@ def test_own_pair_style_lines_with_files_relative_to_the_config_match_the_preset
     for name in PRESETS["Mo-snap-2020"].files:
         (folder / name).write_bytes((potentials_dir() / name).read_bytes())
     config = tmp_path / "mo.yaml"
-    config.write_text("element: Mo\ninitial_data: {lattice: bcc}\nlabeler:\n  kind: lammps\n  pair_style: snap\n"
-                      "  pair_coeff: ['* * Mo_Zuo_JPCA2020.snapcoeff potentials/Mo_Zuo_JPCA2020.snapparam Mo']\n"
-                      "  files: [potentials/Mo_Zuo_JPCA2020.snapcoeff, potentials/Mo_Zuo_JPCA2020.snapparam]\n")
+    config.write_text(
+        "element: Mo\ninitial_data: {lattice: bcc}\nlabeler:\n  kind: lammps\n  pair_style: snap\n"
+        "  pair_coeff: ['* * Mo_Zuo_JPCA2020.snapcoeff potentials/Mo_Zuo_JPCA2020.snapparam Mo']\n"
+        "  files: [potentials/Mo_Zuo_JPCA2020.snapcoeff, potentials/Mo_Zuo_JPCA2020.snapparam]\n"
+    )
     own = make_labeler(load_config(config).labeler)
     own.check("Mo")
-    preset = make_labeler(RunConfig.model_validate({"element": "Mo", "labeler": {"kind": "lammps",
-                                                                                 "potential": "Mo-snap-2020"}}).labeler)
+    preset = make_labeler(
+        RunConfig.model_validate({"element": "Mo", "labeler": {"kind": "lammps", "potential": "Mo-snap-2020"}}).labeler
+    )
     atoms = _frame("Mo", "bcc", 3.17, seed=2)
     assert own.label_one(atoms, tmp_path / "a")["energies"][0] == preset.label_one(atoms, tmp_path / "b")["energies"][0]
     assert own.settings["file_sha256"] == preset.settings["file_sha256"]  # what the labels depend on, recorded

@@ -92,9 +92,12 @@ def test_forked_children_of_a_killed_runner_end_with_it_only_when_it_restarted_w
     without the restart is not in a forked child's /proc environ, so that child would be missed."""
     script = tmp_path / "runner.py"
     script.write_text(FORKING_RUNNER)
-    runner = subprocess.Popen([sys.executable, str(script), str(tmp_path), restart],
-                              stdout=subprocess.PIPE, text=True, env={k: v for k, v in os.environ.items()
-                                                                      if not k.startswith(RUNNER_ENV)})
+    runner = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path), restart],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith(RUNNER_ENV)},
+    )
     child = int(runner.stdout.readline())
     recorded = json.loads((tmp_path / RUNNER_FILE).read_text())
     assert recorded["pid"] == runner.pid  # the restart keeps the pid
@@ -144,12 +147,19 @@ def test_no_pool_worker_outlives_its_local_workflow(tmp_path):
     `submit --local`) from ever exiting. After submit_local returns, no process is left below the caller."""
     script = tmp_path / "pools.py"
     script.write_text(POOL_WORKFLOW)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120,
-                          env={k: v for k, v in os.environ.items() if not k.startswith(RUNNER_ENV)})
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith(RUNNER_ENV)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
     runs = sorted((tmp_path / "dflow").glob("pools-*"))
-    assert len(runs) == 5 and all(sorted(p.name for p in run.glob("fan-*")) == [f"fan-{i}" for i in range(1, 5)] for run in runs)
+    assert len(runs) == 5 and all(
+        sorted(p.name for p in run.glob("fan-*")) == [f"fan-{i}" for i in range(1, 5)] for run in runs
+    )
 
 
 def test_descendants_are_found_through_the_process_tree():

@@ -32,8 +32,16 @@ def finished_run(tiny_reference, tmp_path_factory):
 
 def test_progress_lines_and_where_the_potential_is(tiny_reference):
     run_dir, _, result = tiny_reference
-    for stage in ("init     label", "init     test-label", "round 0 (cold) train", "round 0 (cold) explore",
-                  "round 0 (cold) validate", "round 0 (cold) select", "round 1 (hot) label", "export   export"):
+    for stage in (
+        "init     label",
+        "init     test-label",
+        "round 0 (cold) train",
+        "round 0 (cold) explore",
+        "round 0 (cold) validate",
+        "round 0 (cold) select",
+        "round 1 (hot) label",
+        "export   export",
+    ):
         assert stage in result.stdout
     assert f"exported potential: {(run_dir / 'export' / 'compressed_model.pb').resolve()}" in result.stdout
     assert "lmp -in in.lammps" in result.stdout
@@ -62,7 +70,9 @@ def test_stages_run_in_turn_and_later_stages_start_from_earlier_data(finished_ru
     starts = [json.loads(p.read_text()) for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/start.json")]
     assert len(starts) == 2 and all(s["source"] in ("initial", "rounds") for s in starts)
     assert all(s["system"].startswith(("init/", "round.000/")) for s in starts)
-    assert all(json.loads(p.read_text())["ok"] for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/status.json"))
+    assert all(
+        json.loads(p.read_text())["ok"] for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/status.json")
+    )
     assert count_frames(run_dir / "test_data") == 16 and count_frames(run_dir / "data") > 0
     assert not list((run_dir / "data").glob("test*"))  # the held-out set is never trained on
 
@@ -97,7 +107,9 @@ def test_export_carries_the_ensemble_validation_and_a_model_card_with_checksums(
     assert sorted(p.name for p in (export / "ensemble").glob("*.pb")) == ["graph.000.pb", "graph.001.pb"]
     card = json.loads((export / "model_card.json").read_text())
     assert card["element"] == "Cu" and card["deepmd_kit_version"] == "3.2.0" and card["descriptor"]["rcut_A"] == 5.0
-    assert {"compressed_model.pb", "frozen_model.pb", "in.lammps", "validation.json", "ensemble/graph.001.pb"} <= set(card["checksums"])
+    assert {"compressed_model.pb", "frozen_model.pb", "in.lammps", "validation.json", "ensemble/graph.001.pb"} <= set(
+        card["checksums"]
+    )
     assert all(sha256(export / name) == digest for name, digest in card["checksums"].items())
     assert card["training_data"]["init"]["frames"] == 15 and card["training_data"]["init"]["origins"] == ["rattle"]
     assert card["training_data"]["round.001"]["origins"] == ["exploration (hot)"]
@@ -115,8 +127,16 @@ def test_validate_command_on_the_exported_model(finished_run, tmp_path):
     from conftest import run_cli
 
     run_dir, config, _ = finished_run
-    result = run_cli("validate", run_dir / "export/compressed_model.pb", "--config", config,
-                     "--test-data", run_dir / "test_data", "-o", tmp_path / "v")
+    result = run_cli(
+        "validate",
+        run_dir / "export/compressed_model.pb",
+        "--config",
+        config,
+        "--test-data",
+        run_dir / "test_data",
+        "-o",
+        tmp_path / "v",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "checks pass (reference: emt)" in result.stdout and "test force RMSE (surface)" in result.stdout
     assert json.loads((tmp_path / "v/validation.json").read_text())["test_errors"]["frames"] == 16
@@ -136,7 +156,9 @@ def test_validate_against_vasp_runs_reference_tasks_and_keeps_them(finished_run,
     run_dir, _, _ = finished_run
     library = potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu", 295.4)})
     config = tmp_path / "vasp.yaml"
-    config.write_text(f"element: Cu\nlabeler: {{kind: vasp, command: 'echo no VASP here; exit 3', potcar_dir: {library}}}\n")
+    config.write_text(
+        f"element: Cu\nlabeler: {{kind: vasp, command: 'echo no VASP here; exit 3', potcar_dir: {library}}}\n"
+    )
     model = run_dir / "export/compressed_model.pb"
     failed = run_cli("validate", model, "--config", config, "-o", tmp_path / "v")
     assert failed.returncode == 0, failed.stderr[-2000:]
@@ -163,7 +185,9 @@ def test_export_command_exports_the_last_round_again_and_keeps_the_previous(fini
     assert after["exported_from_round"] == before["exported_from_round"] and after["rounds"] == before["rounds"]
     assert (copy / "export.r001/compressed_model.pb").is_file()  # the previous export, set aside
     card = json.loads((copy / "export/model_card.json").read_text())
-    assert card["validation"]["reference"] == "emt" and f"exported round {after['exported_from_round']}" in result.stdout
+    assert (
+        card["validation"]["reference"] == "emt" and f"exported round {after['exported_from_round']}" in result.stdout
+    )
     missing = run_cli("export", tmp_path / "nothing")
     assert missing.returncode == 2 and "holds no dpdriver run" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
@@ -185,13 +209,18 @@ def test_exported_model_agrees_with_emt_on_fresh_structures(finished_run):
     run_dir, config_path, _ = finished_run
     config = load_config(config_path)
     rng = np.random.default_rng(12345)
-    fresh = [atoms for scale in (0.985, 1.015)
-             for atoms, _ in rattle(deformed(ideal_crystal(config), scale * np.eye(3)), [0.04], 3, rng)]
+    fresh = [
+        atoms
+        for scale in (0.985, 1.015)
+        for atoms, _ in rattle(deformed(ideal_crystal(config), scale * np.eye(3)), [0.04], 3, rng)
+    ]
     model = DeepPot(str(run_dir / "export/compressed_model.pb"))
     d_e, d_f, f_ref = [], [], []
     for atoms in fresh:
         atoms.calc = EMT()
-        energy, force, _ = model.eval(atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, -1), [0] * len(atoms))[:3]
+        energy, force, _ = model.eval(
+            atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, -1), [0] * len(atoms)
+        )[:3]
         d_e.append((energy.item() - atoms.get_potential_energy()) / len(atoms))
         d_f.append(force.reshape(-1, 3) - atoms.get_forces())
         f_ref.append(atoms.get_forces())
@@ -239,11 +268,30 @@ def test_report_opens_in_headless_chromium_with_every_image(finished_run):
     page = run_dir / "report/index.html"
     html = page.read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert {"rounds.png", "learning_curves.png", "deviation_histograms.png", "parity_energy.png", "parity_force.png",
-            "eos.png", "phonons.png"} <= set(images)
-    assert "class=\"missing\">No" not in html and "nan" not in html.lower()
-    browser = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-                              "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert {
+        "rounds.png",
+        "learning_curves.png",
+        "deviation_histograms.png",
+        "parity_energy.png",
+        "parity_force.png",
+        "eos.png",
+        "phonons.png",
+    } <= set(images)
+    assert 'class="missing">No' not in html and "nan" not in html.lower()
+    browser = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert browser.returncode == 0, browser.stderr[-2000:]
     check = re.search(r'id="image-check"[^>]*data-images="(\d+)" data-broken="(\d+)"', browser.stdout)
     assert check, "the page's script did not run in the browser"

@@ -41,13 +41,19 @@ def test_w_with_the_snap_labeler_runs_init_a_round_and_export(cli, tmp_path):
     assert card["labeler"] == {"kind": "lammps"} and "potential=W-snap-2017" in card["labeler_settings"]
     assert "W_2940_2017_2.snapcoeff" in card["labeler_settings"]  # the potential's checksums
     decisions = json.loads((run_dir / "run.json").read_text())["decisions"]
-    assert decisions["free_atom_energy_eV"] is None and "not physical" in decisions["free_atom_from"]  # SNAP's lone atom
+    assert (
+        decisions["free_atom_energy_eV"] is None and "not physical" in decisions["free_atom_from"]
+    )  # SNAP's lone atom
     rows = {r["property"]: r for r in card["validation"]["rows"]}
     assert rows["cohesive energy"]["pass"] is None and "fitted to condensed phases" in rows["cohesive energy"]["note"]
     fault = rows["unstable stacking fault energy (110)[111]"]
     assert card["validation"]["reference"] == "lammps" and fault["reference"] > 1000  # W's USF ~1.5-1.8 J/m^2
-    provenance = [json.loads(line) for path in sorted((run_dir / "data" / "round.000").rglob("provenance.jsonl"))
-                  for line in path.read_text().splitlines() if line.strip()]
+    provenance = [
+        json.loads(line)
+        for path in sorted((run_dir / "data" / "round.000").rglob("provenance.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     assert len(provenance) == record["frames_added"]
     assert all(p["labeler"]["potential"] == "W-snap-2017" and p["labeler"]["file_sha256"] for p in provenance)
     # the stored labels are the referee's: each frame evaluated afresh gives the same energy and forces

@@ -21,6 +21,7 @@ def _data_arrays(run_dir: Path) -> dict[str, np.ndarray]:
 def _round_records(run_dir: Path) -> list[dict]:
     """Round records without their timing; the test errors to 6 digits (TensorFlow's float sums vary in the last)."""
     records = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
+
     def rounded(value):
         if isinstance(value, dict):
             return {k: rounded(v) for k, v in value.items()}
@@ -38,6 +39,7 @@ def _round_records(run_dir: Path) -> list[dict]:
 def _copy_until(reference: Path, run_dir: Path, rounds: int) -> None:
     """The reference run as it stood after its first `rounds` rounds, before production and export: a
     kill test starts there instead of repeating what it does not test."""
+
     def later(folder: str, names: list[str]) -> list[str]:
         def dropped(name: str) -> bool:
             if Path(folder) == reference:
@@ -46,6 +48,7 @@ def _copy_until(reference: Path, run_dir: Path, rounds: int) -> None:
                 return True
             number = name.replace("-", ".").split(".")[-1]
             return name.startswith("round") and number.isdigit() and int(number) >= rounds
+
         return [n for n in names if dropped(n)]
 
     shutil.copytree(reference, run_dir, symlinks=True, ignore=later)
@@ -65,8 +68,11 @@ def _kill_runner(proc: subprocess.Popen, run_dir: Path, when_killed=lambda: None
     state = when_killed()
     stopped_by = time.monotonic() + 15
     while left := marked_processes(mark):  # no rerun needed for that
-        running = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in left
-                   if Path(f"/proc/{pid}/cmdline").exists()]
+        running = [
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120]
+            for pid in left
+            if Path(f"/proc/{pid}/cmdline").exists()
+        ]
         assert time.monotonic() < stopped_by, f"processes of the killed runner ran on: {running}"
         time.sleep(0.1)
     return state
@@ -120,7 +126,7 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
     killed_at = _kill_runner(proc, run_dir, when_killed=lambda: checkpoint_step(train_dir))
     assert "round 0" not in second_output.read_text()  # round 0 finished before the first kill: nothing of it reran
 
-    again = run_cli(*command[len(DPDRIVER):], env={RUNNER_ENV: ""})
+    again = run_cli(*command[len(DPDRIVER) :], env={RUNNER_ENV: ""})
     assert again.returncode == 0, again.stderr[-2000:]
     assert "round 0" not in again.stdout and "round 1" not in again.stdout
     assert {p: p.stat().st_mtime for p in init_mtimes} == init_mtimes  # no label computed twice
@@ -164,8 +170,13 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(tiny_refe
     assert (run_dir / "run.json").read_text() == identity
 
     longer = tmp_path / "longer.yaml"
-    longer.write_text(config.read_text().replace("max_rounds: 2", "max_rounds: 3").replace("md_steps: 120", "md_steps: 60")
-                      .replace("production_steps: 100", "production_steps: 40").replace("  steps: 500", "  steps: 100"))
+    longer.write_text(
+        config.read_text()
+        .replace("max_rounds: 2", "max_rounds: 3")
+        .replace("md_steps: 120", "md_steps: 60")
+        .replace("production_steps: 100", "production_steps: 40")
+        .replace("  steps: 500", "  steps: 100")
+    )
     frames = count_frames(run_dir / "data")
     result = run_cli("run", longer, "--workdir", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -178,5 +189,3 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(tiny_refe
     assert summary["exported_from_round"] == 2 and len(summary["rounds"]) == 3
     kept = json.loads((run_dir / "export.r001/summary.json").read_text())  # the earlier export is kept
     assert kept["exported_from_round"] == 1
-
-

@@ -7,7 +7,13 @@ from dpdriver.config import RunConfig
 from dpdriver.explore import TASK_FILE, MDTask, read_model_devi
 from dpdriver.select import ACCURATE, CANDIDATE, FAILED, classify, select_candidates
 
-HEADER = "#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f         min_devi_f         avg_devi_f\n"
+HEADER = (
+    "#       step"
+    + "".join(
+        f"{name:>19}" for name in ("max_devi_v", "min_devi_v", "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f")
+    )
+    + "\n"
+)
 
 
 def test_classify_bounds_and_non_finite():
@@ -15,8 +21,17 @@ def test_classify_bounds_and_non_finite():
     assert list(labels) == [ACCURATE, ACCURATE, CANDIDATE, CANDIDATE, FAILED, FAILED, FAILED]
 
 
-def write_task(folder, name, deviations, md_steps=None, every=10, write_frames=True, positions=None, box_A=3.6,
-               virial_deviations=None):
+def write_task(
+    folder,
+    name,
+    deviations,
+    md_steps=None,
+    every=10,
+    write_frames=True,
+    positions=None,
+    box_A=3.6,
+    virial_deviations=None,
+):
     """An MD task folder as LAMMPS leaves it: model_devi.out and a lammps dump of the same frames
     (by default distinct rattled fcc cells, seeded by frame)."""
     folder.mkdir(parents=True)
@@ -30,9 +45,13 @@ def write_task(folder, name, deviations, md_steps=None, every=10, write_frames=T
         ideal = bulk("Cu", "fcc", a=3.6, cubic=True).positions
         with open(folder / "traj.dump", "w") as dump:
             for i in range(len(deviations)):
-                xyz = positions[i] if positions is not None else ideal + np.random.default_rng(i).normal(0, 0.05, (4, 3))
-                dump.write(f"ITEM: TIMESTEP\n{i * every}\nITEM: NUMBER OF ATOMS\n4\nITEM: BOX BOUNDS pp pp pp\n"
-                           f"0 {box_A}\n0 {box_A}\n0 {box_A}\nITEM: ATOMS id type x y z\n")
+                xyz = (
+                    positions[i] if positions is not None else ideal + np.random.default_rng(i).normal(0, 0.05, (4, 3))
+                )
+                dump.write(
+                    f"ITEM: TIMESTEP\n{i * every}\nITEM: NUMBER OF ATOMS\n4\nITEM: BOX BOUNDS pp pp pp\n"
+                    f"0 {box_A}\n0 {box_A}\n0 {box_A}\nITEM: ATOMS id type x y z\n"
+                )
                 for k, p in enumerate(xyz):
                     dump.write(f"{k + 1} 1 {p[0]} {p[1]} {p[2]}\n")
 
@@ -63,7 +82,9 @@ def test_crashed_task_counts_missing_frames_as_failed(tmp_path):
 
 def test_model_devi_columns_found_by_header(tmp_path):
     path = tmp_path / "md.out"
-    path.write_text("# step max_devi_v min_devi_v avg_devi_v max_devi_f min_devi_f avg_devi_f devi_e\n0 1 2 3 0.4 5 6 7\n")
+    path.write_text(
+        "# step max_devi_v min_devi_v avg_devi_v max_devi_f min_devi_f avg_devi_f devi_e\n0 1 2 3 0.4 5 6 7\n"
+    )
     assert read_model_devi(path).tolist() == [[0.0, 0.4, 1.0]]
     assert read_model_devi(tmp_path / "missing.out").shape == (0, 3)
 
@@ -94,7 +115,9 @@ def test_fps_picks_diverse_frames_and_skips_what_is_already_labeled(tmp_path):
     assert summary["candidate"] == 3 and len(picked) == 2
     assert any(np.allclose(p.positions, far) for p in picked)
     labeled = [p.copy() for p in picked if np.allclose(p.positions, far)]
-    summary, again = select_candidates([tmp_path / "a"], "Cu", selection_with(max_labels_per_round=3), seed=1, labeled=labeled)
+    summary, again = select_candidates(
+        [tmp_path / "a"], "Cu", selection_with(max_labels_per_round=3), seed=1, labeled=labeled
+    )
     assert len(again) == 1 and summary["skipped_as_duplicates"] == 2  # 'far' is labeled, 1 and 2 are one structure
     assert not any(np.allclose(p.positions, far) for p in again)
 
@@ -125,9 +148,14 @@ def test_pair_distances_are_those_of_ase_neighbor_list_for_every_cell_kind():
 
     sheared = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
     sheared.set_cell(sheared.cell.array + [[0, 0, 0], [1.5, 0, 0], [0.7, -0.4, 0]], scale_atoms=True)
-    cases = [bulk("Cu", "fcc", a=3.61), bulk("W", "bcc", a=3.18) * (3, 3, 3), fcc111("Cu", (4, 4, 4), vacuum=5.0),
-             sheared, Atoms("Cu3", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]]),
-             bulk("Cu", "fcc", a=3.61, cubic=True) * (5, 5, 5)]  # the last one through ASE's own search
+    cases = [
+        bulk("Cu", "fcc", a=3.61),
+        bulk("W", "bcc", a=3.18) * (3, 3, 3),
+        fcc111("Cu", (4, 4, 4), vacuum=5.0),
+        sheared,
+        Atoms("Cu3", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]]),
+        bulk("Cu", "fcc", a=3.61, cubic=True) * (5, 5, 5),
+    ]  # the last one through ASE's own search
     rng = np.random.default_rng(0)
     for atoms in cases:
         atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)

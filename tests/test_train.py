@@ -26,8 +26,14 @@ def test_from_scratch_steps_follow_the_data_within_bounds():
 
 
 def test_warm_and_production_schedules():
-    t = TrainingConfig(epochs=100, min_steps=500, max_steps=5000, warm_start_fraction=0.25, production_epochs=300,
-                       production_max_steps=9000)
+    t = TrainingConfig(
+        epochs=100,
+        min_steps=500,
+        max_steps=5000,
+        warm_start_fraction=0.25,
+        production_epochs=300,
+        production_max_steps=9000,
+    )
     scratch, warm, production = (plan_schedule(t, 20, kind) for kind in ("scratch", "warm", "production"))
     assert warm.steps == scratch.steps // 4 and warm.start_lr < scratch.start_lr
     assert warm.start_pref_f < scratch.start_pref_f and warm.start_pref_e > scratch.start_pref_e
@@ -51,15 +57,17 @@ def test_sel_from_the_data_with_its_margin_and_a_user_value_checked():
 
 
 def test_lcurve_last_row_wins_and_best_saved_step():
-    text = ("# step rmse_val rmse_trn rmse_e_val rmse_e_trn rmse_f_val rmse_f_trn lr\n"
-            "# If there is no available reference data, rmse_*_{val,trn} will print nan\n"
-            "0 1 1 0.010 0.01 0.50 0.5 1e-3\n"
-            "10 1 1 0.002 0.01 0.05 0.5 1e-3\n"
-            "15 1 1 0.001 0.01 0.01 0.5 1e-3\n"  # best, but never saved (saves every 10)
-            "20 1 1 0.003 0.01 0.06 0.5 1e-3\n"
-            "# step rmse_val rmse_trn rmse_e_val rmse_e_trn rmse_f_val rmse_f_trn lr\n"
-            "20 1 1 0.004 0.01 0.07 0.5 1e-3\n"  # a resumed training writes step 20 again
-            "30 1 1 0.003 0.01 0.08 0.5 1e-3\n")
+    text = (
+        "# step rmse_val rmse_trn rmse_e_val rmse_e_trn rmse_f_val rmse_f_trn lr\n"
+        "# If there is no available reference data, rmse_*_{val,trn} will print nan\n"
+        "0 1 1 0.010 0.01 0.50 0.5 1e-3\n"
+        "10 1 1 0.002 0.01 0.05 0.5 1e-3\n"
+        "15 1 1 0.001 0.01 0.01 0.5 1e-3\n"  # best, but never saved (saves every 10)
+        "20 1 1 0.003 0.01 0.06 0.5 1e-3\n"
+        "# step rmse_val rmse_trn rmse_e_val rmse_e_trn rmse_f_val rmse_f_trn lr\n"
+        "20 1 1 0.004 0.01 0.07 0.5 1e-3\n"  # a resumed training writes step 20 again
+        "30 1 1 0.003 0.01 0.08 0.5 1e-3\n"
+    )
     path = Path(__file__).parent / "_lcurve_tmp.out"
     try:
         path.write_text(text)
@@ -86,6 +94,7 @@ def test_warm_start_only_from_a_round_of_the_same_shape():
 
 # --- with the real dp -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def emt_data(tmp_path_factory):
     """24 rattled 32-atom Cu frames at three volumes, and 6 more as a check set, labeled by EMT."""
@@ -94,16 +103,40 @@ def emt_data(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("train")
     for name, seed, per in (("data", 1, 8), ("check", 2, 2)):
-        config = RunConfig.model_validate({"seed": seed, "initial_data": {"generators": [
-            {"kind": "volume_scan", "name": "v", "volume_change_range": [-0.06, 0.06], "count": 3, "keep": False},
-            {"kind": "rattle", "base": "v", "stdev_A": [0.06], "per_stdev": per}]}})
+        config = RunConfig.model_validate(
+            {
+                "seed": seed,
+                "initial_data": {
+                    "generators": [
+                        {
+                            "kind": "volume_scan",
+                            "name": "v",
+                            "volume_change_range": [-0.06, 0.06],
+                            "count": 3,
+                            "keep": False,
+                        },
+                        {"kind": "rattle", "base": "v", "stdev_A": [0.06], "per_stdev": per},
+                    ]
+                },
+            }
+        )
         build_initial_data(config, root / name, root / f"{name}-tasks", root / f"{name}-quarantine")
     return root, system_dirs(root / "data"), system_dirs(root / "check")
 
 
 def _training(**kw) -> TrainingConfig:
-    return TrainingConfig.model_validate({"descriptor_neuron": [8, 16], "fitting_neuron": [24, 24], "axis_neuron": 4,
-                                          "rcut_A": 5.0, "rcut_smth_A": 0.5, "sel": 60, "start_lr": 0.003, **kw})
+    return TrainingConfig.model_validate(
+        {
+            "descriptor_neuron": [8, 16],
+            "fitting_neuron": [24, 24],
+            "axis_neuron": 4,
+            "rcut_A": 5.0,
+            "rcut_smth_A": 0.5,
+            "sel": 60,
+            "start_lr": 0.003,
+            **kw,
+        }
+    )
 
 
 def _lone_atom_energy(model: Path) -> float:
@@ -135,9 +168,12 @@ def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_da
     parent = train_model(training, ["Cu"], data, root / "parent", seed=3)
     assert _lone_atom_energy(parent) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
     parent_end = read_lcurve(root / "parent" / "lcurve.out")
-    child = train_model(training, ["Cu"], data, root / "child", seed=4, kind="warm", parent=parent, validation_dirs=check)
-    scratch = train_model(training.model_copy(update={"steps": 20}), ["Cu"], data, root / "scratch", seed=4,
-                          validation_dirs=check)
+    child = train_model(
+        training, ["Cu"], data, root / "child", seed=4, kind="warm", parent=parent, validation_dirs=check
+    )
+    scratch = train_model(
+        training.model_copy(update={"steps": 20}), ["Cu"], data, root / "scratch", seed=4, validation_dirs=check
+    )
     warm_start, cold_start = read_lcurve(root / "child" / "lcurve.out"), read_lcurve(root / "scratch" / "lcurve.out")
     assert "initialize training from the frozen model" in (root / "child" / "train.log").read_text()
     assert json.loads((root / "child" / "train_stats.json").read_text())["steps"] == 150
@@ -186,4 +222,6 @@ def test_an_unset_sel_is_left_to_deepmd_kit_with_the_margin():
     script = render_training_input(training, ["Cu"], ["data"], 1, plan_schedule(training, 10))
     assert script["model"]["descriptor"]["sel"] == "auto:1.3"
     decided = training.model_copy(update={"sel": 68})
-    assert render_training_input(decided, ["Cu"], ["data"], 1, plan_schedule(decided, 10))["model"]["descriptor"]["sel"] == [68]
+    assert render_training_input(decided, ["Cu"], ["data"], 1, plan_schedule(decided, 10))["model"]["descriptor"][
+        "sel"
+    ] == [68]

@@ -92,11 +92,20 @@ def test_reference_through_label_tasks_equals_in_process_and_resumes(emt_cu, tmp
 
     structure = {"element": "Cu", "lattice": "fcc", "a_guess_A": 3.61, "c_over_a": 1.633}
     through_tasks = properties("Cu", "fcc", 3.61, 1.633, TaskEvaluator(EMTLabeler(), tmp_path / "ref", structure))
-    for key in ("lattice_constant_A", "cohesive_energy_eV_atom", "elastic_constants_GPa", "vacancy_formation_eV",
-                "surface_energy_J_m2", "stacking_fault_mJ_m2", "phonons"):
+    for key in (
+        "lattice_constant_A",
+        "cohesive_energy_eV_atom",
+        "elastic_constants_GPa",
+        "vacancy_formation_eV",
+        "surface_energy_J_m2",
+        "stacking_fault_mJ_m2",
+        "phonons",
+    ):
         assert through_tasks[key] == emt_cu[key], key
     tasks = sorted(p.parent for p in (tmp_path / "ref").rglob("labeled"))
-    assert len(tasks) == 9 + 9 + 1 + 4 + 2 + 3 + 3 + 1  # EOS and its refit, atom, elastic, vacancy, surfaces, fault, phonons
+    assert (
+        len(tasks) == 9 + 9 + 1 + 4 + 2 + 3 + 3 + 1
+    )  # EOS and its refit, atom, elastic, vacancy, surfaces, fault, phonons
     stamps = {p: (p / "labeled" / "type.raw").stat().st_mtime_ns for p in tasks}
     again = properties("Cu", "fcc", 3.61, 1.633, TaskEvaluator(EMTLabeler(), tmp_path / "ref", structure))
     assert again["elastic_constants_GPa"] == through_tasks["elastic_constants_GPa"]
@@ -106,8 +115,14 @@ def test_reference_through_label_tasks_equals_in_process_and_resumes(emt_cu, tmp
 
 
 def test_rows_pass_and_fail_against_tolerances(emt_cu):
-    off = {**emt_cu, "lattice_constant_A": emt_cu["lattice_constant_A"] * 1.02,
-           "elastic_constants_GPa": {**emt_cu["elastic_constants_GPa"], "C44": emt_cu["elastic_constants_GPa"]["C44"] * 1.05}}
+    off = {
+        **emt_cu,
+        "lattice_constant_A": emt_cu["lattice_constant_A"] * 1.02,
+        "elastic_constants_GPa": {
+            **emt_cu["elastic_constants_GPa"],
+            "C44": emt_cu["elastic_constants_GPa"]["C44"] * 1.05,
+        },
+    }
     rows = {r["property"]: r for r in property_rows(off, emt_cu, RunConfig().validation.tolerances)}
     assert rows["lattice constant"]["pass"] is False and abs(rows["lattice constant"]["error"] - 0.02) < 1e-9
     assert rows["C44"]["pass"] is True and rows["C11"]["error"] == 0
@@ -153,7 +168,9 @@ def test_a_property_that_cannot_be_computed_is_a_failed_row_with_its_reason(emt_
     assert set(failing_reference["errors"]) == {"vacancy_formation_eV"}
     rows = {r["property"]: r for r in property_rows(emt_cu, failing_reference, tolerances)}
     vacancy = rows["vacancy formation energy (relaxed)"]
-    assert vacancy["pass"] is False and vacancy["note"] == "not computed (reference: RuntimeError: SCF did not converge)"
+    assert (
+        vacancy["pass"] is False and vacancy["note"] == "not computed (reference: RuntimeError: SCF did not converge)"
+    )
     assert rows["bulk modulus"]["pass"] is True and rows["surface energy (111)"]["pass"] is True
     table = format_table({"rows": list(rows.values()), "passed": 0, "checked": 0, "reference": "ase"})
     assert "nan" not in table.lower() and "vacancy formation energy (relaxed): not computed (reference: " in table
@@ -170,8 +187,17 @@ def test_held_out_md_is_a_family_per_temperature_and_the_liquid_is_molten():
     from dpdriver.generate.held_out import held_out_structures
     from dpdriver.generate.lattice import ideal_crystal
 
-    config = RunConfig.model_validate({"element": "Cu", "validation": {
-        "families": ["md", "liquid"], "md_temperatures_K": [300], "liquid_temperature_K": 2500, "test_structures": 2}})
+    config = RunConfig.model_validate(
+        {
+            "element": "Cu",
+            "validation": {
+                "families": ["md", "liquid"],
+                "md_temperatures_K": [300],
+                "liquid_temperature_K": 2500,
+                "test_structures": 2,
+            },
+        }
+    )
     frames = held_out_structures(config, 3, EMT)
     assert [f.info["provenance"]["family"] for f in frames] == ["md 300 K"] * 2 + ["liquid"] * 2
     sites = ideal_crystal(config)

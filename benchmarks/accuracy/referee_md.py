@@ -34,9 +34,17 @@ def main() -> None:
     args = parser.parse_args()
     referee, out = REFEREES[args.referee], Path(args.out)
     atoms_per_cell = {"fcc": 4, "bcc": 2}[referee.lattice] * args.repeats**3
-    sets = unseen_sets(referee.element, referee.a_A, referee.calculator, out / "frames", frames=args.frames,
-                       seed=args.seed, lattice=referee.lattice, repeats=args.repeats,
-                       sets={f"md_{t:g}K_{atoms_per_cell}": (t, False) for t in args.temperatures})
+    sets = unseen_sets(
+        referee.element,
+        referee.a_A,
+        referee.calculator,
+        out / "frames",
+        frames=args.frames,
+        seed=args.seed,
+        lattice=referee.lattice,
+        repeats=args.repeats,
+        sets={f"md_{t:g}K_{atoms_per_cell}": (t, False) for t in args.temperatures},
+    )
     systems = dpdata.MultiSystems(type_map=[referee.element])
     for frames in sets.values():
         for atoms in frames:

@@ -35,8 +35,9 @@ FREE_ATOM_EV = 3.51  # EMT's Cu atom alone
 
 def train(init: Path, work: Path, name: str, member: int) -> Path:
     rcut, smooth, sel = SETTINGS[name]
-    training = TrainingConfig.model_validate({"rcut_A": rcut, "rcut_smth_A": smooth, "sel": sel,
-                                              "free_atom_energy_eV": FREE_ATOM_EV})
+    training = TrainingConfig.model_validate(
+        {"rcut_A": rcut, "rcut_smth_A": smooth, "sel": sel, "free_atom_energy_eV": FREE_ATOM_EV}
+    )
     out = work / name / f"m{member}"
     if not (out / "graph.pb").exists():
         train_model(training, ["Cu"], system_dirs(init), out, seed=100 + 7 * member)
@@ -47,8 +48,14 @@ def max_force_deviation(models, frames) -> np.ndarray:
     """DeePMD-kit's max_devi_f per frame: the largest over atoms of the members' force spread."""
     out = []
     for atoms in frames:
-        forces = np.array([m.eval(atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, 9), [0] * len(atoms))[1]
-                           .reshape(-1, 3) for m in models])
+        forces = np.array(
+            [
+                m.eval(atoms.positions.reshape(1, -1), atoms.cell.array.reshape(1, 9), [0] * len(atoms))[1].reshape(
+                    -1, 3
+                )
+                for m in models
+            ]
+        )
         out.append(np.sqrt(((forces - forces.mean(0)) ** 2).sum(-1).mean(0)).max())
     return np.array(out)
 
@@ -70,15 +77,24 @@ def main() -> None:
         models = [DeepPot(str(work / name / f"m{i}" / "graph.pb")) for i in range(MEMBERS)]
         for set_name, frames in sets.items():
             deviation = max_force_deviation(models, frames)
-            results[f"{name} {set_name}"] = {"rcut_A": rcut, "rcut_smth_A": smooth, "set": set_name,
-                                             "median_eV_A": float(np.median(deviation)),
-                                             "below_lo": float(np.mean(deviation < 0.05)),
-                                             "below_hi": float(np.mean(deviation < 0.20))}
+            results[f"{name} {set_name}"] = {
+                "rcut_A": rcut,
+                "rcut_smth_A": smooth,
+                "set": set_name,
+                "median_eV_A": float(np.median(deviation)),
+                "below_lo": float(np.mean(deviation < 0.05)),
+                "below_hi": float(np.mean(deviation < 0.20)),
+            }
     (RESULTS / "round0_deviation.json").write_text(json.dumps(results, indent=1))
-    lines = ["| rcut / rcut_smth (A) | frames | median max force deviation (eV/A) | below 0.05 | below 0.20 |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['rcut_A']:g} / {r['rcut_smth_A']:g} | {r['set']} | {r['median_eV_A']:.3f} | {r['below_lo']:.0%} | "
-              f"{r['below_hi']:.0%} |" for r in results.values()]
+    lines = [
+        "| rcut / rcut_smth (A) | frames | median max force deviation (eV/A) | below 0.05 | below 0.20 |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['rcut_A']:g} / {r['rcut_smth_A']:g} | {r['set']} | {r['median_eV_A']:.3f} | {r['below_lo']:.0%} | "
+        f"{r['below_hi']:.0%} |"
+        for r in results.values()
+    ]
     (RESULTS / "round0_deviation.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

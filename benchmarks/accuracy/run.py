@@ -46,8 +46,13 @@ from dpdriver.validate.errors import test_errors  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results" / "accuracy"
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]
 BUDGETS = (3000, 6000, 12000)  # production steps besides the run's own
-TARGETS = {"force_rmse_eV_A": 0.02, "energy_mae_meV_atom": 1.5, "wall_min": 20.0, "warm_cpu_ratio": 0.5,
-           "driver_share": 0.05}
+TARGETS = {
+    "force_rmse_eV_A": 0.02,
+    "energy_mae_meV_atom": 1.5,
+    "wall_min": 20.0,
+    "warm_cpu_ratio": 0.5,
+    "driver_share": 0.05,
+}
 
 
 def load(path: Path) -> dict:
@@ -62,8 +67,13 @@ def run_example(config: Path, run_dir: Path, timing_log: Path) -> dict:
     if timing_log.exists():
         timing_log.unlink()
     started = time.time()
-    proc = subprocess.run(DPDRIVER + ["run", str(config), "--workdir", str(run_dir)], cwd=REPO, text=True,
-                          capture_output=True, env={**os.environ, "DPDRIVER_TIMING_LOG": str(timing_log)})
+    proc = subprocess.run(
+        DPDRIVER + ["run", str(config), "--workdir", str(run_dir)],
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        env={**os.environ, "DPDRIVER_TIMING_LOG": str(timing_log)},
+    )
     ended = time.time()
     if proc.returncode != 0:
         raise SystemExit(f"the example failed: {proc.stderr[-2000:]}")
@@ -87,8 +97,13 @@ def overhead(timing_log: Path, start: float, end: float) -> dict:
         by_kind[kind] = round(union_s([(r["start"], r["end"]) for r in rows if r["kind"] == kind]), 1)
     busy = union_s([(r["start"], r["end"]) for r in rows])
     wall = end - start
-    return {"wall_s": round(wall, 1), "tool_busy_s": round(busy, 1), "driver_s": round(wall - busy, 1),
-            "driver_share": round((wall - busy) / wall, 3), "busy_by_kind_s": by_kind}
+    return {
+        "wall_s": round(wall, 1),
+        "tool_busy_s": round(busy, 1),
+        "driver_s": round(wall - busy, 1),
+        "driver_share": round((wall - busy) / wall, 3),
+        "busy_by_kind_s": by_kind,
+    }
 
 
 def held_out(model: Path, test_data: Path) -> dict:
@@ -115,13 +130,25 @@ def warm_vs_scratch(config, run_dir: Path, work: Path) -> list[dict]:
                 train_model(training, [config.element], systems, out, derive_seed(config.seed, "train", r, i))
             stats = json.loads((out / "train_stats.json").read_text())
             scratch.append({"steps": stats["steps"], "cpu_s": stats["cpu_s"], **held_out(graph, run_dir / "test_data")})
-        warm = [{"steps": m["steps"], "cpu_s": m["cpu_s"],
-                 **held_out(run_dir / "rounds" / f"round.{r:03d}" / "models" / f"graph.{i:03d}.pb", run_dir / "test_data")}
-                for i, m in enumerate(record["training"]["members"])]
+        warm = [
+            {
+                "steps": m["steps"],
+                "cpu_s": m["cpu_s"],
+                **held_out(
+                    run_dir / "rounds" / f"round.{r:03d}" / "models" / f"graph.{i:03d}.pb", run_dir / "test_data"
+                ),
+            }
+            for i, m in enumerate(record["training"]["members"])
+        ]
         mean = lambda rows, k: sum(x[k] for x in rows) / len(rows)  # noqa: E731
-        rows.append({"round": r, "frames": record["frames_trained_on"],
-                     "warm": {k: mean(warm, k) for k in ("steps", "cpu_s", "energy_rmse_meV_atom", "force_rmse_eV_A")},
-                     "scratch": {k: mean(scratch, k) for k in ("steps", "cpu_s", "energy_rmse_meV_atom", "force_rmse_eV_A")}})
+        rows.append(
+            {
+                "round": r,
+                "frames": record["frames_trained_on"],
+                "warm": {k: mean(warm, k) for k in ("steps", "cpu_s", "energy_rmse_meV_atom", "force_rmse_eV_A")},
+                "scratch": {k: mean(scratch, k) for k in ("steps", "cpu_s", "energy_rmse_meV_atom", "force_rmse_eV_A")},
+            }
+        )
         rows[-1]["cpu_ratio"] = round(rows[-1]["warm"]["cpu_s"] / rows[-1]["scratch"]["cpu_s"], 3)
     return rows
 
@@ -132,66 +159,121 @@ def cost_curve(config, run_dir: Path, work: Path, sets: dict, results: dict) -> 
     summary = json.loads((run_dir / "production" / "production.json").read_text())
     last = summary["round"]
     parent = run_dir / "rounds" / f"round.{last:03d}" / "models" / summary["member"]["model"]
-    rows = [{"steps": summary["steps"], "cpu_s": summary["cpu_s"], "source": "the run's production model",
-             **{k: v for k, v in results["unseen"].items()}}]
+    rows = [
+        {
+            "steps": summary["steps"],
+            "cpu_s": summary["cpu_s"],
+            "source": "the run's production model",
+            **{k: v for k, v in results["unseen"].items()},
+        }
+    ]
     for steps in BUDGETS:
         out = work / f"production.{steps}"
         if not (out / "out" / "graph.pb").exists():
-            train_production(training.model_copy(update={"production_steps": steps}), config.element, [parent],
-                             system_dirs(run_dir / "data"), run_dir / "test_data", out, derive_seed(config.seed, "production"))
+            train_production(
+                training.model_copy(update={"production_steps": steps}),
+                config.element,
+                [parent],
+                system_dirs(run_dir / "data"),
+                run_dir / "test_data",
+                out,
+                derive_seed(config.seed, "production"),
+            )
         stats = json.loads((out / "out" / "production.json").read_text())
-        rows.append({"steps": steps, "cpu_s": stats["cpu_s"], "source": "same parent, other budget",
-                     **{name: unseen_errors(out / "out" / "graph.pb", frames) for name, frames in sets.items()}})
+        rows.append(
+            {
+                "steps": steps,
+                "cpu_s": stats["cpu_s"],
+                "source": "same parent, other budget",
+                **{name: unseen_errors(out / "out" / "graph.pb", frames) for name, frames in sets.items()},
+            }
+        )
     return sorted(rows, key=lambda r: r["steps"])
 
 
 def report(results: dict) -> str:
-    lines = ["# Accuracy benchmark: the Cu example against EMT", "",
-             "One run on this machine (2 cores), `python benchmarks/accuracy/run.py`; targets from issue 15.", ""]
+    lines = [
+        "# Accuracy benchmark: the Cu example against EMT",
+        "",
+        "One run on this machine (2 cores), `python benchmarks/accuracy/run.py`; targets from issue 15.",
+        "",
+    ]
     ex = results.get("example")
     if ex:
-        lines += [f"- Wall time of `dpdriver run examples/cu-emt/config.yaml`: {ex['wall_s'] / 60:.1f} min "
-                  f"(target < {TARGETS['wall_min']:.0f})."]
+        lines += [
+            f"- Wall time of `dpdriver run examples/cu-emt/config.yaml`: {ex['wall_s'] / 60:.1f} min "
+            f"(target < {TARGETS['wall_min']:.0f})."
+        ]
     oh = results.get("overhead")
     if oh:
         kinds = ", ".join(f"{k} {v:.0f} s" for k, v in oh["busy_by_kind_s"].items())
-        lines += [f"- Driver overhead: {oh['driver_s']:.0f} s of {oh['wall_s']:.0f} s = {100 * oh['driver_share']:.1f} % "
-                  f"of the wall time ran no tool (target <= 5 %); tools busy: {kinds}."]
+        lines += [
+            f"- Driver overhead: {oh['driver_s']:.0f} s of {oh['wall_s']:.0f} s = {100 * oh['driver_share']:.1f} % "
+            f"of the wall time ran no tool (target <= 5 %); tools busy: {kinds}."
+        ]
     un = results.get("unseen")
     if un:
-        lines += ["", "| unseen set | force RMSE (eV/Å) | energy MAE (meV/atom) | EMT's RMS force (eV/Å) |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "| unseen set | force RMSE (eV/Å) | energy MAE (meV/atom) | EMT's RMS force (eV/Å) |",
+            "|---|---|---|---|",
+        ]
         for name, e in un.items():
-            lines.append(f"| {name} | {e['force_rmse_eV_A']:.4f} | {e['energy_mae_meV_atom']:.2f} | "
-                         f"{e['reference_force_rms_eV_A']:.3f} |")
-        lines.append(f"\nTargets: force RMSE <= {TARGETS['force_rmse_eV_A']} eV/Å, energy MAE <= "
-                     f"{TARGETS['energy_mae_meV_atom']} meV/atom.")
+            lines.append(
+                f"| {name} | {e['force_rmse_eV_A']:.4f} | {e['energy_mae_meV_atom']:.2f} | "
+                f"{e['reference_force_rms_eV_A']:.3f} |"
+            )
+        lines.append(
+            f"\nTargets: force RMSE <= {TARGETS['force_rmse_eV_A']} eV/Å, energy MAE <= "
+            f"{TARGETS['energy_mae_meV_atom']} meV/atom."
+        )
     val = results.get("validation")
     if val:
-        lines += ["", f"Validation table ({val['passed']} of {val['checked']} checks pass):", "",
-                  "| property | model | EMT | error | tolerance | pass |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Validation table ({val['passed']} of {val['checked']} checks pass):",
+            "",
+            "| property | model | EMT | error | tolerance | pass |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in val["rows"]:
             fmt = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
-            lines.append(f"| {row['property']} | {fmt(row['model'])} | {fmt(row['reference'])} | {fmt(row['error'])} | "
-                         f"{fmt(row['tolerance'])} | {row['pass']} |")
+            lines.append(
+                f"| {row['property']} | {fmt(row['model'])} | {fmt(row['reference'])} | {fmt(row['error'])} | "
+                f"{fmt(row['tolerance'])} | {row['pass']} |"
+            )
     ws = results.get("warm_vs_scratch")
     if ws:
-        lines += ["", "Warm starts against from scratch (mean over the round's members; held-out set of the run):", "",
-                  "| round | frames | warm: steps, CPU s, E RMSE, F RMSE | scratch: steps, CPU s, E RMSE, F RMSE | CPU ratio |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Warm starts against from scratch (mean over the round's members; held-out set of the run):",
+            "",
+            "| round | frames | warm: steps, CPU s, E RMSE, F RMSE | scratch: steps, CPU s, E RMSE, F RMSE "
+            "| CPU ratio |",
+            "|---|---|---|---|---|",
+        ]
         for row in ws:
             w, s = row["warm"], row["scratch"]
-            lines.append(f"| {row['round']} | {row['frames']} | {w['steps']:.0f}, {w['cpu_s']:.0f}, "
-                         f"{w['energy_rmse_meV_atom']:.2f}, {w['force_rmse_eV_A']:.4f} | {s['steps']:.0f}, {s['cpu_s']:.0f}, "
-                         f"{s['energy_rmse_meV_atom']:.2f}, {s['force_rmse_eV_A']:.4f} | {row['cpu_ratio']:.2f} |")
+            lines.append(
+                f"| {row['round']} | {row['frames']} | {w['steps']:.0f}, {w['cpu_s']:.0f}, "
+                f"{w['energy_rmse_meV_atom']:.2f}, {w['force_rmse_eV_A']:.4f} | {s['steps']:.0f}, {s['cpu_s']:.0f}, "
+                f"{s['energy_rmse_meV_atom']:.2f}, {s['force_rmse_eV_A']:.4f} | {row['cpu_ratio']:.2f} |"
+            )
     cc = results.get("cost_curve")
     if cc:
-        lines += ["", "The cost of accuracy (production model, same parent, other budgets):", "",
-                  "| steps | training CPU s | F RMSE 900 K MD | E MAE 900 K MD | F RMSE vacancy | E MAE vacancy |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "The cost of accuracy (production model, same parent, other budgets):",
+            "",
+            "| steps | training CPU s | F RMSE 900 K MD | E MAE 900 K MD | F RMSE vacancy | E MAE vacancy |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in cc:
             md, vac = row["md_900K_108"], row["vacancy_600K_107"]
-            lines.append(f"| {row['steps']} | {row['cpu_s']:.0f} | {md['force_rmse_eV_A']:.4f} | "
-                         f"{md['energy_mae_meV_atom']:.2f} | {vac['force_rmse_eV_A']:.4f} | {vac['energy_mae_meV_atom']:.2f} |")
+            lines.append(
+                f"| {row['steps']} | {row['cpu_s']:.0f} | {md['force_rmse_eV_A']:.4f} | "
+                f"{md['energy_mae_meV_atom']:.2f} | {vac['force_rmse_eV_A']:.4f} | {vac['energy_mae_meV_atom']:.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -218,8 +300,11 @@ def main() -> None:
     if "unseen" in args.parts and "unseen" not in results:
         model = run_dir / "export" / "compressed_model.pb"
         results["unseen"] = {name: unseen_errors(model, frames) for name, frames in sets.items()}
-        results["validation"] = {k: v for k, v in json.loads((run_dir / "export" / "validation.json").read_text()).items()
-                                 if k in ("passed", "checked", "rows")}
+        results["validation"] = {
+            k: v
+            for k, v in json.loads((run_dir / "export" / "validation.json").read_text()).items()
+            if k in ("passed", "checked", "rows")
+        }
         save(results, path)
     if "warm_vs_scratch" in args.parts and "warm_vs_scratch" not in results:
         results["warm_vs_scratch"] = warm_vs_scratch(config, run_dir, work)

@@ -41,7 +41,9 @@ def train_ensemble(config: RunConfig, data: list[Path], out: Path, seed: int, mo
         return list(pool.map(one, range(models)))
 
 
-def explore(config: RunConfig, models: list[Path], data_root: Path, out: Path, round_index: int, seed: int) -> list[Path]:
+def explore(
+    config: RunConfig, models: list[Path], data_root: Path, out: Path, round_index: int, seed: int
+) -> list[Path]:
     ideal = ideal_crystal(config)
     stage = config.exploration.stage_list()[0]
     tasks = plan_tasks(config.exploration, stage, round_index, seed)
@@ -82,10 +84,12 @@ def active_learning(config: RunConfig, budgets: tuple[int, ...], seed: int, work
             shutil.rmtree(new, ignore_errors=True)  # a half-labeled round (killed study) is labeled again
             task_dirs = explore(config, ensemble, data_root, round_dir / "explore", r, seed)
             selection = config.selection.model_copy(update={"max_labels_per_round": max(1, target - labels)})
-            summary, picked = select_candidates(task_dirs, config.element, selection, seed + r,
-                                                labeled=[f for d in data for f in read_frames(d)])
-            summary_file.write_text(json.dumps({k: summary[k] for k in (
-                "accurate", "candidate", "failed", "selected", "accurate_ratio")}))
+            summary, picked = select_candidates(
+                task_dirs, config.element, selection, seed + r, labeled=[f for d in data for f in read_frames(d)]
+            )
+            summary_file.write_text(
+                json.dumps({k: summary[k] for k in ("accurate", "candidate", "failed", "selected", "accurate_ratio")})
+            )
             if picked:
                 label(picked, new, config)
             else:

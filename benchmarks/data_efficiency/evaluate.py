@@ -12,10 +12,19 @@ from dpdriver.validate.errors import frame_differences, summarize
 from dpdriver.validate.properties import properties
 
 # short names of the property rows, for the table and plots
-PROPERTY_KEYS = {"lattice constant": "a0", "cohesive energy": "Ecoh", "bulk modulus": "B", "C11": "C11", "C12": "C12",
-                 "C44": "C44", "vacancy formation energy (relaxed)": "Evac", "surface energy (111)": "gamma111",
-                 "surface energy (100)": "gamma100", "surface energy (110)": "gamma110",
-                 "intrinsic stacking fault energy": "ISF"}
+PROPERTY_KEYS = {
+    "lattice constant": "a0",
+    "cohesive energy": "Ecoh",
+    "bulk modulus": "B",
+    "C11": "C11",
+    "C12": "C12",
+    "C44": "C44",
+    "vacancy formation energy (relaxed)": "Evac",
+    "surface energy (111)": "gamma111",
+    "surface energy (100)": "gamma100",
+    "surface energy (110)": "gamma110",
+    "intrinsic stacking fault energy": "ISF",
+}
 
 
 def _property_key(name: str) -> str:
@@ -29,7 +38,7 @@ def family_errors(model: Path, test_root: Path, element: str) -> dict:
     errors, start = {}, 0
     for family, family_systems in systems.items():
         count = sum(len(s) for s in family_systems)
-        errors[family] = summarize(frames[start:start + count])
+        errors[family] = summarize(frames[start : start + count])
         start += count
     errors["all"] = summarize(frames)
     return errors
@@ -40,8 +49,9 @@ def property_errors(model: Path, config, reference: dict) -> dict:
     model may have no minimum, or relax into nonsense): that is a result, not a crash."""
     init = config.initial_data
     try:
-        values = properties(config.element, init.lattice, reference["lattice_constant_A"], 1.0,
-                            model_calculator(model, config.element))
+        values = properties(
+            config.element, init.lattice, reference["lattice_constant_A"], 1.0, model_calculator(model, config.element)
+        )
     except Exception as exc:  # noqa: BLE001 - any failure of a property calculation is the model's result
         return {"error": f"{type(exc).__name__}: {exc}"[:200]}
     rows = property_rows(values, reference, config.validation.tolerances)
@@ -49,5 +59,7 @@ def property_errors(model: Path, config, reference: dict) -> dict:
 
 
 def evaluate(model: Path, test_root: Path, config, reference: dict) -> dict:
-    return {"test": family_errors(model, test_root, config.element),
-            "properties": property_errors(model, config, reference)}
+    return {
+        "test": family_errors(model, test_root, config.element),
+        "properties": property_errors(model, config, reference),
+    }

@@ -27,7 +27,9 @@ def curves(points: list[dict], value) -> dict[str, list[tuple[float, float, floa
     for p in points:
         groups[(p["strategy"], p.get("round", p["budget"]))].append(p)
     out = defaultdict(list)
-    for (strategy, _), group in sorted(groups.items(), key=lambda kv: (kv[0][0], np.mean([p["labels"] for p in kv[1]]))):
+    for (strategy, _), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], np.mean([p["labels"] for p in kv[1]]))
+    ):
         mean, spread = _mean_spread([value(p) for p in group])
         if mean is not None:
             out[strategy].append((float(np.mean([p["labels"] for p in group])), mean, spread))
@@ -59,18 +61,26 @@ def summary_lines(points: list[dict]) -> list[str]:
     """How many labels each strategy needs to reach (g), and the families it fails on at its largest budget."""
     if not any(p["strategy"] == "g" for p in points):
         return ["(g) was not run: nothing to compare with."]
-    reference = {f: _mean_spread([_force(f)(p) for p in points if p["strategy"] == "g"])[0]
-                 for f in ["all", *families_of(points)]}
+    reference = {
+        f: _mean_spread([_force(f)(p) for p in points if p["strategy"] == "g"])[0]
+        for f in ["all", *families_of(points)]
+    }
     lines = [f"(g) whole MD pool: test force RMSE {reference['all']:.3f} eV/A over all families."]
     for strategy, curve in curves([p for p in points if p["strategy"] != "g"], _force("all")).items():
         reached = next((labels for labels, mean, _ in curve if mean <= REACH_FACTOR * reference["all"]), None)
         largest = max(p["labels"] for p in points if p["strategy"] == strategy)
         at_largest = [p for p in points if p["strategy"] == strategy and p["labels"] == largest]
-        failed = [f for f in families_of(points) if reference[f] and
-                  (_mean_spread([_force(f)(p) for p in at_largest])[0] or np.inf) > FAIL_FACTOR * reference[f]]
+        failed = [
+            f
+            for f in families_of(points)
+            if reference[f]
+            and (_mean_spread([_force(f)(p) for p in at_largest])[0] or np.inf) > FAIL_FACTOR * reference[f]
+        ]
         reach = f"reaches it at {reached:.0f} labels" if reached else f"does not reach it by {largest:.0f} labels"
-        lines.append(f"({strategy}) {STRATEGIES[strategy]}: {reach}; at {largest:.0f} labels worse than 2x (g) on: "
-                     f"{', '.join(failed) or 'none'}.")
+        lines.append(
+            f"({strategy}) {STRATEGIES[strategy]}: {reach}; at {largest:.0f} labels worse than 2x (g) on: "
+            f"{', '.join(failed) or 'none'}."
+        )
     return lines
 
 
@@ -80,8 +90,15 @@ def _fmt(value, digits: int = 3) -> str:
 
 def table(points: list[dict]) -> str:
     families = families_of(points)
-    head = ["strategy", "labels", "seeds", "F RMSE all (eV/A)", "E RMSE all (meV/atom)", "properties passed",
-            *[f"F {f}" for f in families]]
+    head = [
+        "strategy",
+        "labels",
+        "seeds",
+        "F RMSE all (eV/A)",
+        "E RMSE all (meV/atom)",
+        "properties passed",
+        *[f"F {f}" for f in families],
+    ]
     rows = []
     force_curves = {f: curves(points, _force(f)) for f in ["all", *families]}
     energy_curve = curves(points, _energy("all"))
@@ -91,10 +108,21 @@ def table(points: list[dict]) -> str:
             seeds = sum(1 for p in points if p["strategy"] == strategy and abs(p["labels"] - labels) < 1e-9) or "-"
             energy = energy_curve.get(strategy, [])[i][1] if i < len(energy_curve.get(strategy, [])) else None
             passed = passed_curve.get(strategy, [])[i][1] if i < len(passed_curve.get(strategy, [])) else None
-            per_family = [_fmt(force_curves[f][strategy][i][1]) if i < len(force_curves[f].get(strategy, [])) else "-"
-                          for f in families]
-            rows.append([f"({strategy}) {STRATEGIES[strategy]}", f"{labels:.0f}", str(seeds),
-                         f"{mean:.3f} ± {spread / 2:.3f}", _fmt(energy, 1), _fmt(passed, 1), *per_family])
+            per_family = [
+                _fmt(force_curves[f][strategy][i][1]) if i < len(force_curves[f].get(strategy, [])) else "-"
+                for f in families
+            ]
+            rows.append(
+                [
+                    f"({strategy}) {STRATEGIES[strategy]}",
+                    f"{labels:.0f}",
+                    str(seeds),
+                    f"{mean:.3f} ± {spread / 2:.3f}",
+                    _fmt(energy, 1),
+                    _fmt(passed, 1),
+                    *per_family,
+                ]
+            )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
@@ -123,7 +151,7 @@ def _plot_panels(path: Path, panels: list[tuple[str, dict]], ylabel: str, refere
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("labels")
         ax.set_ylabel(ylabel, fontsize=8)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
@@ -134,21 +162,34 @@ def _plot_panels(path: Path, panels: list[tuple[str, dict]], ylabel: str, refere
 
 def write_results(points: list[dict], settings, reference: dict, out: Path, elapsed_s: float) -> list[Path]:
     families = ["all", *families_of(points)]
+
     def relative(point: dict) -> dict:  # results that read the same wherever the study ran
         return {k: (str(Path(v).relative_to(out)) if k in ("model", "data") else v) for k, v in point.items()}
 
-    results = {"settings": settings.as_dict(), "strategies": STRATEGIES, "elapsed_s": round(elapsed_s, 1),
-               "reference_properties": {k: v for k, v in reference.items() if k not in ("eos", "phonons")},
-               "points": [relative(p) for p in points]}
+    results = {
+        "settings": settings.as_dict(),
+        "strategies": STRATEGIES,
+        "elapsed_s": round(elapsed_s, 1),
+        "reference_properties": {k: v for k, v in reference.items() if k not in ("eos", "phonons")},
+        "points": [relative(p) for p in points],
+    }
     written = [out / "results.json", out / "table.md", out / "summary.md"]
     written[0].write_text(json.dumps(results, indent=1))
     written[1].write_text(table(points))
     written[2].write_text("\n".join(f"- {line}" for line in summary_lines(points)) + "\n")
-    written.append(_plot_panels(out / "force_rmse.png", [(f, curves(points, _force(f))) for f in families],
-                                "force RMSE (eV/A)"))
-    written.append(_plot_panels(out / "energy_rmse.png", [(f, curves(points, _energy(f))) for f in families],
-                                "energy RMSE (meV/atom)"))
-    written.append(_plot_panels(out / "property_errors.png",
-                                [(k, curves(points, _property(k))) for k in PLOTTED_PROPERTIES],
-                                "error (relative; Evac eV; phonons THz)"))
+    written.append(
+        _plot_panels(out / "force_rmse.png", [(f, curves(points, _force(f))) for f in families], "force RMSE (eV/A)")
+    )
+    written.append(
+        _plot_panels(
+            out / "energy_rmse.png", [(f, curves(points, _energy(f))) for f in families], "energy RMSE (meV/atom)"
+        )
+    )
+    written.append(
+        _plot_panels(
+            out / "property_errors.png",
+            [(k, curves(points, _property(k))) for k in PLOTTED_PROPERTIES],
+            "error (relative; Evac eV; phonons THz)",
+        )
+    )
     return written

@@ -35,18 +35,30 @@ POOL_SEED = 777
 
 def study_config(settings: Settings, a0_A: float) -> RunConfig:
     """dpdriver's own config: the same training, exploration and selection settings a user would run."""
-    return RunConfig.model_validate({
-        "element": settings.element,
-        "initial_data": {"lattice_constant_A": a0_A, "supercell": [settings.repeat] * 3},
-        "labeler": {"kind": "emt"},
-        "training": {"models": settings.al_models, "steps": settings.training_steps, "parallel": settings.workers,
-                     **{k: getattr(settings, k) for k in ("rcut_A", "rcut_smth_A") if getattr(settings, k) is not None}},
-        "exploration": {"temperatures_K": list(settings.al_temperatures_K), "ensembles": ["nvt", "npt"],
-                        "md_steps": settings.al_md_steps, "deviation_every_steps": settings.al_deviation_every_steps,
-                        "starts_from": ["ideal", "rounds"]},
-        "selection": {"force_trust_lo_eV_A": settings.al_force_trust_lo_eV_A,
-                      "force_trust_hi_eV_A": settings.al_force_trust_hi_eV_A},
-    })
+    return RunConfig.model_validate(
+        {
+            "element": settings.element,
+            "initial_data": {"lattice_constant_A": a0_A, "supercell": [settings.repeat] * 3},
+            "labeler": {"kind": "emt"},
+            "training": {
+                "models": settings.al_models,
+                "steps": settings.training_steps,
+                "parallel": settings.workers,
+                **{k: getattr(settings, k) for k in ("rcut_A", "rcut_smth_A") if getattr(settings, k) is not None},
+            },
+            "exploration": {
+                "temperatures_K": list(settings.al_temperatures_K),
+                "ensembles": ["nvt", "npt"],
+                "md_steps": settings.al_md_steps,
+                "deviation_every_steps": settings.al_deviation_every_steps,
+                "starts_from": ["ideal", "rounds"],
+            },
+            "selection": {
+                "force_trust_lo_eV_A": settings.al_force_trust_lo_eV_A,
+                "force_trust_hi_eV_A": settings.al_force_trust_hi_eV_A,
+            },
+        }
+    )
 
 
 def _emt_lattice_constant(element: str) -> float:
@@ -55,7 +67,9 @@ def _emt_lattice_constant(element: str) -> float:
     from dpdriver.generate.lattice import reference_lattice_constant_A
     from dpdriver.validate.properties import equation_of_state
 
-    return equation_of_state(element, "fcc", reference_lattice_constant_A(element, "fcc"), 1.0, EMT())["lattice_constant_A"]
+    return equation_of_state(element, "fcc", reference_lattice_constant_A(element, "fcc"), 1.0, EMT())[
+        "lattice_constant_A"
+    ]
 
 
 def _reference(config: RunConfig, path: Path) -> dict:
@@ -64,7 +78,9 @@ def _reference(config: RunConfig, path: Path) -> dict:
 
         from dpdriver.validate.properties import properties
 
-        path.write_text(json.dumps(properties(config.element, "fcc", config.initial_data.lattice_constant_A, 1.0, EMT())))
+        path.write_text(
+            json.dumps(properties(config.element, "fcc", config.initial_data.lattice_constant_A, 1.0, EMT()))
+        )
     return json.loads(path.read_text())
 
 
@@ -81,8 +97,15 @@ def build_pool(config: RunConfig, settings: Settings, pool: Path) -> None:
     for t in todo:
         shutil.rmtree(pool / f"{t:g}K", ignore_errors=True)
     with ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn")) as workers:
-        list(workers.map(_pool_part, [config.model_dump_json()] * len(todo), [settings] * len(todo), todo,
-                         [str(pool / f"{t:g}K") for t in todo]))
+        list(
+            workers.map(
+                _pool_part,
+                [config.model_dump_json()] * len(todo),
+                [settings] * len(todo),
+                todo,
+                [str(pool / f"{t:g}K") for t in todo],
+            )
+        )
 
 
 def build_tests(config: RunConfig, settings: Settings, test_root: Path) -> None:
@@ -161,18 +184,40 @@ def main(argv: list[str] | None = None) -> int:
         say(f"MD pool labeled: {len(settings.pool_temperatures_K) * settings.pool_frames_per_temperature} frames")
 
     pool_size = len(settings.pool_temperatures_K) * settings.pool_frames_per_temperature
-    jobs = [(strategy, budget, seed) for seed in settings.seeds for strategy in settings.strategies if strategy != "f"
-            for budget in ([pool_size] if strategy == "g" else settings.budgets)]
+    jobs = [
+        (strategy, budget, seed)
+        for seed in settings.seeds
+        for strategy in settings.strategies
+        if strategy != "f"
+        for budget in ([pool_size] if strategy == "g" else settings.budgets)
+    ]
     with ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn")) as workers:
-        data_dirs = list(workers.map(_training_set_job, *zip(*jobs), [config.model_dump_json()] * len(jobs),
-                                     [str(work)] * len(jobs))) if jobs else []
-    points = [{"strategy": strategy, "seed": seed, "budget": budget, "data": data,  # one per model evaluated
-               "model": str(work / "models" / f"{strategy}-{budget}-s{seed}" / "graph.pb")}
-              for (strategy, budget, seed), data in zip(jobs, data_dirs)]
+        data_dirs = (
+            list(
+                workers.map(
+                    _training_set_job, *zip(*jobs), [config.model_dump_json()] * len(jobs), [str(work)] * len(jobs)
+                )
+            )
+            if jobs
+            else []
+        )
+    points = [
+        {
+            "strategy": strategy,
+            "seed": seed,
+            "budget": budget,
+            "data": data,  # one per model evaluated
+            "model": str(work / "models" / f"{strategy}-{budget}-s{seed}" / "graph.pb"),
+        }
+        for (strategy, budget, seed), data in zip(jobs, data_dirs)
+    ]
     say(f"training sets ready; training {len(points)} models, {settings.workers} at a time")
     with ThreadPoolExecutor(settings.workers) as pool:
-        list(pool.map(lambda p: _train(config, Path(p["data"]), Path(p["model"]).parent, training_seed(p["seed"], 0)),
-                      points))
+        list(
+            pool.map(
+                lambda p: _train(config, Path(p["data"]), Path(p["model"]).parent, training_seed(p["seed"], 0)), points
+            )
+        )
     for p in points:
         p["labels"] = count_frames(Path(p["data"]))
     if "f" in settings.strategies:
@@ -183,8 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     say(f"evaluating {len(points)} models on the test suite and the property set")
     todo = [p for p in points if not (Path(p["model"]).parent / "evaluation.json").exists()]
     with ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn")) as workers:
-        results = workers.map(_evaluate, [p["model"] for p in todo], [str(work / "test")] * len(todo),
-                              [config.model_dump_json()] * len(todo), [reference] * len(todo))
+        results = workers.map(
+            _evaluate,
+            [p["model"] for p in todo],
+            [str(work / "test")] * len(todo),
+            [config.model_dump_json()] * len(todo),
+            [reference] * len(todo),
+        )
         for p, result in zip(todo, results):
             (Path(p["model"]).parent / "evaluation.json").write_text(json.dumps(result))
     for p in points:

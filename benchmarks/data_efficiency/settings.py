@@ -55,7 +55,19 @@ class Settings:
 
 FULL = Settings()
 # checks that every step runs, not the numbers: tiny pool, one budget, a few training steps
-QUICK = replace(FULL, budgets=(8,), seeds=(1,), pool_temperatures_K=(300.0, 1500.0), pool_frames_per_temperature=20,
-                test_frames_per_family=2, test_md_temperatures_K=(300.0,), test_stride=10, md_equilibration_steps=20,
-                training_steps=60, al_md_steps=200, al_temperatures_K=(600.0, 1500.0),
-                rcut_A=5.0, rcut_smth_A=0.5)  # 60-step ensembles on 4 frames stay inside the trust window with it
+QUICK = replace(
+    FULL,
+    budgets=(8,),
+    seeds=(1,),
+    pool_temperatures_K=(300.0, 1500.0),
+    pool_frames_per_temperature=20,
+    test_frames_per_family=2,
+    test_md_temperatures_K=(300.0,),
+    test_stride=10,
+    md_equilibration_steps=20,
+    training_steps=60,
+    al_md_steps=200,
+    al_temperatures_K=(600.0, 1500.0),
+    rcut_A=5.0,
+    rcut_smth_A=0.5,
+)  # 60-step ensembles on 4 frames stay inside the trust window with it

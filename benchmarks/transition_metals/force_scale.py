@@ -24,9 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "accuracy"))
 from unseen import unseen_sets  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "transition_metals"
-REFEREES = {"Cu EMT": ("Cu", "fcc", {"kind": "emt"}, 3),
-            "W SNAP": ("W", "bcc", {"kind": "lammps", "potential": "W-snap-2017"}, 4),
-            "Mo SNAP": ("Mo", "bcc", {"kind": "lammps", "potential": "Mo-snap-2020"}, 4)}
+REFEREES = {
+    "Cu EMT": ("Cu", "fcc", {"kind": "emt"}, 3),
+    "W SNAP": ("W", "bcc", {"kind": "lammps", "potential": "W-snap-2017"}, 4),
+    "Mo SNAP": ("Mo", "bcc", {"kind": "lammps", "potential": "Mo-snap-2020"}, 4),
+}
 TEMPERATURE_K = 1500.0
 CU_TRUST_eV_A = (0.05, 0.20)
 
@@ -35,23 +37,44 @@ def rms_force_component(element: str, lattice: str, labeler: dict, repeats: int)
     config = RunConfig.model_validate({"element": element, "labeler": labeler, "initial_data": {"lattice": lattice}})
     a_A = reference_unit_cell(config).cell.lengths()[0]  # the conventional cubic cell a run starts from
     name = f"md_{TEMPERATURE_K:.0f}K"
-    frames = unseen_sets(element, a_A, make_labeler(config.labeler).calculator, RESULTS / "force_scale" / element,
-                         seed=5, lattice=lattice, repeats=repeats, sets={name: (TEMPERATURE_K, False)})[name]
+    frames = unseen_sets(
+        element,
+        a_A,
+        make_labeler(config.labeler).calculator,
+        RESULTS / "force_scale" / element,
+        seed=5,
+        lattice=lattice,
+        repeats=repeats,
+        sets={name: (TEMPERATURE_K, False)},
+    )[name]
     forces = np.concatenate([atoms.get_forces() for atoms in frames])
-    return float(np.sqrt(np.mean(forces ** 2)))
+    return float(np.sqrt(np.mean(forces**2)))
 
 
 def main() -> None:
     rms = {name: rms_force_component(*spec) for name, spec in REFEREES.items()}
-    rows = {name: {"rms_force_component_eV_A": round(value, 3), "ratio_to_cu": round(value / rms["Cu EMT"], 2),
-                   "trust_levels_eV_A": [round(level * value / rms["Cu EMT"], 2) for level in CU_TRUST_eV_A]}
-            for name, value in rms.items()}
+    rows = {
+        name: {
+            "rms_force_component_eV_A": round(value, 3),
+            "ratio_to_cu": round(value / rms["Cu EMT"], 2),
+            "trust_levels_eV_A": [round(level * value / rms["Cu EMT"], 2) for level in CU_TRUST_eV_A],
+        }
+        for name, value in rms.items()
+    }
     (RESULTS / "force_scale.json").write_text(json.dumps(rows, indent=1))
-    lines = ["# Force scale of each referee (RMS force component, own MD at 1500 K)", "",
-             "`python benchmarks/transition_metals/force_scale.py`", "",
-             "| referee | RMS force component (eV/Å) | ratio to Cu EMT | trust levels lo / hi (eV/Å) |", "|---|---|---|---|"]
-    lines += [f"| {name} | {r['rms_force_component_eV_A']:.3f} | {r['ratio_to_cu']:.2f} | "
-              f"{r['trust_levels_eV_A'][0]:.2f} / {r['trust_levels_eV_A'][1]:.2f} |" for name, r in rows.items()]
+    lines = [
+        "# Force scale of each referee (RMS force component, own MD at 1500 K)",
+        "",
+        "`python benchmarks/transition_metals/force_scale.py`",
+        "",
+        "| referee | RMS force component (eV/Å) | ratio to Cu EMT | trust levels lo / hi (eV/Å) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {r['rms_force_component_eV_A']:.3f} | {r['ratio_to_cu']:.2f} | "
+        f"{r['trust_levels_eV_A'][0]:.2f} / {r['trust_levels_eV_A'][1]:.2f} |"
+        for name, r in rows.items()
+    ]
     (RESULTS / "force_scale.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

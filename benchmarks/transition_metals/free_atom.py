@@ -49,17 +49,26 @@ def main() -> None:
     with ThreadPoolExecutor(2) as pool:
         graphs = dict(zip(variants, pool.map(one, variants)))
     sets = {p.stem: ase.io.read(p, ":") for p in sorted(Path(args.unseen_dir).glob("*.extxyz"))}
-    results = {name: {"free_atom_energy_eV": variants[name], **{k: errors(g, f) for k, f in sets.items()}}
-               for name, g in graphs.items()}
+    results = {
+        name: {"free_atom_energy_eV": variants[name], **{k: errors(g, f) for k, f in sets.items()}}
+        for name, g in graphs.items()
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "free_atom.json").write_text(json.dumps(results, indent=1))
-    lines = [f"W SNAP labels of one run, {STEPS} steps from scratch, seed {SEED}; unseen referee MD frames.", "",
-             "| lone atom built in | set | atoms per frame | force RMSE (eV/Å) | energy MAE (meV/atom) |", "|---|---|---|---|---|"]
+    lines = [
+        f"W SNAP labels of one run, {STEPS} steps from scratch, seed {SEED}; unseen referee MD frames.",
+        "",
+        "| lone atom built in | set | atoms per frame | force RMSE (eV/Å) | energy MAE (meV/atom) |",
+        "|---|---|---|---|---|",
+    ]
     for name, row in results.items():
         for set_name in sets:
             e = row[set_name]
-            lines.append(f"| {'yes' if name == 'atom' else 'no'} | {set_name} | {len(sets[set_name][0])} | {e['force_rmse_eV_A']:.4f} | "
-                         f"{e['energy_mae_meV_atom']:.2f} |")
+            lines.append(
+                f"| {'yes' if name == 'atom' else 'no'} | {set_name} | {len(sets[set_name][0])} | "
+                f"{e['force_rmse_eV_A']:.4f} | "
+                f"{e['energy_mae_meV_atom']:.2f} |"
+            )
     (RESULTS / "free_atom.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

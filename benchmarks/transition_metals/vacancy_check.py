@@ -34,9 +34,12 @@ def formation_energies(perfect, calculator_factory) -> dict:
     unrelaxed = defect.get_potential_energy() - (n - 1) / n * e_perfect
     start = defect.positions.copy()
     BFGS(defect, logfile=None).run(fmax=0.01, steps=300)
-    return {"energy_per_atom_eV": e_perfect / n, "unrelaxed_eV": unrelaxed,
-            "relaxed_eV": defect.get_potential_energy() - (n - 1) / n * e_perfect,
-            "max_relaxation_A": float(np.abs(defect.positions - start).max())}
+    return {
+        "energy_per_atom_eV": e_perfect / n,
+        "unrelaxed_eV": unrelaxed,
+        "relaxed_eV": defect.get_potential_energy() - (n - 1) / n * e_perfect,
+        "max_relaxation_A": float(np.abs(defect.positions - start).max()),
+    }
 
 
 def main() -> None:
@@ -52,17 +55,25 @@ def main() -> None:
         a_A = validation["reference_values"]["lattice_constant_A"]
         perfect = bulk(config.element, config.initial_data.lattice, a=a_A, cubic=True).repeat(4)
         model = str(run_dir / "export" / "compressed_model.pb")
-        rows[config.element] = {"model": formation_energies(perfect, lambda model=model: DP(model)),
-                                "referee": formation_energies(perfect, make_labeler(config.labeler).calculator)}
+        rows[config.element] = {
+            "model": formation_energies(perfect, lambda model=model: DP(model)),
+            "referee": formation_energies(perfect, make_labeler(config.labeler).calculator),
+        }
     (RESULTS / "vacancy_check.json").write_text(json.dumps(rows, indent=1))
-    lines = ["# Vacancy formation energy: model against referee (128-atom cell)", "",
-             "`python benchmarks/transition_metals/vacancy_check.py RUN_DIR ...`", "",
-             "| element | | E per atom, perfect (eV) | E_f unrelaxed (eV) | E_f relaxed (eV) | largest relaxation (Å) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# Vacancy formation energy: model against referee (128-atom cell)",
+        "",
+        "`python benchmarks/transition_metals/vacancy_check.py RUN_DIR ...`",
+        "",
+        "| element | | E per atom, perfect (eV) | E_f unrelaxed (eV) | E_f relaxed (eV) | largest relaxation (Å) |",
+        "|---|---|---|---|---|---|",
+    ]
     for element, pair in rows.items():
         for who, r in pair.items():
-            lines.append(f"| {element} | {who} | {r['energy_per_atom_eV']:.4f} | {r['unrelaxed_eV']:.3f} | "
-                         f"{r['relaxed_eV']:.3f} | {r['max_relaxation_A']:.3f} |")
+            lines.append(
+                f"| {element} | {who} | {r['energy_per_atom_eV']:.4f} | {r['unrelaxed_eV']:.3f} | "
+                f"{r['relaxed_eV']:.3f} | {r['max_relaxation_A']:.3f} |"
+            )
     (RESULTS / "vacancy_check.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

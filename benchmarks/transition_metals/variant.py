@@ -30,6 +30,7 @@ def write_variant_config(variant: Path, out_dir: Path) -> Path:
     config = merged(yaml.safe_load((REPO / spec["base"]).read_text()), spec["set"])
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{variant.stem}.yaml"
-    path.write_text(f"# {variant.relative_to(REPO)}: {spec['base']} with {spec['set']}\n"
-                    + yaml.safe_dump(config, sort_keys=False))
+    path.write_text(
+        f"# {variant.relative_to(REPO)}: {spec['base']} with {spec['set']}\n" + yaml.safe_dump(config, sort_keys=False)
+    )
     return path

@@ -92,8 +92,14 @@ def _match_steps(energies: np.ndarray, steps: list[IonicStep], by_energy: bool) 
         return [steps[i] if i < len(steps) else None for i in range(len(energies))]
     matched, start = [], 0
     for energy in energies:
-        hit = next((j for j in range(start, len(steps))
-                    if steps[j].energy_eV is not None and abs(steps[j].energy_eV - energy) < 1e-4), None)
+        hit = next(
+            (
+                j
+                for j in range(start, len(steps))
+                if steps[j].energy_eV is not None and abs(steps[j].energy_eV - energy) < 1e-4
+            ),
+            None,
+        )
         matched.append(steps[hit] if hit is not None else None)
         start = hit + 1 if hit is not None else start
     return matched
@@ -115,16 +121,19 @@ def read_vasprun_in_chunks(path: Path, steps: list[IonicStep]) -> dpdata.Labeled
     """dpdata builds the whole XML tree; for a long run, feed it the calculations a chunk at a time."""
     import mmap
 
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text, \
-            tempfile.TemporaryDirectory(prefix="dpdriver-chunks-") as tmp:
+    with (
+        open(path, "rb") as f,
+        mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text,
+        tempfile.TemporaryDirectory(prefix="dpdriver-chunks-") as tmp,
+    ):
         header = text[: steps[0].span[0]]
         system, caught = None, []
         for first in range(0, len(steps), CHUNK_STEPS):
             chunk = Path(tmp) / "vasprun.xml"
             with open(chunk, "wb") as out:
                 out.write(header)
-                for step in steps[first: first + CHUNK_STEPS]:
-                    out.write(text[step.span[0]: step.span[1]] + b"\n")
+                for step in steps[first : first + CHUNK_STEPS]:
+                    out.write(text[step.span[0] : step.span[1]] + b"\n")
                 out.write(b"</modeling>\n")
             part = _dpdata_read(chunk, "vasp/xml", convergence_check=False)
             caught += part.caught_warnings
@@ -143,8 +152,9 @@ def _report_of(run: Run) -> FileReport:
 SPECIES_MISMATCH = "does not match the explicit composition in the POSCAR title"  # dpdata's warning
 
 
-def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, include_ml: bool,
-             keep_species_mismatch: bool = False) -> tuple[FileReport, list[Frame]]:
+def read_run(
+    run: Run, type_map: list[str] | None, max_force_eV_A: float, include_ml: bool, keep_species_mismatch: bool = False
+) -> tuple[FileReport, list[Frame]]:
     report = _report_of(run)
     frames: list[Frame] = []
     with plain_file(run.source) as path:
@@ -160,8 +170,13 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
                 system = read_vasprun_in_chunks(path, steps)
             else:
                 system = _dpdata_read(path, fmt, convergence_check=False)
-            report.warnings = sorted({str(w.message).splitlines()[0][:200] for w in system.caught_warnings
-                                      if "unconverged" not in str(w.message) and "convergence" not in str(w.message)})
+            report.warnings = sorted(
+                {
+                    str(w.message).splitlines()[0][:200]
+                    for w in system.caught_warnings
+                    if "unconverged" not in str(w.message) and "convergence" not in str(w.message)
+                }
+            )
         except Exception as exc:  # dpdata raises many types on damaged files; the report keeps the reason
             report.error = one_line(exc, 200)
             report.found = len(steps)
@@ -189,8 +204,12 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
         frame = system[i]
         non_finite = non_finite_labels(frame)
         if species_mismatch:
-            report.reject("species_order", ionic_step, "POTCAR species paired with the POSCAR counts contradict the "
-                                                       "POSCAR title; --keep-species-mismatch keeps them")
+            report.reject(
+                "species_order",
+                ionic_step,
+                "POTCAR species paired with the POSCAR counts contradict the "
+                "POSCAR title; --keep-species-mismatch keeps them",
+            )
         elif step is not None and not step.converged:
             report.reject("scf_unconverged", ionic_step, step.last_energy_change_eV)
         elif non_finite:
@@ -200,7 +219,9 @@ def read_run(run: Run, type_map: list[str] | None, max_force_eV_A: float, includ
         else:
             frames.append(Frame(frame, str(run.source), ionic_step, run.run_id))
     if ml_system is not None:
-        frames.extend(Frame(ml_system[i], str(run.source), -1 - i, run.run_id, ml_predicted=True) for i in range(len(ml_system)))
+        frames.extend(
+            Frame(ml_system[i], str(run.source), -1 - i, run.run_id, ml_predicted=True) for i in range(len(ml_system))
+        )
     report.kept = len(frames)
     return report, frames
 

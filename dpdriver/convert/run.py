@@ -32,10 +32,19 @@ def _read(args):
     return report, recover_from_other_file(run, report, frames, read)
 
 
-def convert(roots: list[Path], out_dir: Path, type_map: list[str] | None = None, fmt: str = "deepmd/npy",
-            valid_fraction: float = 0.1, seed: int = 0, workers: int = 1, include_ml: bool = False,
-            max_force_eV_A: float = 50.0, max_energy_deviation_eV_atom: float = 5.0,
-            keep_species_mismatch: bool = False) -> dict:
+def convert(
+    roots: list[Path],
+    out_dir: Path,
+    type_map: list[str] | None = None,
+    fmt: str = "deepmd/npy",
+    valid_fraction: float = 0.1,
+    seed: int = 0,
+    workers: int = 1,
+    include_ml: bool = False,
+    max_force_eV_A: float = 50.0,
+    max_energy_deviation_eV_atom: float = 5.0,
+    keep_species_mismatch: bool = False,
+) -> dict:
     """Every run below roots into out_dir, with the per-file report; when no frame is usable only the report is
     written (frames_written 0)."""
     missing = [str(r) for r in roots if not Path(r).exists()]
@@ -64,7 +73,9 @@ def convert(roots: list[Path], out_dir: Path, type_map: list[str] | None = None,
         report_of[frame.source].reject("energy_outlier", frame.ionic_step, f"{deviation:+.3f} eV/atom from the median")
     for frame in duplicates + [f for f, _ in outliers]:
         report_of[frame.source].kept -= 1
-    type_map = type_map or sorted({n for f in frames for n, c in zip(f.system["atom_names"], f.system["atom_numbs"]) if c})
+    type_map = type_map or sorted(
+        {n for f in frames for n, c in zip(f.system["atom_names"], f.system["atom_numbs"]) if c}
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     if frames:
@@ -95,7 +106,10 @@ def report_table(summary: dict) -> str:
     for f in summary["files"]:
         notes = [f"{k} {v}" for k, v in f["rejected"].items()]
         if f["ml_frames"]:
-            notes.append(f"ML frames {f['ml_frames']} ({'included' if summary['totals'].get('ml_frames_included') else 'excluded'})")
+            notes.append(
+                f"ML frames {f['ml_frames']} "
+                f"({'included' if summary['totals'].get('ml_frames_included') else 'excluded'})"
+            )
         if not f["complete"]:
             notes.append("truncated")
         if not f["has_virial"]:
@@ -108,7 +122,13 @@ def report_table(summary: dict) -> str:
         if f["also_written"]:
             notes.append(f"+{len(f['also_written'])} file(s) of the same run not read again")
         name = f["file"] if len(f["file"]) <= 60 else "..." + f["file"][-57:]
-        lines.append(f"{name:<60} {f['vasp_version']:<8} {f['elements'][:14]:<14} {f['found']:>5} {f['kept']:>5}  {'; '.join(notes)}")
-    lines.append(f"{summary['frames_written']} frames written ({summary['train_frames']} train, {summary['valid_frames']} validation) "
-                 f"from {summary['runs']} runs; type map {','.join(summary['type_map'])}")
+        lines.append(
+            f"{name:<60} {f['vasp_version']:<8} {f['elements'][:14]:<14} {f['found']:>5} {f['kept']:>5}  "
+            f"{'; '.join(notes)}"
+        )
+    lines.append(
+        f"{summary['frames_written']} frames written ({summary['train_frames']} train, "
+        f"{summary['valid_frames']} validation) "
+        f"from {summary['runs']} runs; type map {','.join(summary['type_map'])}"
+    )
     return "\n".join(lines)

@@ -120,8 +120,11 @@ def scan_vasprun(path) -> tuple[list[IonicStep], dict, bool]:
                         nelm, ediff = int(found.get("NELM", 60)), found.get("EDIFF", 1e-4)
                         n = len(scstep_energies)
                         change = abs(scstep_energies[-1] - scstep_energies[-2]) if n >= 2 else None
-                        steps.append(IonicStep(len(steps), final, n, change, _converged(n, nelm, change, ediff),
-                                               (opened_at, m.end())))
+                        steps.append(
+                            IonicStep(
+                                len(steps), final, n, change, _converged(n, nelm, change, ediff), (opened_at, m.end())
+                            )
+                        )
                 elif kind == "setting_value" and in_parameters:
                     found.setdefault(m.group("setting").decode(), _float(m.group("setting_value")))
                 elif kind == "energy":

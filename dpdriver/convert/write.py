@@ -15,7 +15,12 @@ from .read import Frame
 def frame_key(frame: Frame) -> str:
     """Identical frames (same run read twice, a restart repeating a step) share this key."""
     s = frame.system
-    parts = [np.round(s["cells"][0], 6), np.round(s["coords"][0], 6), np.round(s["energies"], 6), np.asarray(s["atom_types"])]
+    parts = [
+        np.round(s["cells"][0], 6),
+        np.round(s["coords"][0], 6),
+        np.round(s["energies"], 6),
+        np.asarray(s["atom_types"]),
+    ]
     return hashlib.sha1(b"".join(np.ascontiguousarray(p).tobytes() for p in parts)).hexdigest()
 
 
@@ -34,7 +39,9 @@ def drop_duplicates(frames: list[Frame]) -> tuple[list[Frame], list[Frame]]:
     return kept, dropped
 
 
-def drop_energy_outliers(frames: list[Frame], max_deviation_eV_atom: float) -> tuple[list[Frame], list[tuple[Frame, float]]]:
+def drop_energy_outliers(
+    frames: list[Frame], max_deviation_eV_atom: float
+) -> tuple[list[Frame], list[tuple[Frame, float]]]:
     """Energies per atom far from the median of the same system (same formula) are rejected."""
     by_system = defaultdict(list)
     for frame in frames:
@@ -73,7 +80,9 @@ def split_by_run(frames: list[Frame], valid_fraction: float, seed: int) -> dict[
     return assigned
 
 
-def write_output(frames: list[Frame], split: dict[str, str], out_dir: Path, fmt: str, type_map: list[str]) -> list[dict]:
+def write_output(
+    frames: list[Frame], split: dict[str, str], out_dir: Path, fmt: str, type_map: list[str]
+) -> list[dict]:
     """Write deepmd data per split and system; return the index rows (one per written frame)."""
     groups = defaultdict(list)
     for frame in frames:
@@ -93,13 +102,25 @@ def write_output(frames: list[Frame], split: dict[str, str], out_dir: Path, fmt:
         else:
             target = str(out_dir / part / name)
             system.to("deepmd/npy", target)
-        rows.extend({"split": part, "system": target, "frame": i, "source_file": f.source, "ionic_step": f.ionic_step,
-                     "ml_predicted": f.ml_predicted, "energy_eV": float(f.system["energies"][0])} for i, f in enumerate(group))
+        rows.extend(
+            {
+                "split": part,
+                "system": target,
+                "frame": i,
+                "source_file": f.source,
+                "ionic_step": f.ionic_step,
+                "ml_predicted": f.ml_predicted,
+                "energy_eV": float(f.system["energies"][0]),
+            }
+            for i, f in enumerate(group)
+        )
     return rows
 
 
 def write_index(rows: list[dict], path: Path) -> None:
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["split", "system", "frame", "source_file", "ionic_step", "ml_predicted", "energy_eV"])
+        writer = csv.DictWriter(
+            f, fieldnames=["split", "system", "frame", "source_file", "ionic_step", "ml_predicted", "energy_eV"]
+        )
         writer.writeheader()
         writer.writerows(rows)

@@ -5,5 +5,13 @@ from .lattice import ideal_crystal, reference_lattice_constant_A
 from .plan import PROVENANCE, generate, plan_table
 from .transforms import deformed, rattle
 
-__all__ = ["PROVENANCE", "generate", "plan_table", "ideal_crystal", "reference_lattice_constant_A",
-           "held_out_structures", "deformed", "rattle"]
+__all__ = [
+    "PROVENANCE",
+    "generate",
+    "plan_table",
+    "ideal_crystal",
+    "reference_lattice_constant_A",
+    "held_out_structures",
+    "deformed",
+    "rattle",
+]

@@ -11,8 +11,11 @@ from scipy.optimize import minimize
 
 from .transforms import Generated
 
-DEFAULT_MILLER = {"fcc": [(1, 1, 1), (1, 0, 0), (1, 1, 0)], "bcc": [(1, 1, 0), (1, 0, 0), (1, 1, 1)],
-                  "hcp": [(0, 0, 1), (1, 0, 0)]}
+DEFAULT_MILLER = {
+    "fcc": [(1, 1, 1), (1, 0, 0), (1, 1, 0)],
+    "bcc": [(1, 1, 0), (1, 0, 0), (1, 1, 1)],
+    "hcp": [(0, 0, 1), (1, 0, 0)],
+}
 
 
 def vacancies(base: Atoms, per_structure: int, count: int, rng: np.random.Generator) -> Generated:
@@ -34,10 +37,10 @@ def _distance_to_nearest_atom(atoms: Atoms, fractional: np.ndarray, chunk: int =
     atom_frac = atoms.get_scaled_positions(wrap=True)
     nearest = np.full(len(fractional), np.inf)
     for start in range(0, len(fractional), chunk):
-        delta = fractional[start:start + chunk, None, :] - atom_frac[None, :, :]
+        delta = fractional[start : start + chunk, None, :] - atom_frac[None, :, :]
         delta -= np.round(delta)
         images = delta[:, :, None, :] + IMAGE_SHIFTS[None, None, :, :]
-        nearest[start:start + chunk] = np.linalg.norm(images @ atoms.cell.array, axis=-1).min(axis=(1, 2))
+        nearest[start : start + chunk] = np.linalg.norm(images @ atoms.cell.array, axis=-1).min(axis=(1, 2))
     return nearest
 
 
@@ -48,8 +51,12 @@ def largest_void(atoms: Atoms, grid_spacing_A: float = 0.25) -> tuple[np.ndarray
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     distances = _distance_to_nearest_atom(atoms, grid)
     start = grid[int(np.argmax(distances))]
-    best = minimize(lambda x: -_distance_to_nearest_atom(atoms, x[None, :])[0], start, method="Nelder-Mead",
-                    options={"xatol": 1e-5, "fatol": 1e-6})
+    best = minimize(
+        lambda x: -_distance_to_nearest_atom(atoms, x[None, :])[0],
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-5, "fatol": 1e-6},
+    )
     point = best.x if -best.fun > distances.max() else start
     return np.mod(point, 1.0), float(max(-best.fun, distances.max()))
 
@@ -90,9 +97,17 @@ def _first_free_point(frame: Atoms, min_distance: float, attempts: int, rng: np.
     return None
 
 
-def random_structures(symbol: str, count: int, n_atoms: int, volume_per_atom_range_A3, min_distance: float,
-                      max_skew: float, rng: np.random.Generator, attempts_per_atom: int = 500,
-                      restarts: int = 20) -> Generated:
+def random_structures(
+    symbol: str,
+    count: int,
+    n_atoms: int,
+    volume_per_atom_range_A3,
+    min_distance: float,
+    max_skew: float,
+    rng: np.random.Generator,
+    attempts_per_atom: int = 500,
+    restarts: int = 20,
+) -> Generated:
     """Random cell (skewed up to max_skew, at a drawn density) filled by random sequential insertion."""
     from ..errors import UserError
 
@@ -113,6 +128,8 @@ def random_structures(symbol: str, count: int, n_atoms: int, volume_per_atom_ran
                 out.append((frame, {"volume_per_atom_A3": round(float(volume_per_atom), 4)}))
                 break
         else:
-            raise UserError(f"could not place {n_atoms} atoms {min_distance:.2f} A apart in {restarts} random cells; "
-                            "lower min_distance_A or raise volume_per_atom_range")
+            raise UserError(
+                f"could not place {n_atoms} atoms {min_distance:.2f} A apart in {restarts} random cells; "
+                "lower min_distance_A or raise volume_per_atom_range"
+            )
     return out

@@ -18,14 +18,25 @@ def _family(config, family: str, count: int, rng: np.random.Generator, calculato
     stdev = [val.test_rattle_stdev_A]
     if family == "rattled":  # other volumes, a stronger rattle than the initial data
         per_scale = -(-count // len(val.test_lattice_scales))
-        frames = [f for s in val.test_lattice_scales for f, _ in rattle(deformed(ideal, s * np.eye(3)), stdev, per_scale, rng)]
+        frames = [
+            f for s in val.test_lattice_scales for f, _ in rattle(deformed(ideal, s * np.eye(3)), stdev, per_scale, rng)
+        ]
     elif family == "strained":  # random symmetric strains up to 3 %
         frames = []
         for _ in range(count):
             eps = rng.uniform(-0.03, 0.03, (3, 3))
-            frames += [f for f, _ in rattle(deformed(ideal, np.eye(3) + (eps + eps.T) / 2), [val.test_rattle_stdev_A / 2], 1, rng)]
+            frames += [
+                f
+                for f, _ in rattle(
+                    deformed(ideal, np.eye(3) + (eps + eps.T) / 2), [val.test_rattle_stdev_A / 2], 1, rng
+                )
+            ]
     elif family == "vacancy":
-        frames = [f for base, _ in vacancies(ideal, 1, count, rng) for f, _ in rattle(base, [val.test_rattle_stdev_A / 2], 1, rng)]
+        frames = [
+            f
+            for base, _ in vacancies(ideal, 1, count, rng)
+            for f, _ in rattle(base, [val.test_rattle_stdev_A / 2], 1, rng)
+        ]
     elif family == "surface":
         unit = reference_unit_cell(config, hexagonal=True)
         slab = slabs(unit, [SURFACE_MILLER[config.initial_data.lattice]], 6, 12.0, 7.0)[0][0]
@@ -33,8 +44,10 @@ def _family(config, family: str, count: int, rng: np.random.Generator, calculato
     elif family == "md":  # the labeler's own MD, a family per temperature
         frames = []
         for temperature in val.md_temperatures_K:
-            frames += [_named(f, f"md {temperature:g} K") for f, _ in
-                       labeler_md(ideal, calculator_factory, [temperature], 40 * count, 40, 400, 2.0, 0.01, rng)]
+            frames += [
+                _named(f, f"md {temperature:g} K")
+                for f, _ in labeler_md(ideal, calculator_factory, [temperature], 40 * count, 40, 400, 2.0, 0.01, rng)
+            ]
         return frames
     elif family == "liquid":
         frames = liquid(ideal, calculator_factory, val.liquid_temperature_K, count, 40, 400, rng, rng)
@@ -48,17 +61,39 @@ def _named(atoms: Atoms, family: str) -> Atoms:
     return atoms
 
 
-def liquid(ideal: Atoms, calculator_factory, temperature_K: float, count: int, stride: int, equilibration_steps: int,
-           melt_rng: np.random.Generator, sample_rng: np.random.Generator, volume_change: float = 0.05,
-           timestep_fs: float = 2.0) -> list[Atoms]:
+def liquid(
+    ideal: Atoms,
+    calculator_factory,
+    temperature_K: float,
+    count: int,
+    stride: int,
+    equilibration_steps: int,
+    melt_rng: np.random.Generator,
+    sample_rng: np.random.Generator,
+    volume_change: float = 0.05,
+    timestep_fs: float = 2.0,
+) -> list[Atoms]:
     """Snapshots of the liquid, 5 % less dense than the crystal. A small periodic crystal superheats far past
     its melting point, so the cell is first melted at 2.4 x the temperature (400 steps melt 32 Cu atoms
     at 6000 K: mean square displacement > 3 A^2), then sampled at temperature_K."""
     expanded = deformed(ideal, (1 + volume_change) ** (1 / 3) * np.eye(3))
-    molten = labeler_md(expanded, calculator_factory, [2.4 * temperature_K], 400, 400, 0, timestep_fs, 0.01,
-                        melt_rng)[-1][0]
-    return [f for f, _ in labeler_md(molten, calculator_factory, [temperature_K], stride * count, stride,
-                                     equilibration_steps, timestep_fs, 0.01, sample_rng)]
+    molten = labeler_md(expanded, calculator_factory, [2.4 * temperature_K], 400, 400, 0, timestep_fs, 0.01, melt_rng)[
+        -1
+    ][0]
+    return [
+        f
+        for f, _ in labeler_md(
+            molten,
+            calculator_factory,
+            [temperature_K],
+            stride * count,
+            stride,
+            equilibration_steps,
+            timestep_fs,
+            0.01,
+            sample_rng,
+        )
+    ]
 
 
 def held_out_structures(config, seed: int, calculator_factory=None) -> list[Atoms]:

@@ -89,5 +89,8 @@ def volume_per_atom_A3(atoms: Atoms) -> float:
 def nearest_neighbour_distance_A(atoms: Atoms) -> float:
     """The shortest interatomic distance, periodic images included (one atom: its shortest cell edge)."""
     distances = atoms.get_all_distances(mic=True)
-    return float(np.min(distances[np.triu_indices(len(atoms), 1)])) if len(atoms) > 1 else float(
-        np.min(atoms.cell.lengths()))
+    return (
+        float(np.min(distances[np.triu_indices(len(atoms), 1)]))
+        if len(atoms) > 1
+        else float(np.min(atoms.cell.lengths()))
+    )

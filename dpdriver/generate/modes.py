@@ -13,14 +13,17 @@ def phonopy_of(cell: Atoms, repeats: int = 1, **options):
     from phonopy import Phonopy  # phonopy takes 0.9 s to import: only the steps that use it pay for it
     from phonopy.structure.atoms import PhonopyAtoms
 
-    unit = PhonopyAtoms(symbols=cell.get_chemical_symbols(), cell=cell.cell.array,
-                        scaled_positions=cell.get_scaled_positions())
+    unit = PhonopyAtoms(
+        symbols=cell.get_chemical_symbols(), cell=cell.cell.array, scaled_positions=cell.get_scaled_positions()
+    )
     return Phonopy(unit, supercell_matrix=np.eye(3, dtype=int) * repeats, log_level=0, **options)
 
 
 def displaced_supercells(phonon) -> list[Atoms]:
-    return [Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
-            for cell in phonon.supercells_with_displacements]
+    return [
+        Atoms(cell.symbols, cell=cell.cell, scaled_positions=cell.scaled_positions, pbc=True)
+        for cell in phonon.supercells_with_displacements
+    ]
 
 
 def _phonopy(ideal: Atoms, force_constants=None):
@@ -36,8 +39,10 @@ def displacement_set(ideal: Atoms, displacement_A: float) -> Generated:
     phonon = _phonopy(ideal)
     phonon.generate_displacements(distance=displacement_A)
     firsts = phonon.dataset["first_atoms"]
-    return [(frame, {"displaced_atom": int(d["number"]), "displacement_A": [round(float(x), 6) for x in d["displacement"]]})
-            for frame, d in zip(displaced_supercells(phonon), firsts)]
+    return [
+        (frame, {"displaced_atom": int(d["number"]), "displacement_A": [round(float(x), 6) for x in d["displacement"]]})
+        for frame, d in zip(displaced_supercells(phonon), firsts)
+    ]
 
 
 def force_constants(ideal: Atoms, displacement_A: float, calculator_factory) -> np.ndarray:
@@ -58,15 +63,24 @@ def thermal_samples(ideal: Atoms, fc: np.ndarray, temperatures_K, per_temperatur
     out = []
     for i, temperature in enumerate(temperatures_K):
         phonon = _phonopy(ideal, fc)
-        phonon.generate_displacements(number_of_snapshots=per_temperature, temperature=temperature,
-                                      random_seed=(seed + i) % 2**32)
-        out += [(frame, {"temperature_K": temperature})
-                for frame in displaced_supercells(phonon)]
+        phonon.generate_displacements(
+            number_of_snapshots=per_temperature, temperature=temperature, random_seed=(seed + i) % 2**32
+        )
+        out += [(frame, {"temperature_K": temperature}) for frame in displaced_supercells(phonon)]
     return out
 
 
-def labeler_md(ideal: Atoms, calculator_factory, temperatures_K, steps: int, stride: int, equilibration_steps: int,
-               timestep_fs: float, friction_per_fs: float, rng: np.random.Generator) -> Generated:
+def labeler_md(
+    ideal: Atoms,
+    calculator_factory,
+    temperatures_K,
+    steps: int,
+    stride: int,
+    equilibration_steps: int,
+    timestep_fs: float,
+    friction_per_fs: float,
+    rng: np.random.Generator,
+) -> Generated:
     """Langevin NVT driven by the labeler's forces; one snapshot every `stride` steps after equilibration."""
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
@@ -79,8 +93,14 @@ def labeler_md(ideal: Atoms, calculator_factory, temperatures_K, steps: int, str
         atoms.set_constraint(FixCom())
         thermalize_momenta(atoms, temperature_K=temperature, rng=rng)
         Stationary(atoms)
-        dynamics = Langevin(atoms, timestep=timestep_fs * units.fs, temperature_K=temperature,
-                            friction=friction_per_fs / units.fs, fixcm=False, rng=rng)
+        dynamics = Langevin(
+            atoms,
+            timestep=timestep_fs * units.fs,
+            temperature_K=temperature,
+            friction=friction_per_fs / units.fs,
+            fixcm=False,
+            rng=rng,
+        )
         dynamics.run(equilibration_steps)
         for k in range(steps // stride):
             dynamics.run(stride)

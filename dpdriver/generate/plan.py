@@ -56,27 +56,49 @@ def _normal_modes(gen, base, rng, ctx: Context) -> transforms.Generated:
     if not gen.temperatures_K:
         return out
     if ctx.labeler is None:
-        return out + _stand_ins(ctx.ideal, [{"temperature_K": t} for t in gen.temperatures_K
-                                            for _ in range(gen.per_temperature)])
+        return out + _stand_ins(
+            ctx.ideal, [{"temperature_K": t} for t in gen.temperatures_K for _ in range(gen.per_temperature)]
+        )
     fc = modes.force_constants(ctx.ideal, gen.displacement_A, ctx.calculator_factory)
-    return out + modes.thermal_samples(ctx.ideal, fc, gen.temperatures_K, gen.per_temperature,
-                                       int(rng.integers(2**31)))
+    return out + modes.thermal_samples(ctx.ideal, fc, gen.temperatures_K, gen.per_temperature, int(rng.integers(2**31)))
 
 
 def _md(gen, base, rng, ctx: Context) -> transforms.Generated:
     if ctx.labeler is None:
         per_t = gen.steps // gen.stride
-        return _stand_ins(ctx.ideal, [{"temperature_K": t, "md_step": gen.equilibration_steps + (k + 1) * gen.stride}
-                                      for t in gen.temperatures_K for k in range(per_t)])
-    return modes.labeler_md(ctx.ideal, ctx.calculator_factory, gen.temperatures_K, gen.steps, gen.stride,
-                            gen.equilibration_steps, gen.timestep_fs, gen.friction_per_fs, rng)
+        return _stand_ins(
+            ctx.ideal,
+            [
+                {"temperature_K": t, "md_step": gen.equilibration_steps + (k + 1) * gen.stride}
+                for t in gen.temperatures_K
+                for k in range(per_t)
+            ],
+        )
+    return modes.labeler_md(
+        ctx.ideal,
+        ctx.calculator_factory,
+        gen.temperatures_K,
+        gen.steps,
+        gen.stride,
+        gen.equilibration_steps,
+        gen.timestep_fs,
+        gen.friction_per_fs,
+        rng,
+    )
 
 
 def _random(gen, base, rng, ctx: Context) -> transforms.Generated:
     v0 = volume_per_atom_A3(ctx.ideal)
     min_distance = gen.min_distance_A or 0.8 * nearest_neighbour_distance_A(ctx.ideal)
-    return defects.random_structures(ctx.ideal[0].symbol, gen.count, gen.atoms,
-                                     [v0 * f for f in gen.volume_per_atom_range], min_distance, gen.max_cell_skew, rng)
+    return defects.random_structures(
+        ctx.ideal[0].symbol,
+        gen.count,
+        gen.atoms,
+        [v0 * f for f in gen.volume_per_atom_range],
+        min_distance,
+        gen.max_cell_skew,
+        rng,
+    )
 
 
 def _surface(gen, base, rng, ctx: Context) -> transforms.Generated:
@@ -118,7 +140,9 @@ def check_labeler_can_generate(config, labeler) -> None:
             raise UserError(
                 f"generator '{gen.label}' ({gen.kind}) runs the labeler step by step, which labeler "
                 f"'{labeler.name}' cannot; use kind emt or ase for it, or for VASP run AIMD yourself and "
-                "`dpdriver convert` it" + (" (normal_modes without temperatures_K is fine)" if gen.kind == "normal_modes" else ""))
+                "`dpdriver convert` it"
+                + (" (normal_modes without temperatures_K is fine)" if gen.kind == "normal_modes" else "")
+            )
 
 
 def generate(config, labeler=None) -> tuple[list[Atoms], list[GeneratorSummary]]:
@@ -141,13 +165,24 @@ def generate(config, labeler=None) -> tuple[list[Atoms], list[GeneratorSummary]]
                 atoms.info = {PROVENANCE: provenance}
                 frames.append(atoms)
         produced[gen.label] = frames
-        summaries.append(GeneratorSummary(gen.label, gen.kind, gen.base, gen.keep, len(frames),
-                                          sorted({len(a) for a in frames}), _extra_labeler_calls(gen, frames)))
+        summaries.append(
+            GeneratorSummary(
+                gen.label,
+                gen.kind,
+                gen.base,
+                gen.keep,
+                len(frames),
+                sorted({len(a) for a in frames}),
+                _extra_labeler_calls(gen, frames),
+            )
+        )
     kept = [atoms for gen in config.initial_data.generators if gen.keep for atoms in produced[gen.label]]
     budget = config.initial_data.label_budget
     if budget is not None and len(kept) > budget:
-        raise UserError(f"the initial-data plan labels {len(kept)} structures, above label_budget {budget}; "
-                        "lower the generators' counts or raise initial_data.label_budget")
+        raise UserError(
+            f"the initial-data plan labels {len(kept)} structures, above label_budget {budget}; "
+            "lower the generators' counts or raise initial_data.label_budget"
+        )
     return kept, summaries
 
 
@@ -159,13 +194,29 @@ def plan_table(summaries: list[GeneratorSummary], ideal_atoms: int, labeler_name
         size = f"{s.atoms[0]}" if len(s.atoms) == 1 else f"{s.atoms[0]}-{s.atoms[-1]}" if s.atoms else "-"
         per_structure = float(np.mean([(n / ideal_atoms) ** 3 for n in s.atoms])) if s.atoms else 0.0
         cost = s.labels * per_structure + s.labeler_calls_to_generate
-        total_labels, total_cost, total_calls = total_labels + s.labels, total_cost + cost, total_calls + s.labeler_calls_to_generate
-        rows.append((s.name, s.kind, s.base or "ideal", str(s.structures), size, str(s.labels),
-                     str(s.labeler_calls_to_generate), f"{cost:.1f}"))
+        total_labels, total_cost, total_calls = (
+            total_labels + s.labels,
+            total_cost + cost,
+            total_calls + s.labeler_calls_to_generate,
+        )
+        rows.append(
+            (
+                s.name,
+                s.kind,
+                s.base or "ideal",
+                str(s.structures),
+                size,
+                str(s.labels),
+                str(s.labeler_calls_to_generate),
+                f"{cost:.1f}",
+            )
+        )
     rows.append(("total", "", "", "", "", str(total_labels), str(total_calls), f"{total_cost:.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.append(f"labeler: {labeler_name}; cost in labels of the {ideal_atoms}-atom ideal supercell, taking a "
-                 "label's cost as ~ atoms^3; extra calls are labeler runs that make structures (MD steps, "
-                 "force-constant displacements) and are not kept as training data")
+    lines.append(
+        f"labeler: {labeler_name}; cost in labels of the {ideal_atoms}-atom ideal supercell, taking a "
+        "label's cost as ~ atoms^3; extra calls are labeler runs that make structures (MD steps, "
+        "force-constant displacements) and are not kept as training data"
+    )
     return "\n".join(lines)

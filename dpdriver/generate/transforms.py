@@ -48,8 +48,11 @@ def strain_tensor(mode: str, amplitude: float) -> np.ndarray:
 
 
 def strains(base: Atoms, modes, strain_range, count_per_mode: int) -> Generated:
-    return [(deformed(base, np.eye(3) + strain_tensor(mode, e)), {"mode": mode, "strain": e})
-            for mode in modes for e in amplitudes(*strain_range, count_per_mode, drop_zero=True)]
+    return [
+        (deformed(base, np.eye(3) + strain_tensor(mode, e)), {"mode": mode, "strain": e})
+        for mode in modes
+        for e in amplitudes(*strain_range, count_per_mode, drop_zero=True)
+    ]
 
 
 def bain_path(reference: Atoms, c_over_a_range, count: int) -> Generated:
@@ -58,8 +61,12 @@ def bain_path(reference: Atoms, c_over_a_range, count: int) -> Generated:
     out = []
     for ratio in amplitudes(*c_over_a_range, count):
         a = (2 * volume / ratio) ** (1 / 3)
-        cell = Atoms([reference[0].symbol] * 2, cell=np.diag([a, a, ratio * a]),
-                     scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], pbc=True)
+        cell = Atoms(
+            [reference[0].symbol] * 2,
+            cell=np.diag([a, a, ratio * a]),
+            scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]],
+            pbc=True,
+        )
         out.append((cell.repeat(choose_repeats(cell, len(reference))), {"c_over_a": ratio}))
     return out
 
@@ -73,8 +80,14 @@ def c_over_a_scan(base: Atoms, change_range, count: int) -> Generated:
     return out
 
 
-def rattle(base: Atoms, stdev_A: list[float], per_stdev: int, rng: np.random.Generator,
-           min_distance: float | None = None, attempts: int = 100) -> Generated:
+def rattle(
+    base: Atoms,
+    stdev_A: list[float],
+    per_stdev: int,
+    rng: np.random.Generator,
+    min_distance: float | None = None,
+    attempts: int = 100,
+) -> Generated:
     out = []
     for stdev in stdev_A:
         for _ in range(per_stdev):
@@ -84,7 +97,9 @@ def rattle(base: Atoms, stdev_A: list[float], per_stdev: int, rng: np.random.Gen
                 if min_distance is None or nearest_neighbour_distance_A(frame) >= min_distance:
                     break
             else:
-                raise UserError(f"rattle with stdev {stdev} A keeps atoms closer than min_distance_A={min_distance} "
-                                f"in {attempts} draws; lower the stdev or min_distance_A")
+                raise UserError(
+                    f"rattle with stdev {stdev} A keeps atoms closer than min_distance_A={min_distance} "
+                    f"in {attempts} draws; lower the stdev or min_distance_A"
+                )
             out.append((frame, {"stdev_A": stdev}))
     return out

@@ -5,8 +5,18 @@ from .base import PROVENANCE_FILE, Labeler, LabelResult, label_to_data, merge_re
 from .lammps import LammpsLabeler
 from .vasp import VaspLabeler
 
-__all__ = ["Labeler", "LabelResult", "EMTLabeler", "ASELabeler", "LammpsLabeler", "VaspLabeler", "PROVENANCE_FILE",
-           "label_to_data", "make_labeler", "merge_reports"]
+__all__ = [
+    "Labeler",
+    "LabelResult",
+    "EMTLabeler",
+    "ASELabeler",
+    "LammpsLabeler",
+    "VaspLabeler",
+    "PROVENANCE_FILE",
+    "label_to_data",
+    "make_labeler",
+    "merge_reports",
+]
 
 
 def make_labeler(labeler_config) -> Labeler:

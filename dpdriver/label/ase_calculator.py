@@ -30,8 +30,19 @@ def working_directory(path: Path):
 
 
 # keyword arguments of ASE's Calculator base classes, accepted besides a calculator's own default_parameters
-CALCULATOR_BASE_ARGUMENTS = {"restart", "ignore_bad_restart_file", "label", "atoms", "directory", "txt",
-                             "communicator", "comm", "parallel", "command", "profile"}
+CALCULATOR_BASE_ARGUMENTS = {
+    "restart",
+    "ignore_bad_restart_file",
+    "label",
+    "atoms",
+    "directory",
+    "txt",
+    "communicator",
+    "comm",
+    "parallel",
+    "command",
+    "profile",
+}
 
 
 class ASECalculatorLabeler(Labeler):
@@ -41,8 +52,14 @@ class ASECalculatorLabeler(Labeler):
         """The calculator of one label: a fresh one, unless a labeler keeps one alive between labels."""
         return self.calculator()
 
-    def label_one(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
-                  isolated_atom: bool = False) -> dpdata.LabeledSystem:
+    def label_one(
+        self,
+        atoms: Atoms,
+        task_dir: Path,
+        relax_fmax_eV_A: float | None = None,
+        relax_steps: int = 300,
+        isolated_atom: bool = False,
+    ) -> dpdata.LabeledSystem:
         frame = atoms.copy()
         frame.info = {}
         with working_directory(task_dir) if self.writes_files else nullcontext():  # some open files when built
@@ -55,8 +72,10 @@ class ASECalculatorLabeler(Labeler):
 class EMTLabeler(ASECalculatorLabeler):
     name = "emt"
     writes_files = False
-    unphysical_properties = {"stacking_fault_mJ_m2": "EMT puts hcp within about 1 meV/atom of fcc (for Cu below it: "
-                                                     "a negative fault), so its planar faults are no reference"}
+    unphysical_properties = {
+        "stacking_fault_mJ_m2": "EMT puts hcp within about 1 meV/atom of fcc (for Cu below it: "
+        "a negative fault), so its planar faults are no reference"
+    }
 
     def supported_elements(self) -> set[str]:
         from ase.calculators.emt import parameters
@@ -83,11 +102,14 @@ class ASELabeler(ASECalculatorLabeler):
         try:
             return getattr(importlib.import_module(module_name), class_name)
         except ImportError as exc:
-            raise UserError(f"labeler.calculator '{self.import_path}': cannot import {module_name} ({exc}); "
-                            f"install it in this environment or fix the import path") from None
+            raise UserError(
+                f"labeler.calculator '{self.import_path}': cannot import {module_name} ({exc}); "
+                f"install it in this environment or fix the import path"
+            ) from None
         except AttributeError:
-            raise UserError(f"labeler.calculator '{self.import_path}': {module_name} has no {class_name}; "
-                            "fix the class name") from None
+            raise UserError(
+                f"labeler.calculator '{self.import_path}': {module_name} has no {class_name}; fix the class name"
+            ) from None
 
     def supported_elements(self) -> None:
         return None
@@ -107,7 +129,9 @@ class ASELabeler(ASECalculatorLabeler):
         except UserError:
             raise
         except TypeError as exc:
-            raise UserError(f"labeler.parameters do not fit {self.import_path}: {exc}; fix labeler.parameters") from None
+            raise UserError(
+                f"labeler.parameters do not fit {self.import_path}: {exc}; fix labeler.parameters"
+            ) from None
 
     def calculator(self):
         return self.calculator_class()(**self.parameters)

@@ -50,8 +50,14 @@ class Labeler(ABC):
         """None means any element."""
 
     @abstractmethod
-    def label_one(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
-                  isolated_atom: bool = False) -> dpdata.LabeledSystem:
+    def label_one(
+        self,
+        atoms: Atoms,
+        task_dir: Path,
+        relax_fmax_eV_A: float | None = None,
+        relax_steps: int = 300,
+        isolated_atom: bool = False,
+    ) -> dpdata.LabeledSystem:
         """One labeled frame, or an exception whose message says why not. relax_fmax_eV_A: positions relaxed
         at a fixed cell first (constraints kept), the frame is the relaxed one; isolated_atom: a free atom in
         a box (spin-polarized, one k-point where the code needs to be told)."""
@@ -120,8 +126,15 @@ class Labeler(ABC):
         return system
 
 
-def label_to_data(labeler: Labeler, structures: list[Atoms], out_dir, type_map: list[str],
-                  work_dir: Path | None = None, first_index: int = 0, quarantine_dir: Path | None = None) -> dict:
+def label_to_data(
+    labeler: Labeler,
+    structures: list[Atoms],
+    out_dir,
+    type_map: list[str],
+    work_dir: Path | None = None,
+    first_index: int = 0,
+    quarantine_dir: Path | None = None,
+) -> dict:
     """Label structures into a deepmd/npy folder with one provenance line per frame. The report lists
     every failure with its reason and provenance; each failed task folder is copied to quarantine_dir."""
     work_dir = Path(work_dir or "label-tasks")
@@ -134,12 +147,22 @@ def label_to_data(labeler: Labeler, structures: list[Atoms], out_dir, type_map: 
         formula = system.formula
         frame = frames_per_formula.get(formula, 0)
         frames_per_formula[formula] = frame + 1
-        lines.append(json.dumps({"system": formula, "frame": frame, "labeler": labeler.settings,
-                                 "structure": structures[index - first_index].info.get("provenance", {})}))
+        lines.append(
+            json.dumps(
+                {
+                    "system": formula,
+                    "frame": frame,
+                    "labeler": labeler.settings,
+                    "structure": structures[index - first_index].info.get("provenance", {}),
+                }
+            )
+        )
     if lines:
         (Path(out_dir) / PROVENANCE_FILE).write_text("\n".join(lines) + "\n")
-    failed = [{"index": i, "reason": reason, "structure": structures[i - first_index].info.get("provenance", {})}
-              for i, reason in result.failures]
+    failed = [
+        {"index": i, "reason": reason, "structure": structures[i - first_index].info.get("provenance", {})}
+        for i, reason in result.failures
+    ]
     if quarantine_dir is not None:
         quarantine(failed, structures, first_index, work_dir, Path(quarantine_dir))
     return {"labeler": labeler.name, "requested": len(structures), "labeled": written, "failed": failed}
@@ -147,8 +170,12 @@ def label_to_data(labeler: Labeler, structures: list[Atoms], out_dir, type_map: 
 
 def merge_reports(reports: list[dict]) -> dict:
     """One report for a labeling fan-out, from its tasks' reports."""
-    return {"labeler": reports[0]["labeler"], "requested": sum(r["requested"] for r in reports),
-            "labeled": sum(r["labeled"] for r in reports), "failed": [f for r in reports for f in r["failed"]]}
+    return {
+        "labeler": reports[0]["labeler"],
+        "requested": sum(r["requested"] for r in reports),
+        "labeled": sum(r["labeled"] for r in reports),
+        "failed": [f for r in reports for f in r["failed"]],
+    }
 
 
 def quarantine(failed: list[dict], structures: list[Atoms], first_index: int, work_dir: Path, out: Path) -> None:

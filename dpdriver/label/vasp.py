@@ -73,20 +73,37 @@ class VaspLabeler(Labeler):
         self.check_element(element)
         path = self.potcar_path(element)
         if not path.is_file():
-            raise UserError(f"no POTCAR for {element} at {path}; set labeler.potcar_dir to your POTCAR library "
-                            f"or labeler.potcars.{element} to the file under it")
+            raise UserError(
+                f"no POTCAR for {element} at {path}; set labeler.potcar_dir to your POTCAR library "
+                f"or labeler.potcars.{element} to the file under it"
+            )
         found, enmax = potcar_header(path)
         if found != element:
             raise UserError(f"POTCAR {path} is for {found}, not {element}; fix labeler.potcars.{element}")
         if self.config.encut_eV < enmax:
-            raise UserError(f"labeler.encut_eV {self.config.encut_eV:g} is below the {element} POTCAR's ENMAX "
-                            f"{enmax:g} eV; raise encut_eV to at least {enmax:g}")
+            raise UserError(
+                f"labeler.encut_eV {self.config.encut_eV:g} is below the {element} POTCAR's ENMAX "
+                f"{enmax:g} eV; raise encut_eV to at least {enmax:g}"
+            )
 
     def incar_tags(self, atoms: Atoms, species: list[str]) -> dict:
         c = self.config
-        tags = {"PREC": c.prec, "ENCUT": c.encut_eV, "EDIFF": c.ediff_eV, "NELM": c.nelm, "ALGO": "Normal",
-                "ISMEAR": c.ismear, "SIGMA": c.sigma_eV, "IBRION": -1, "NSW": 0, "ISIF": 2, "ISYM": 0,
-                "LREAL": False, "LWAVE": False, "LCHARG": False}
+        tags = {
+            "PREC": c.prec,
+            "ENCUT": c.encut_eV,
+            "EDIFF": c.ediff_eV,
+            "NELM": c.nelm,
+            "ALGO": "Normal",
+            "ISMEAR": c.ismear,
+            "SIGMA": c.sigma_eV,
+            "IBRION": -1,
+            "NSW": 0,
+            "ISIF": 2,
+            "ISYM": 0,
+            "LREAL": False,
+            "LWAVE": False,
+            "LCHARG": False,
+        }
         moments = {**INITIAL_MAGMOM_MU_B, **c.magmom_per_atom}
         if any(s in moments for s in species):
             counts = Counter(atoms.get_chemical_symbols())
@@ -101,26 +118,43 @@ class VaspLabeler(Labeler):
         the structure's constraints), or a free atom (spin-polarized, Gaussian smearing)."""
         tags = {}
         if relax_fmax_eV_A is not None:
-            tags.update(IBRION=2, NSW=min(relax_steps, RELAX_MAX_IONIC_STEPS), ISIF=2,
-                        EDIFFG=-max(relax_fmax_eV_A, RELAX_FMAX_FLOOR_eV_A))
+            tags.update(
+                IBRION=2,
+                NSW=min(relax_steps, RELAX_MAX_IONIC_STEPS),
+                ISIF=2,
+                EDIFFG=-max(relax_fmax_eV_A, RELAX_FMAX_FLOOR_eV_A),
+            )
         if isolated_atom:
             tags.update(ISPIN=2, MAGMOM=[3.0] * len(atoms), ISMEAR=0, SIGMA=0.01)
         return tags
 
-    def write_inputs(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
-                     isolated_atom: bool = False) -> None:
+    def write_inputs(
+        self,
+        atoms: Atoms,
+        task_dir: Path,
+        relax_fmax_eV_A: float | None = None,
+        relax_steps: int = 300,
+        isolated_atom: bool = False,
+    ) -> None:
         task_dir.mkdir(parents=True, exist_ok=True)
         frame = atoms[np.argsort(atoms.get_chemical_symbols(), kind="stable")]  # species grouped, order kept within
         frame.info = {}
         ase.io.write(task_dir / "POSCAR", frame, format="vasp", direct=True)
         species = (task_dir / "POSCAR").read_text().splitlines()[5].split()
-        tags = {**self.incar_tags(frame, species),
-                **{k: _incar_value(v) for k, v in self.task_tags(frame, relax_fmax_eV_A, relax_steps, isolated_atom).items()}}
-        (task_dir / "INCAR").write_text(render("INCAR.j2", tags=tags,
-                                               comment=f"dpdriver label {frame.get_chemical_formula()}"))
+        tags = {
+            **self.incar_tags(frame, species),
+            **{
+                k: _incar_value(v)
+                for k, v in self.task_tags(frame, relax_fmax_eV_A, relax_steps, isolated_atom).items()
+            },
+        }
+        (task_dir / "INCAR").write_text(
+            render("INCAR.j2", tags=tags, comment=f"dpdriver label {frame.get_chemical_formula()}")
+        )
         mesh = [1, 1, 1] if isolated_atom else kpoint_mesh(frame, self.config.kspacing_per_A)
-        (task_dir / "KPOINTS").write_text(f"k-spacing {self.config.kspacing_per_A} 1/A\n0\nGamma\n"
-                                          f"{mesh[0]} {mesh[1]} {mesh[2]}\n0 0 0\n")
+        (task_dir / "KPOINTS").write_text(
+            f"k-spacing {self.config.kspacing_per_A} 1/A\n0\nGamma\n{mesh[0]} {mesh[1]} {mesh[2]}\n0 0 0\n"
+        )
         with open(task_dir / "POTCAR", "w") as potcar:
             for element in species:
                 self.check(element)
@@ -128,11 +162,14 @@ class VaspLabeler(Labeler):
 
     def run(self, task_dir: Path) -> None:
         with open(task_dir / "vasp.out", "w") as log:
-            code = subprocess.run(self.config.command, shell=True, cwd=task_dir, stdout=log,
-                                  stderr=subprocess.STDOUT).returncode
+            code = subprocess.run(
+                self.config.command, shell=True, cwd=task_dir, stdout=log, stderr=subprocess.STDOUT
+            ).returncode
         if code == 127:
-            raise UserError(f"labeler.command '{self.config.command}' was not found (exit 127, see {task_dir}/vasp.out); "
-                            "fix labeler.command or load the VASP module first")
+            raise UserError(
+                f"labeler.command '{self.config.command}' was not found (exit 127, see {task_dir}/vasp.out); "
+                "fix labeler.command or load the VASP module first"
+            )
         if code != 0:
             tail = (task_dir / "vasp.out").read_text(errors="replace").strip().splitlines()[-1:] or [""]
             raise RuntimeError(f"VASP command exited with {code}: {tail[0][:200]}")
@@ -162,8 +199,14 @@ class VaspLabeler(Labeler):
             raise ValueError(f"OUTCAR holds {dict(found)}, but the task's structure is {dict(expected)}")
         return system
 
-    def label_one(self, atoms: Atoms, task_dir: Path, relax_fmax_eV_A: float | None = None, relax_steps: int = 300,
-                  isolated_atom: bool = False) -> dpdata.LabeledSystem:
+    def label_one(
+        self,
+        atoms: Atoms,
+        task_dir: Path,
+        relax_fmax_eV_A: float | None = None,
+        relax_steps: int = 300,
+        isolated_atom: bool = False,
+    ) -> dpdata.LabeledSystem:
         if not (task_dir / DONE).exists():  # a finished task is read again, never recomputed
             self.write_inputs(atoms, task_dir, relax_fmax_eV_A, relax_steps, isolated_atom)
             self.run(task_dir)

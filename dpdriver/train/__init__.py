@@ -5,5 +5,16 @@ from .dp import TRAIN_STATS, train_model
 from .production import PRODUCTION_SUMMARY, choose_member, train_production
 from .schedule import Schedule, plan_schedule
 
-__all__ = ["decide_model", "decisions_line", "model_shape", "with_decisions", "train_model", "TRAIN_STATS", "choose_member", "train_production", "PRODUCTION_SUMMARY", "Schedule",
-           "plan_schedule"]
+__all__ = [
+    "decide_model",
+    "decisions_line",
+    "model_shape",
+    "with_decisions",
+    "train_model",
+    "TRAIN_STATS",
+    "choose_member",
+    "train_production",
+    "PRODUCTION_SUMMARY",
+    "Schedule",
+    "plan_schedule",
+]

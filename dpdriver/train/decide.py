@@ -24,11 +24,15 @@ def free_atom_energy_eV(labeler, element: str, task_dir: Path) -> float:
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the reference code, reported with its folder
-        raise UserError(f"the free-atom label in {task_dir} failed: {exc}; fix the labeler, or set "
-                        "training.free_atom_energy_eV (or learn_free_atom: false), and rerun") from None
+        raise UserError(
+            f"the free-atom label in {task_dir} failed: {exc}; fix the labeler, or set "
+            "training.free_atom_energy_eV (or learn_free_atom: false), and rerun"
+        ) from None
     if not math.isfinite(energy):
-        raise UserError(f"the free-atom label in {task_dir} gave energy {energy}; fix the labeler or set "
-                        "training.free_atom_energy_eV")
+        raise UserError(
+            f"the free-atom label in {task_dir} gave energy {energy}; fix the labeler or set "
+            "training.free_atom_energy_eV"
+        )
     return energy
 
 
@@ -36,8 +40,9 @@ def decide_model(training, element: str, data_dir: Path, labeler, workdir: Path)
     """sel from the neighbour statistics of data_dir (or the user's, checked), and the free-atom energy (the
     user's, or labeled once, or none)."""
     workdir = Path(workdir)
-    decisions = decide_sel(neighbor_stat(data_dir, training.rcut_A, [element], workdir), training.sel,
-                           training.sel_margin)
+    decisions = decide_sel(
+        neighbor_stat(data_dir, training.rcut_A, [element], workdir), training.sel, training.sel_margin
+    )
     if training.free_atom_energy_eV is not None:
         free, source = training.free_atom_energy_eV, "config"
     elif training.learn_free_atom and labeler.free_atom_is_physical:
@@ -51,11 +56,20 @@ def decide_model(training, element: str, data_dir: Path, labeler, workdir: Path)
 
 def decisions_line(decisions: dict) -> str:
     """The run's decisions in one line, as the run prints them and status shows them."""
-    why = (f"{decisions['max_neighbors']} neighbours within {decisions['rcut_A']} A in the initial data x "
-           f"{decisions['margin']}" if decisions.get("margin") else "from the config")
+    why = (
+        f"{decisions['max_neighbors']} neighbours within {decisions['rcut_A']} A in the initial data x "
+        f"{decisions['margin']}"
+        if decisions.get("margin")
+        else "from the config"
+    )
     free, source = decisions.get("free_atom_energy_eV"), decisions.get("free_atom_from")
-    atom = (f"; free-atom energy {free:.4f} eV ({source})" if free is not None
-            else f"; no free-atom energy ({source})" if source else "")
+    atom = (
+        f"; free-atom energy {free:.4f} eV ({source})"
+        if free is not None
+        else f"; no free-atom energy ({source})"
+        if source
+        else ""
+    )
     return f"sel {decisions['sel']} ({why}){atom}"
 
 
@@ -63,7 +77,9 @@ def with_decisions(training, decisions: dict | None):
     """The training settings every model of the run is built with."""
     if not decisions:
         return training
-    return training.model_copy(update={"sel": decisions["sel"], "free_atom_energy_eV": decisions["free_atom_energy_eV"]})
+    return training.model_copy(
+        update={"sel": decisions["sel"], "free_atom_energy_eV": decisions["free_atom_energy_eV"]}
+    )
 
 
 def model_shape(training, type_map: list[str]) -> dict:

@@ -23,8 +23,15 @@ VALIDATION_PASSES = 3  # DeePMD-kit draws validation frames at random: about thr
 CHECKPOINT = "model.ckpt"
 
 
-def render_training_input(training, type_map: list[str], systems: list[str], seed: int, schedule: Schedule,
-                          validation_systems: list[str] | None = None, saves: int = 1) -> dict:
+def render_training_input(
+    training,
+    type_map: list[str],
+    systems: list[str],
+    seed: int,
+    schedule: Schedule,
+    validation_systems: list[str] | None = None,
+    saves: int = 1,
+) -> dict:
     """input.json of one model. sel None: DeePMD-kit decides from this data with the margin ('auto:1.2'); a run
     decides it once from its initial data and passes a number."""
     sel = training.sel if training.sel is not None else f"auto:{training.sel_margin}"
@@ -61,9 +68,19 @@ def checkpoint_step(workdir: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def train_model(training, type_map: list[str], data_dirs: list[Path], workdir: Path, seed: int, *,
-                kind: str = "scratch", parent: Path | None = None, validation_dirs: list[Path] | None = None,
-                saves: int = 1, threads: int | None = None) -> Path:
+def train_model(
+    training,
+    type_map: list[str],
+    data_dirs: list[Path],
+    workdir: Path,
+    seed: int,
+    *,
+    kind: str = "scratch",
+    parent: Path | None = None,
+    validation_dirs: list[Path] | None = None,
+    saves: int = 1,
+    threads: int | None = None,
+) -> Path:
     """Train one model in workdir and return its frozen graph. kind 'warm' or 'production' start from parent's
     frozen graph (`--init-frz-model`); with validation_dirs and saves > 1 the checkpoint of lowest validation error
     is frozen; a training killed after a checkpoint resumes from it when called again with the same input."""
@@ -88,17 +105,35 @@ def train_model(training, type_map: list[str], data_dirs: list[Path], workdir: P
         train_args += ["--init-frz-model", str(Path(parent).resolve())]
     if done >= schedule.steps:  # a training killed after its last checkpoint only needs freezing
         train_args = []
-    best_of = {"saved_every": script["training"]["save_freq"], "last": schedule.steps} if validation and saves > 1 else None
-    session = {"train": train_args, "freeze": ["--tf", "freeze", "-o", GRAPH], "best_of": best_of, "checkpoint": CHECKPOINT}
+    best_of = (
+        {"saved_every": script["training"]["save_freq"], "last": schedule.steps} if validation and saves > 1 else None
+    )
+    session = {
+        "train": train_args,
+        "freeze": ["--tf", "freeze", "-o", GRAPH],
+        "best_of": best_of,
+        "checkpoint": CHECKPOINT,
+    }
     (workdir / SESSION_FILE).write_text(json.dumps(session, indent=1))
     write_progress(progress, done, schedule.steps)
     started = time.monotonic()
-    cpu_s = run_tool([sys.executable, "-m", "dpdriver.train.session", SESSION_FILE], workdir,
-                     "train.log", progress_pattern=r"Batch\s+(\d+):", name="dp train",
-                     on_progress=lambda step: write_progress(progress, step, schedule.steps),
-                     threads=threads or training.threads_per_model)
-    stats = {"kind": kind, "steps": schedule.steps, "resumed_from_step": done, "wall_s": round(time.monotonic() - started, 1),
-             "cpu_s": round(cpu_s, 1), "frames": sum(count_frames(Path(d)) for d in data_dirs)}
+    cpu_s = run_tool(
+        [sys.executable, "-m", "dpdriver.train.session", SESSION_FILE],
+        workdir,
+        "train.log",
+        progress_pattern=r"Batch\s+(\d+):",
+        name="dp train",
+        on_progress=lambda step: write_progress(progress, step, schedule.steps),
+        threads=threads or training.threads_per_model,
+    )
+    stats = {
+        "kind": kind,
+        "steps": schedule.steps,
+        "resumed_from_step": done,
+        "wall_s": round(time.monotonic() - started, 1),
+        "cpu_s": round(cpu_s, 1),
+        "frames": sum(count_frames(Path(d)) for d in data_dirs),
+    }
     (workdir / TRAIN_STATS).write_text(json.dumps(stats))
     write_progress(progress, schedule.steps, schedule.steps)
     return workdir / GRAPH

@@ -32,15 +32,31 @@ def neighbor_stat(data_dir: Path, rcut_A: float, type_map: list[str], workdir: P
     the smallest interatomic distance."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    run_tool([executable("dp"), "--tf", "neighbor-stat", "-s", str(Path(data_dir).resolve()), "-r", str(rcut_A),
-              "-t", *type_map], workdir, STAT_LOG)
+    run_tool(
+        [
+            executable("dp"),
+            "--tf",
+            "neighbor-stat",
+            "-s",
+            str(Path(data_dir).resolve()),
+            "-r",
+            str(rcut_A),
+            "-t",
+            *type_map,
+        ],
+        workdir,
+        STAT_LOG,
+    )
     text = (workdir / STAT_LOG).read_text()
     counts = re.search(r"max_nbor_size:\s*\[([\d,\s]+)\]", text)
     distance = re.search(r"min_nbor_dist:\s*([\d.eE+-]+)", text)
     if not counts or not distance:
         raise UserError(f"dp neighbor-stat gave no statistics for {data_dir}; see {workdir / STAT_LOG}")
-    return {"rcut_A": rcut_A, "max_neighbors": max(int(c) for c in counts.group(1).split(",")),
-            "min_neighbor_distance_A": float(distance.group(1))}
+    return {
+        "rcut_A": rcut_A,
+        "max_neighbors": max(int(c) for c in counts.group(1).split(",")),
+        "min_neighbor_distance_A": float(distance.group(1)),
+    }
 
 
 def decide_sel(stat: dict, user_sel: int | None, margin: float) -> dict:
@@ -48,13 +64,17 @@ def decide_sel(stat: dict, user_sel: int | None, margin: float) -> dict:
     largest neighbour count times the margin, rounded up to a multiple of 4."""
     need = stat["max_neighbors"]
     if need == 0:
-        raise UserError(f"no atom of the initial data has a neighbour within training.rcut_A = {stat['rcut_A']} A "
-                        f"(nearest distance {stat['min_neighbor_distance_A']:.2f} A); raise training.rcut_A")
+        raise UserError(
+            f"no atom of the initial data has a neighbour within training.rcut_A = {stat['rcut_A']} A "
+            f"(nearest distance {stat['min_neighbor_distance_A']:.2f} A); raise training.rcut_A"
+        )
     if user_sel is not None:
         if user_sel < need:
-            raise UserError(f"training.sel = {user_sel} is smaller than the {need} neighbours within "
-                            f"rcut_A = {stat['rcut_A']} A that the initial data already has; set sel >= "
-                            f"{_wrap_up_4(need * margin)} or remove it to let dpdriver decide")
+            raise UserError(
+                f"training.sel = {user_sel} is smaller than the {need} neighbours within "
+                f"rcut_A = {stat['rcut_A']} A that the initial data already has; set sel >= "
+                f"{_wrap_up_4(need * margin)} or remove it to let dpdriver decide"
+            )
         return {**stat, "sel": user_sel, "sel_from": "config", "margin": None}
     return {**stat, "sel": _wrap_up_4(need * margin), "sel_from": "data", "margin": margin}
 
@@ -66,6 +86,8 @@ def check_user_sel(training, ideal: Atoms) -> None:
         return
     need = max(len(neighbor_list("i", ideal, training.rcut_A)) // len(ideal), 1)
     if training.sel < need:
-        raise UserError(f"training.sel = {training.sel} is smaller than the {need} neighbours every atom of the ideal "
-                        f"crystal has within rcut_A = {training.rcut_A} A; set sel >= "
-                        f"{_wrap_up_4(need * training.sel_margin)} or remove it to let dpdriver decide from the data")
+        raise UserError(
+            f"training.sel = {training.sel} is smaller than the {need} neighbours every atom of the ideal "
+            f"crystal has within rcut_A = {training.rcut_A} A; set sel >= "
+            f"{_wrap_up_4(need * training.sel_margin)} or remove it to let dpdriver decide from the data"
+        )

@@ -61,18 +61,37 @@ def plan_schedule(training, batches: int, kind: str = "scratch") -> Schedule:
     if kind not in KINDS:
         raise ValueError(f"unknown schedule kind {kind}")
     t = training
-    prefs = dict(limit_pref_e=t.limit_pref_e, limit_pref_f=t.limit_pref_f, start_pref_v=t.start_pref_v,
-                 limit_pref_v=t.limit_pref_v)
+    prefs = dict(
+        limit_pref_e=t.limit_pref_e,
+        limit_pref_f=t.limit_pref_f,
+        start_pref_v=t.start_pref_v,
+        limit_pref_v=t.limit_pref_v,
+    )
     if kind == "scratch":
         steps = t.steps or _steps(t.epochs, batches, t.min_steps, t.max_steps)
-        return Schedule(kind, steps, t.start_lr, t.stop_lr, start_pref_e=t.start_pref_e, start_pref_f=t.start_pref_f,
-                        **prefs)
+        return Schedule(
+            kind, steps, t.start_lr, t.stop_lr, start_pref_e=t.start_pref_e, start_pref_f=t.start_pref_f, **prefs
+        )
     if kind == "warm":
         scratch = t.steps or _steps(t.epochs, batches, t.min_steps, t.max_steps)
         steps = max(1, round(t.warm_start_fraction * scratch))
         # the parent already balances energy and forces: start nearer the limits, at a lower rate
-        return Schedule(kind, steps, t.warm_start_lr, t.stop_lr, start_pref_e=t.warm_start_pref_e,
-                        start_pref_f=t.warm_start_pref_f, **prefs)
+        return Schedule(
+            kind,
+            steps,
+            t.warm_start_lr,
+            t.stop_lr,
+            start_pref_e=t.warm_start_pref_e,
+            start_pref_f=t.warm_start_pref_f,
+            **prefs,
+        )
     steps = t.production_steps or _steps(t.production_epochs, batches, t.min_steps, t.production_max_steps)
-    return Schedule(kind, steps, t.production_start_lr, t.stop_lr, start_pref_e=t.warm_start_pref_e,
-                    start_pref_f=t.warm_start_pref_f, **prefs)
+    return Schedule(
+        kind,
+        steps,
+        t.production_start_lr,
+        t.stop_lr,
+        start_pref_e=t.warm_start_pref_e,
+        start_pref_f=t.warm_start_pref_f,
+        **prefs,
+    )

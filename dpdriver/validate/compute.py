@@ -47,12 +47,16 @@ class TaskEvaluator:
         """structure: what the task structures follow from (element, lattice, starting lattice constant)."""
         self.labeler = labeler
         self.work_dir = Path(work_dir)
-        settings = {"labeler": {k: v for k, v in labeler.settings.items() if k != "command"},  # cores may change
-                    "structure": structure}
+        settings = {
+            "labeler": {k: v for k, v in labeler.settings.items() if k != "command"},  # cores may change
+            "structure": structure,
+        }
         path = self.work_dir / self.SETTINGS
         if path.exists() and json.loads(path.read_text()) != settings:
-            raise UserError(f"the reference tasks in {self.work_dir} were computed with other labeler settings or "
-                            f"structures (see {path}); give another --reference-tasks folder, or delete this one")
+            raise UserError(
+                f"the reference tasks in {self.work_dir} were computed with other labeler settings or "
+                f"structures (see {path}); give another --reference-tasks folder, or delete this one"
+            )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=1))
 
@@ -63,14 +67,17 @@ class TaskEvaluator:
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the reference code, reported with its folder
-            raise UserError(f"reference task {task_dir} failed: {exc}; fix it (or delete the folder) and rerun "
-                            "`dpdriver validate`: finished tasks are kept") from None
+            raise UserError(
+                f"reference task {task_dir} failed: {exc}; fix it (or delete the folder) and rerun "
+                "`dpdriver validate`: finished tasks are kept"
+            ) from None
         done = atoms.copy()
         done.positions = system["coords"][0]  # one element: VASP keeps the atom order
         volume = abs(np.linalg.det(system["cells"][0]))
         stress = -system["virials"][0] / volume if "virials" in system.data else None
-        done.calc = SinglePointCalculator(done, energy=float(system["energies"][0]), forces=system["forces"][0],
-                                          stress=stress)
+        done.calc = SinglePointCalculator(
+            done, energy=float(system["energies"][0]), forces=system["forces"][0], stress=stress
+        )
         return done
 
     def single_point(self, atoms: Atoms, name: str) -> Atoms:

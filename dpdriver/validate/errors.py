@@ -24,9 +24,14 @@ def _milli(x):
 
 
 def _summary(d_e: np.ndarray, d_f: np.ndarray, d_v: np.ndarray, frames: int) -> dict:
-    return {"frames": frames,
-            "energy_rmse_meV_atom": _milli(_rmse(d_e)), "energy_max_abs_meV_atom": _milli(_max_abs(d_e)),
-            "force_rmse_eV_A": _rmse(d_f), "force_max_abs_eV_A": _max_abs(d_f), "virial_rmse_meV_atom": _milli(_rmse(d_v))}
+    return {
+        "frames": frames,
+        "energy_rmse_meV_atom": _milli(_rmse(d_e)),
+        "energy_max_abs_meV_atom": _milli(_max_abs(d_e)),
+        "force_rmse_eV_A": _rmse(d_f),
+        "force_max_abs_eV_A": _max_abs(d_f),
+        "virial_rmse_meV_atom": _milli(_rmse(d_v)),
+    }
 
 
 def frame_differences(model: Path, systems, type_map: list[str]) -> list[dict]:
@@ -40,14 +45,20 @@ def frame_differences(model: Path, systems, type_map: list[str]) -> list[dict]:
         natoms = system.get_natoms()
         atom_types = [type_map.index(system["atom_names"][t]) for t in system["atom_types"]]
         energy, force, virial = potential.eval(
-            system["coords"].reshape(len(system), -1), system["cells"].reshape(len(system), -1), atom_types)[:3]
+            system["coords"].reshape(len(system), -1), system["cells"].reshape(len(system), -1), atom_types
+        )[:3]
         for i in range(len(system)):
             ref_v = system["virials"][i].reshape(9) / natoms if "virials" in system.data else None
-            out.append({"natoms": natoms,
-                        "energy_ref_eV_atom": float(system["energies"][i] / natoms),
-                        "energy_model_eV_atom": float(energy.reshape(-1)[i] / natoms),
-                        "force_ref": system["forces"][i].reshape(-1), "force_model": force.reshape(len(system), -1)[i],
-                        "virial_diff": None if ref_v is None else virial.reshape(len(system), 9)[i] / natoms - ref_v})
+            out.append(
+                {
+                    "natoms": natoms,
+                    "energy_ref_eV_atom": float(system["energies"][i] / natoms),
+                    "energy_model_eV_atom": float(energy.reshape(-1)[i] / natoms),
+                    "force_ref": system["forces"][i].reshape(-1),
+                    "force_model": force.reshape(len(system), -1)[i],
+                    "virial_diff": None if ref_v is None else virial.reshape(len(system), 9)[i] / natoms - ref_v,
+                }
+            )
     return out
 
 
@@ -92,5 +103,8 @@ def test_errors(model: Path, test_data: Path | None, element: str, reference: st
     and per structure family."""
     frames = test_frames(model, test_data, element)
     families = sorted({f["family"] for f in frames})
-    return {"reference": reference, **summarize(frames),
-            "families": {name: summarize([f for f in frames if f["family"] == name]) for name in families}}
+    return {
+        "reference": reference,
+        **summarize(frames),
+        "families": {name: summarize([f for f in frames if f["family"] == name]) for name in families},
+    }

@@ -21,8 +21,14 @@ from .compute import as_evaluator, takes_calculator
 
 EV_A2_TO_J_M2 = m**2 / J  # 16.02 J/m^2 per eV/A^2
 PHONON_PATHS = {  # high-symmetry points in the primitive reciprocal basis
-    "fcc": [("G", (0, 0, 0)), ("X", (0.5, 0, 0.5)), ("W", (0.5, 0.25, 0.75)), ("K", (0.375, 0.375, 0.75)),
-            ("G", (0, 0, 0)), ("L", (0.5, 0.5, 0.5))],
+    "fcc": [
+        ("G", (0, 0, 0)),
+        ("X", (0.5, 0, 0.5)),
+        ("W", (0.5, 0.25, 0.75)),
+        ("K", (0.375, 0.375, 0.75)),
+        ("G", (0, 0, 0)),
+        ("L", (0.5, 0.5, 0.5)),
+    ],
     "bcc": [("G", (0, 0, 0)), ("H", (0.5, -0.5, 0.5)), ("N", (0, 0, 0.5)), ("G", (0, 0, 0)), ("P", (0.25, 0.25, 0.25))],
     "hcp": [("G", (0, 0, 0)), ("M", (0.5, 0, 0)), ("K", (1 / 3, 1 / 3, 0)), ("G", (0, 0, 0)), ("A", (0, 0, 0.5))],
 }
@@ -32,8 +38,9 @@ def _energy(atoms: Atoms) -> float:
     return float(atoms.get_potential_energy())
 
 
-def _birch_murnaghan(element: str, lattice: str, center_A: float, c_over_a: float, ev, strain_range: float,
-                     points: int, name: str) -> dict:
+def _birch_murnaghan(
+    element: str, lattice: str, center_A: float, c_over_a: float, ev, strain_range: float, points: int, name: str
+) -> dict:
     scales = np.linspace(1 - strain_range, 1 + strain_range, points)
     cells = [primitive_cell(element, lattice, center_A * s, c_over_a) for s in scales]
     energies = [_energy(ev.single_point(c, f"{name}/scale-{s:.3f}")) / len(c) for c, s in zip(cells, scales)]
@@ -42,21 +49,37 @@ def _birch_murnaghan(element: str, lattice: str, center_A: float, c_over_a: floa
         warnings.simplefilter("ignore")
         v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
     if not (np.isfinite([v0, e0, b]).all() and min(volumes) <= v0 <= max(volumes) and b > 0):
-        raise ValueError(f"E(V) has no minimum within +-{strain_range:.1%} of a = {center_A:.4f} A (fitted V0 = "
-                         f"{v0:.4g} A^3/atom, B = {b / GPa:.4g} GPa): not a stable bulk crystal there")
+        raise ValueError(
+            f"E(V) has no minimum within +-{strain_range:.1%} of a = {center_A:.4f} A (fitted V0 = "
+            f"{v0:.4g} A^3/atom, B = {b / GPa:.4g} GPa): not a stable bulk crystal there"
+        )
     a0 = center_A * (v0 / (cells[points // 2].get_volume() / len(cells[points // 2]))) ** (1 / 3)
-    return {"lattice_constant_A": float(a0), "energy_eV_atom": float(e0), "bulk_modulus_GPa": float(b / GPa),
-            "curve": {"volume_A3_atom": [float(v) for v in volumes], "energy_eV_atom": [float(e) for e in energies]}}
+    return {
+        "lattice_constant_A": float(a0),
+        "energy_eV_atom": float(e0),
+        "bulk_modulus_GPa": float(b / GPa),
+        "curve": {"volume_A3_atom": [float(v) for v in volumes], "energy_eV_atom": [float(e) for e in energies]},
+    }
 
 
 @takes_calculator
-def equation_of_state(element: str, lattice: str, a_guess_A: float, c_over_a: float, ev,
-                      strain_range: float = 0.04, points: int = 9, refit_range: float = 0.015) -> dict:
+def equation_of_state(
+    element: str,
+    lattice: str,
+    a_guess_A: float,
+    c_over_a: float,
+    ev,
+    strain_range: float = 0.04,
+    points: int = 9,
+    refit_range: float = 0.015,
+) -> dict:
     """Birch-Murnaghan fit of E(V) at a fixed c/a: lattice constant, energy per atom, bulk modulus. A first fit over
     +-strain_range around the guess finds the calculator's own a0; B and E0 come from a second fit over +-refit_range
     centred there, so that a window off the minimum (the model's a0 is not the reference's) biases neither side."""
     coarse = _birch_murnaghan(element, lattice, a_guess_A, c_over_a, ev, strain_range, points, "eos")
-    fine = _birch_murnaghan(element, lattice, coarse["lattice_constant_A"], c_over_a, ev, refit_range, points, "eos-refit")
+    fine = _birch_murnaghan(
+        element, lattice, coarse["lattice_constant_A"], c_over_a, ev, refit_range, points, "eos-refit"
+    )
     return {**fine, "curve": coarse["curve"]}
 
 
@@ -78,8 +101,9 @@ def elastic_constants(element: str, lattice: str, a0_A: float, c_over_a: float, 
             eps[i, j] = eps[j, i] = sign * strain
             strained = cell.copy()
             strained.set_cell(cell.cell.array @ (np.eye(3) + eps), scale_atoms=True)
-            relaxed = ev.relax(strained, f"elastic/e{'xyz'[i]}{'xyz'[j]}{'+' if sign > 0 else '-'}{strain:g}",
-                               fmax_eV_A=1e-4)
+            relaxed = ev.relax(
+                strained, f"elastic/e{'xyz'[i]}{'xyz'[j]}{'+' if sign > 0 else '-'}{strain:g}", fmax_eV_A=1e-4
+            )
             stresses.append(relaxed.get_stress(voigt=False))
         return (stresses[1] - stresses[0]) / (2 * strain) / GPa
 
@@ -99,7 +123,9 @@ def _supercell(cell: Atoms, min_atoms: int) -> Atoms:
 
 
 @takes_calculator
-def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: float, ev, min_atoms: int = 90) -> float:
+def vacancy_formation_energy(
+    element: str, lattice: str, a0_A: float, c_over_a: float, ev, min_atoms: int = 90
+) -> float:
     perfect = _supercell(unit_cell(element, lattice, a0_A, c_over_a), min_atoms)
     e_perfect = _energy(ev.single_point(perfect, "vacancy/perfect"))
     defect = perfect.copy()
@@ -108,8 +134,16 @@ def vacancy_formation_energy(element: str, lattice: str, a0_A: float, c_over_a: 
 
 
 @takes_calculator
-def surface_energies(element: str, lattice: str, a0_A: float, c_over_a: float, e_bulk_eV_atom: float, ev,
-                     layers: int = 8, vacuum_A: float = 15.0) -> dict:
+def surface_energies(
+    element: str,
+    lattice: str,
+    a0_A: float,
+    c_over_a: float,
+    e_bulk_eV_atom: float,
+    ev,
+    layers: int = 8,
+    vacuum_A: float = 15.0,
+) -> dict:
     """Relaxed surface energy (J/m^2) of the low-index planes: (E_slab - N e_bulk) / 2A."""
     unit = miller_cell(element, lattice, a0_A, c_over_a)
     out = {}
@@ -122,12 +156,16 @@ def surface_energies(element: str, lattice: str, a0_A: float, c_over_a: float, e
     return out
 
 
-PLANAR_FAULTS = {"fcc": "intrinsic stacking fault energy", "hcp": "basal I2 stacking fault energy",
-                 "bcc": "unstable stacking fault energy (110)[111]"}
+PLANAR_FAULTS = {
+    "fcc": "intrinsic stacking fault energy",
+    "hcp": "basal I2 stacking fault energy",
+    "bcc": "unstable stacking fault energy (110)[111]",
+}
 
 
-def planar_fault_cells(element: str, lattice: str, a0_A: float, c_over_a: float, layers: int = 12
-                       ) -> tuple[Atoms, list[Atoms]]:
+def planar_fault_cells(
+    element: str, lattice: str, a0_A: float, c_over_a: float, layers: int = 12
+) -> tuple[Atoms, list[Atoms]]:
     """The perfect periodic stack and the faulted candidates: the cell tilted by the fault vector puts one fault
     at the boundary. fcc (111) and hcp (0001): the partial a_s/sqrt(3) in both signs (one gives the fault, the
     other a layer on top of its neighbour; the lower energy is the fault). bcc (110): half the Burgers vector
@@ -165,26 +203,34 @@ def planar_fault_energy(element: str, lattice: str, a0_A: float, c_over_a: float
 
 
 @takes_calculator
-def phonons(element: str, lattice: str, a0_A: float, c_over_a: float, ev, supercell: int = 4,
-            points_per_segment: int = 30) -> dict:
+def phonons(
+    element: str, lattice: str, a0_A: float, c_over_a: float, ev, supercell: int = 4, points_per_segment: int = 30
+) -> dict:
     """Phonon dispersion along the standard path and the DOS (phonopy, finite displacements of 0.01 Å)."""
     phonon = phonopy_of(primitive_cell(element, lattice, a0_A, c_over_a), supercell if lattice != "hcp" else 3)
     phonon.generate_displacements(distance=0.01)
-    forces = [ev.single_point(atoms, f"phonons/displacement-{i:03d}").get_forces()
-              for i, atoms in enumerate(displaced_supercells(phonon))]
+    forces = [
+        ev.single_point(atoms, f"phonons/displacement-{i:03d}").get_forces()
+        for i, atoms in enumerate(displaced_supercells(phonon))
+    ]
     phonon.forces = forces
     phonon.produce_force_constants()
     path = PHONON_PATHS[lattice]
-    segments = [[np.array(q0) + (np.array(q1) - np.array(q0)) * t for t in np.linspace(0, 1, points_per_segment)]
-                for (_, q0), (_, q1) in zip(path, path[1:])]
+    segments = [
+        [np.array(q0) + (np.array(q1) - np.array(q0)) * t for t in np.linspace(0, 1, points_per_segment)]
+        for (_, q0), (_, q1) in zip(path, path[1:])
+    ]
     phonon.run_band_structure(segments, labels=[name for name, _ in path])
     band_structure = phonon.band_structure
     phonon.run_mesh([16, 16, 16] if lattice != "hcp" else [12, 12, 8], is_gamma_center=True)
     phonon.run_total_dos()
-    return {"labels": [name for name, _ in path],
-            "distances": [d.tolist() for d in band_structure.distances],
-            "frequencies_THz": [f.tolist() for f in band_structure.frequencies],
-            "dos_frequency_THz": phonon.total_dos.frequency_points.tolist(), "dos": phonon.total_dos.dos.tolist()}
+    return {
+        "labels": [name for name, _ in path],
+        "distances": [d.tolist() for d in band_structure.distances],
+        "frequencies_THz": [f.tolist() for f in band_structure.frequencies],
+        "dos_frequency_THz": phonon.total_dos.frequency_points.tolist(),
+        "dos": phonon.total_dos.dos.tolist(),
+    }
 
 
 def _reason(exc: Exception) -> str:
@@ -218,7 +264,9 @@ def properties(element: str, lattice: str, a_guess_A: float, c_over_a: float, ca
     free_atom = attempt("isolated_atom", lambda: isolated_atom_energy(element, ev))
     cohesive = free_atom - e0 if eos and free_atom is not None else None
     if cohesive is None:
-        errors["cohesive_energy_eV_atom"] = errors.get("isolated_atom") or f"needs the equation of state ({errors['eos']})"
+        errors["cohesive_energy_eV_atom"] = (
+            errors.get("isolated_atom") or f"needs the equation of state ({errors['eos']})"
+        )
     elastic = attempt("elastic_constants_GPa", lambda: elastic_constants(element, lattice, a0, c_over_a, ev))
     surfaces = None
     if e0 is None:
@@ -231,12 +279,14 @@ def properties(element: str, lattice: str, a_guess_A: float, c_over_a: float, ca
         "cohesive_energy_eV_atom": cohesive,
         "bulk_modulus_GPa": eos["bulk_modulus_GPa"] if eos else None,
         "elastic_constants_GPa": {k.removesuffix("_GPa"): v for k, v in elastic.items()} if elastic else None,
-        "vacancy_formation_eV": attempt("vacancy_formation_eV",
-                                        lambda: vacancy_formation_energy(element, lattice, a0, c_over_a, ev)),
+        "vacancy_formation_eV": attempt(
+            "vacancy_formation_eV", lambda: vacancy_formation_energy(element, lattice, a0, c_over_a, ev)
+        ),
         "surface_energy_J_m2": surfaces,
         "planar_fault": PLANAR_FAULTS[lattice],
-        "stacking_fault_mJ_m2": attempt("stacking_fault_mJ_m2",
-                                        lambda: planar_fault_energy(element, lattice, a0, c_over_a, ev)),
+        "stacking_fault_mJ_m2": attempt(
+            "stacking_fault_mJ_m2", lambda: planar_fault_energy(element, lattice, a0, c_over_a, ev)
+        ),
         "eos": eos["curve"] if eos else None,
         "phonons": attempt("phonons", lambda: phonons(element, lattice, a0, c_over_a, ev)),
         "errors": errors,

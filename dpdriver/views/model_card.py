@@ -15,9 +15,14 @@ from ..train import with_decisions
 from .cells import cell
 
 CARD_JSON, CARD_MD = "model_card.json", "README.md"
-FILE_ROLES = {"compressed_model.pb": "compressed model (use this)", "frozen_model.pb": "the same model, uncompressed",
-              "in.lammps": "ready NVT run", "conf.lmp": "ideal crystal for in.lammps", "summary.json": "run summary",
-              "validation.json": "properties and test errors, model and reference"}
+FILE_ROLES = {
+    "compressed_model.pb": "compressed model (use this)",
+    "frozen_model.pb": "the same model, uncompressed",
+    "in.lammps": "ready NVT run",
+    "conf.lmp": "ideal crystal for in.lammps",
+    "summary.json": "run summary",
+    "validation.json": "properties and test errors, model and reference",
+}
 
 
 def sha256(path: Path) -> str:
@@ -39,43 +44,87 @@ def training_data(data_dir: Path | None) -> dict:
         for line in provenance.read_text().splitlines():
             structure = json.loads(line)["structure"]
             entry["frames"] += 1
-            entry["origins"].add(structure.get("generator", "unknown") +
-                                 (f" ({structure['stage']})" if structure.get("stage") else ""))
+            entry["origins"].add(
+                structure.get("generator", "unknown") + (f" ({structure['stage']})" if structure.get("stage") else "")
+            )
     return {k: {"frames": v["frames"], "origins": sorted(v["origins"])} for k, v in sorted(out.items())}
 
 
-def write_model_card(config, out_dir: Path, history: list[dict], stop_reason: str, validation: dict,
-                     data_dir: Path | None, mass_amu: float, decisions: dict | None = None,
-                     production: dict | None = None) -> dict:
+def write_model_card(
+    config,
+    out_dir: Path,
+    history: list[dict],
+    stop_reason: str,
+    validation: dict,
+    data_dir: Path | None,
+    mass_amu: float,
+    decisions: dict | None = None,
+    production: dict | None = None,
+) -> dict:
     out_dir = Path(out_dir)
-    files = sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name not in (CARD_JSON, CARD_MD)
-                   and "compress" not in p.relative_to(out_dir).parts[:1])
+    files = sorted(
+        p
+        for p in out_dir.rglob("*")
+        if p.is_file() and p.name not in (CARD_JSON, CARD_MD) and "compress" not in p.relative_to(out_dir).parts[:1]
+    )
     ensemble = sorted(str(p.relative_to(out_dir)) for p in out_dir.glob("ensemble/*.pb"))
     training = with_decisions(config.training, decisions)
     last = history[-1]["selection"]
     card = {
-        "element": config.element, "exported_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "exported_from_round": history[-1]["round"], "stop_reason": stop_reason,
-        "deepmd_kit_version": importlib.metadata.version("deepmd-kit"), "backend": "TensorFlow",
-        "descriptor": {"type": "se_e2_a", "rcut_A": training.rcut_A, "rcut_smth_A": training.rcut_smth_A,
-                       "sel": training.sel, "neuron": training.descriptor_neuron, "axis_neuron": training.axis_neuron,
-                       "precision": training.precision},
+        "element": config.element,
+        "exported_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "exported_from_round": history[-1]["round"],
+        "stop_reason": stop_reason,
+        "deepmd_kit_version": importlib.metadata.version("deepmd-kit"),
+        "backend": "TensorFlow",
+        "descriptor": {
+            "type": "se_e2_a",
+            "rcut_A": training.rcut_A,
+            "rcut_smth_A": training.rcut_smth_A,
+            "sel": training.sel,
+            "neuron": training.descriptor_neuron,
+            "axis_neuron": training.axis_neuron,
+            "precision": training.precision,
+        },
         "fitting_neuron": training.fitting_neuron,
-        "sel_decision": {k: v for k, v in (decisions or {}).items() if k not in ("free_atom_energy_eV", "free_atom_from")},
+        "sel_decision": {
+            k: v for k, v in (decisions or {}).items() if k not in ("free_atom_energy_eV", "free_atom_from")
+        },
         "free_atom_energy_eV": training.free_atom_energy_eV,
-        "training": {"models": training.models, "start_lr": training.start_lr, "stop_lr": training.stop_lr,
-                     "rounds": [{"round": h["round"], **{k: (h.get("training") or {}).get(k) for k in ("kinds", "cpu_s")},
-                                 "steps": [m["steps"] for m in (h.get("training") or {}).get("members", [])]}
-                                for h in history],
-                     "production": production},
-        "labeler": {"kind": config.labeler.kind}, "labeler_settings": _labeler_settings(config),
+        "training": {
+            "models": training.models,
+            "start_lr": training.start_lr,
+            "stop_lr": training.stop_lr,
+            "rounds": [
+                {
+                    "round": h["round"],
+                    **{k: (h.get("training") or {}).get(k) for k in ("kinds", "cpu_s")},
+                    "steps": [m["steps"] for m in (h.get("training") or {}).get("members", [])],
+                }
+                for h in history
+            ],
+            "production": production,
+        },
+        "labeler": {"kind": config.labeler.kind},
+        "labeler_settings": _labeler_settings(config),
         "training_data": training_data(data_dir),
-        "trust_levels": {"force_trust_lo_eV_A": last["force_trust_lo_eV_A"], "force_trust_hi_eV_A": last["force_trust_hi_eV_A"],
-                         "virial_trust_lo_eV": last.get("virial_trust_lo_eV"), "virial_trust_hi_eV": last.get("virial_trust_hi_eV")},
+        "trust_levels": {
+            "force_trust_lo_eV_A": last["force_trust_lo_eV_A"],
+            "force_trust_hi_eV_A": last["force_trust_hi_eV_A"],
+            "virial_trust_lo_eV": last.get("virial_trust_lo_eV"),
+            "virial_trust_hi_eV": last.get("virial_trust_hi_eV"),
+        },
         "validation": {k: validation[k] for k in ("reference", "passed", "checked", "rows")},
-        "lammps": {"model": "compressed_model.pb", "mass_amu": mass_amu, "timestep_ps": 0.002,
-                   "deviation_pair_style": "pair_style deepmd compressed_model.pb " + " ".join(ensemble[1:])
-                                           + " out_freq 100 out_file model_devi.out" if len(ensemble) > 1 else "-"},
+        "lammps": {
+            "model": "compressed_model.pb",
+            "mass_amu": mass_amu,
+            "timestep_ps": 0.002,
+            "deviation_pair_style": "pair_style deepmd compressed_model.pb "
+            + " ".join(ensemble[1:])
+            + " out_freq 100 out_file model_devi.out"
+            if len(ensemble) > 1
+            else "-",
+        },
         "checksums": {str(p.relative_to(out_dir)): sha256(p) for p in files},
         "file_roles": {**FILE_ROLES, **{name: "ensemble member (uncertainty)" for name in ensemble}},
     }

@@ -47,8 +47,12 @@ def read_lcurve(path: Path) -> dict[str, np.ndarray]:
 
 
 def learning_curves(records: list[dict], run_dir: Path, out: Path) -> str | None:
-    curves = [(r["round"], read_lcurve(p)) for r in records
-              for p in [run_dir / "rounds" / f"round.{r['round']:03d}" / "lcurves" / "lcurve.000.out"] if p.exists()]
+    curves = [
+        (r["round"], read_lcurve(p))
+        for r in records
+        for p in [run_dir / "rounds" / f"round.{r['round']:03d}" / "lcurves" / "lcurve.000.out"]
+        if p.exists()
+    ]
     if not curves:
         return None
     plt = _pyplot()
@@ -81,7 +85,7 @@ def deviation_histograms(records: list[dict], out: Path) -> str | None:
         stage = (r.get("stage") or {}).get("name", "")
         ax.set_title(f"round {r['round']} {stage}: accurate {s['accurate_ratio']:.2f}", fontsize=9)
         ax.set(xlabel="max force deviation (eV/Å)", ylabel="frames")
-    for ax in list(axes.flat)[len(rounds):]:
+    for ax in list(axes.flat)[len(rounds) :]:
         ax.axis("off")
     return _save(fig, out, "deviation_histograms.png")
 
@@ -112,10 +116,22 @@ def parity(frames: list[dict], out: Path) -> list[str]:
     fig_f, ax_f = plt.subplots(figsize=(4.6, 4.2))
     for i, family in enumerate(families):
         chosen = [f for f in frames if f["family"] == family]
-        ax_e.plot([f["energy_ref_eV_atom"] for f in chosen], [f["energy_model_eV_atom"] for f in chosen], "o",
-                  color=f"C{i}", label=family, markersize=4)
-        ax_f.plot(np.concatenate([f["force_ref"] for f in chosen]), np.concatenate([f["force_model"] for f in chosen]),
-                  ".", color=f"C{i}", label=family, markersize=2)
+        ax_e.plot(
+            [f["energy_ref_eV_atom"] for f in chosen],
+            [f["energy_model_eV_atom"] for f in chosen],
+            "o",
+            color=f"C{i}",
+            label=family,
+            markersize=4,
+        )
+        ax_f.plot(
+            np.concatenate([f["force_ref"] for f in chosen]),
+            np.concatenate([f["force_model"] for f in chosen]),
+            ".",
+            color=f"C{i}",
+            label=family,
+            markersize=2,
+        )
     for ax, what in ((ax_e, "energy (eV/atom)"), (ax_f, "force component (eV/Å)")):
         low, high = ax.get_xlim()
         ax.plot([low, high], [low, high], "k-", linewidth=0.8)
@@ -127,7 +143,10 @@ def parity(frames: list[dict], out: Path) -> list[str]:
 def eos_plot(validation: dict, out: Path) -> str | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for values, name, style in ((validation["model"], "model", "o-"), (validation.get("reference_values"), "reference", "s--")):
+    for values, name, style in (
+        (validation["model"], "model", "o-"),
+        (validation.get("reference_values"), "reference", "s--"),
+    ):
         if values and values.get("eos"):  # None where the fit failed (a failed row of the table says why)
             ax.plot(values["eos"]["volume_A3_atom"], values["eos"]["energy_eV_atom"], style, label=name, markersize=4)
     ax.set(xlabel="volume (Å³/atom)", ylabel="energy (eV/atom)")
@@ -136,9 +155,14 @@ def eos_plot(validation: dict, out: Path) -> str | None:
 
 
 def phonon_plot(validation: dict, out: Path) -> str | None:
-    sides = [(v, name, style) for v, name, style in ((validation["model"], "model", "-"),
-                                                     (validation.get("reference_values"), "reference", "--"))
-             if v and v.get("phonons")]  # None where they could not be computed (a failed row says why)
+    sides = [
+        (v, name, style)
+        for v, name, style in (
+            (validation["model"], "model", "-"),
+            (validation.get("reference_values"), "reference", "--"),
+        )
+        if v and v.get("phonons")
+    ]  # None where they could not be computed (a failed row says why)
     if not sides:
         return None
     plt = _pyplot()
@@ -185,7 +209,14 @@ def write_report(run_dir: Path) -> Path:
         "phonons": phonon_plot(validation, out) if validation else None,
     }
     origins = training_data(run_dir / "data")
-    html = render("report.html.j2", run=str(run_dir.resolve()), status=status_table(run_dir), figures=figures,
-                  validation=validation, origins=origins, fmt=cell)
+    html = render(
+        "report.html.j2",
+        run=str(run_dir.resolve()),
+        status=status_table(run_dir),
+        figures=figures,
+        validation=validation,
+        origins=origins,
+        fmt=cell,
+    )
     (out / "index.html").write_text(html)
     return out / "index.html"

@@ -24,10 +24,12 @@ def describe_round(record: dict) -> str:
     """One line per finished round, as `watch` prints it."""
     s, errors = record["selection"], record.get("validation") or {}
     stage = (record.get("stage") or {}).get("name")
-    return (f"round {record['round']}" + (f" ({stage})" if stage else "") + f": accurate ratio "
-            f"{cell(s['accurate_ratio'], '{:.3f}')} of {cell(s['frames'])} frames, {cell(record['frames_added'])} "
-            f"labels added, {len(record['label_failures'])} failed; test F RMSE "
-            f"{cell(errors.get('force_rmse_eV_A'), '{:.3f}')} eV/A")
+    return (
+        f"round {record['round']}" + (f" ({stage})" if stage else "") + f": accurate ratio "
+        f"{cell(s['accurate_ratio'], '{:.3f}')} of {cell(s['frames'])} frames, {cell(record['frames_added'])} "
+        f"labels added, {len(record['label_failures'])} failed; test F RMSE "
+        f"{cell(errors.get('force_rmse_eV_A'), '{:.3f}')} eV/A"
+    )
 
 
 def _training_cells(training: dict | None) -> tuple[str, str]:
@@ -52,36 +54,73 @@ def _production_line(run_dir: Path) -> str | None:
         return None
     p = json.loads(path.read_text())
     kept = f", kept step {p['best_step']} (lowest held-out error)" if p.get("best_step") else ""
-    return (f"production model: member {p['member']['index']} of round {p.get('round', '-')} continued for "
-            f"{p['steps']} steps on {p['frames']} frames{kept}; {p['cpu_s'] / 60:.1f} CPU min")
+    return (
+        f"production model: member {p['member']['index']} of round {p.get('round', '-')} continued for "
+        f"{p['steps']} steps on {p['frames']} frames{kept}; {p['cpu_s'] / 60:.1f} CPU min"
+    )
 
 
 def status_table(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     if not (run_dir / IDENTITY).exists():
         raise UserError(f"'{run_dir}' is not a dpdriver run directory (no {IDENTITY}); give the --workdir of a run")
-    rows = [("round", "stage", "temperatures", "ensembles", "frames", "accurate", "candidate", "failed", "filtered",
-             "acc. ratio", "trust lo-hi eV/A", "labels", "label fails", "training", "train CPU min", "test E meV/at",
-             "test F eV/A", "minutes")]
+    rows = [
+        (
+            "round",
+            "stage",
+            "temperatures",
+            "ensembles",
+            "frames",
+            "accurate",
+            "candidate",
+            "failed",
+            "filtered",
+            "acc. ratio",
+            "trust lo-hi eV/A",
+            "labels",
+            "label fails",
+            "training",
+            "train CPU min",
+            "test E meV/at",
+            "test F eV/A",
+            "minutes",
+        )
+    ]
     for record_path in sorted(run_dir.glob("rounds/round.*/round.json")):
         r = json.loads(record_path.read_text())
         s, stage, errors = r["selection"], r.get("stage") or {}, r.get("validation") or {}
         temperatures = stage.get("temperatures_K") or [t["temperature_K"] for t in s.get("tasks", [])] or [None]
         ensembles = stage.get("ensembles") or sorted({t["ensemble"] for t in s.get("tasks", [])})
-        rows.append((str(r["round"]), stage.get("name", "-"), _range(temperatures, "K"), ",".join(ensembles) or "-",
-                     cell(s["frames"]), cell(s["accurate"]), cell(s["candidate"]), cell(s["failed"]),
-                     cell(sum(s.get("filtered", {}).values())), cell(s["accurate_ratio"], "{:.3f}"),
-                     f"{cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
-                     cell(r["frames_added"]), cell(len(r["label_failures"])), *_training_cells(r.get("training")),
-                     cell(errors.get("energy_rmse_meV_atom"), "{:.2f}"), cell(errors.get("force_rmse_eV_A"), "{:.3f}"),
-                     cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}")))
+        rows.append(
+            (
+                str(r["round"]),
+                stage.get("name", "-"),
+                _range(temperatures, "K"),
+                ",".join(ensembles) or "-",
+                cell(s["frames"]),
+                cell(s["accurate"]),
+                cell(s["candidate"]),
+                cell(s["failed"]),
+                cell(sum(s.get("filtered", {}).values())),
+                cell(s["accurate_ratio"], "{:.3f}"),
+                f"{cell(s['force_trust_lo_eV_A'], '{:.3f}')}-{cell(s['force_trust_hi_eV_A'], '{:.3f}')}",
+                cell(r["frames_added"]),
+                cell(len(r["label_failures"])),
+                *_training_cells(r.get("training")),
+                cell(errors.get("energy_rmse_meV_atom"), "{:.2f}"),
+                cell(errors.get("force_rmse_eV_A"), "{:.3f}"),
+                cell(None if r.get("elapsed_s") is None else r["elapsed_s"] / 60, "{:.1f}"),
+            )
+        )
     done = len(rows) - 1
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
     init_report = run_dir / "data" / "init" / "init_report.json"
     if init_report.exists():
         init = json.loads(init_report.read_text())
-        lines.insert(0, f"initial data: {init['labeled']} of {init['requested']} structures labeled with {init['labeler']}")
+        lines.insert(
+            0, f"initial data: {init['labeled']} of {init['requested']} structures labeled with {init['labeler']}"
+        )
     decided = _decisions_line(run_dir)
     if decided:
         lines.insert(1 if init_report.exists() else 0, decided)
@@ -93,16 +132,20 @@ def status_table(run_dir: Path) -> str:
         summary = json.loads(summary_path.read_text())
         errors = summary["test_errors"]
         lines.append(f"stopped: {summary['stop_reason']}")
-        lines.append(f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']} on "
-                     f"{cell(errors['frames'])} held-out frames: E {cell(errors['energy_rmse_meV_atom'], '{:.2f}')} "
-                     f"meV/atom, F {cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A")
+        lines.append(
+            f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']} on "
+            f"{cell(errors['frames'])} held-out frames: E {cell(errors['energy_rmse_meV_atom'], '{:.2f}')} "
+            f"meV/atom, F {cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A"
+        )
     else:
         history = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
         config = recorded_config(run_dir)
         stop_reason = stop_reason_after(history, config) if history else None
         if stop_reason:
-            lines.append(f"stopped: {stop_reason}; not exported (the export failed or was interrupted): "
-                         f"`dpdriver export {run_dir}` or `dpdriver run` with the same config exports it")
+            lines.append(
+                f"stopped: {stop_reason}; not exported (the export failed or was interrupted): "
+                f"`dpdriver export {run_dir}` or `dpdriver run` with the same config exports it"
+            )
         else:
             lines.append(f"round {done}: running or interrupted; `dpdriver run` with the same config resumes it")
     return "\n".join(lines)

@@ -17,8 +17,11 @@ from dflow.utils import StorageClient
 from ..config import RunConfig
 from ..errors import UserError, one_line
 
-CREDENTIAL_ENV = {"token": "DPDRIVER_ARGO_TOKEN", "s3_access_key": "DPDRIVER_S3_ACCESS_KEY",
-                  "s3_secret_key": "DPDRIVER_S3_SECRET_KEY"}
+CREDENTIAL_ENV = {
+    "token": "DPDRIVER_ARGO_TOKEN",
+    "s3_access_key": "DPDRIVER_S3_ACCESS_KEY",
+    "s3_secret_key": "DPDRIVER_S3_SECRET_KEY",
+}
 SUBMITTED = "argo.json"  # what `submit` leaves in the run directory: where the workflow is
 
 
@@ -28,15 +31,19 @@ def load_credentials(argo) -> dict[str, str]:
     if argo.credentials_file:
         path = Path(argo.credentials_file).expanduser()
         if not path.is_file():
-            raise UserError(f"execution.argo.credentials_file '{path}' not found; create it (YAML: token, s3_access_key, "
-                            "s3_secret_key) or use the DPDRIVER_* environment variables")
+            raise UserError(
+                f"execution.argo.credentials_file '{path}' not found; create it (YAML: token, s3_access_key, "
+                "s3_secret_key) or use the DPDRIVER_* environment variables"
+            )
         if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise UserError(f"credentials file '{path}' can be read by others; run: chmod 600 {path}")
         content = yaml.safe_load(path.read_text()) or {}
         unknown = set(content) - set(CREDENTIAL_ENV)
         if unknown:
-            raise UserError(f"credentials file '{path}': unknown key(s) {', '.join(sorted(unknown))}; "
-                            f"valid: {', '.join(CREDENTIAL_ENV)}")
+            raise UserError(
+                f"credentials file '{path}': unknown key(s) {', '.join(sorted(unknown))}; "
+                f"valid: {', '.join(CREDENTIAL_ENV)}"
+            )
         found.update({k: str(v) for k, v in content.items()})
     found.update({k: os.environ[v] for k, v in CREDENTIAL_ENV.items() if os.environ.get(v)})
     return found
@@ -71,8 +78,14 @@ def configure_argo(config: RunConfig, credentials: dict[str, str] | None) -> Non
     only around the calls that need them (upload, submit), never while templates are built."""
     argo = config.execution.argo
     dflow_config.update(mode="default", host=argo.host, namespace=argo.namespace, token=None)
-    s3_config.update(endpoint=argo.s3_endpoint, bucket_name=argo.s3_bucket, secure=argo.s3_secure,
-                     access_key=None, secret_key=None, storage_client=NoUpload() if credentials is None else None)
+    s3_config.update(
+        endpoint=argo.s3_endpoint,
+        bucket_name=argo.s3_bucket,
+        secure=argo.s3_secure,
+        access_key=None,
+        secret_key=None,
+        storage_client=NoUpload() if credentials is None else None,
+    )
 
 
 def _with_credentials(credentials: dict[str, str], call):
@@ -118,7 +131,9 @@ def reusable_steps(run_dir: Path) -> list:
     """The succeeded steps of the run's earlier submission: a resubmission reuses them instead of running them
     again (dflow's reuse_step, on Argo and in debug mode alike)."""
     if not (Path(run_dir) / SUBMITTED).exists():
-        raise UserError(f"'{run_dir}' holds no earlier submission to resume ({SUBMITTED} missing); submit without --resume")
+        raise UserError(
+            f"'{run_dir}' holds no earlier submission to resume ({SUBMITTED} missing); submit without --resume"
+        )
     wf, _ = _reopen(run_dir)
     try:
         return [step for step in wf.query_step() if getattr(step, "key", None) and step.phase == "Succeeded"]
@@ -148,10 +163,15 @@ def submit(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
     except UserError:
         raise
     except Exception as exc:  # connection refused, TLS, 401/403 from the server
-        raise UserError(f"could not submit to Argo at {config.execution.argo.host}: {one_line(exc)}; "
-                        "check execution.argo.host, the S3 settings and the token") from None
-    _submission_record(run_dir, {"workflow": wf.id, "host": config.execution.argo.host,
-                                 "namespace": config.execution.argo.namespace}, reused)
+        raise UserError(
+            f"could not submit to Argo at {config.execution.argo.host}: {one_line(exc)}; "
+            "check execution.argo.host, the S3 settings and the token"
+        ) from None
+    _submission_record(
+        run_dir,
+        {"workflow": wf.id, "host": config.execution.argo.host, "namespace": config.execution.argo.namespace},
+        reused,
+    )
     return wf.id
 
 
@@ -166,8 +186,11 @@ def submit_local(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
     configure_local(run_dir / "dflow", workers=config.training.parallel)
     wf = loop_workflow(config, on_argo=False, name="dpdriver-loop" + (f"-{attempt}" if attempt > 1 else ""))
     submit_debug(wf, run_dir / "dpdriver.log", reuse_step=reused)
-    _submission_record(run_dir, {"workflow": wf.id, "mode": "debug", "attempt": attempt,
-                                 "debug_workdir": str((run_dir / "dflow").resolve())}, reused)
+    _submission_record(
+        run_dir,
+        {"workflow": wf.id, "mode": "debug", "attempt": attempt, "debug_workdir": str((run_dir / "dflow").resolve())},
+        reused,
+    )
     return wf.id
 
 
@@ -177,7 +200,9 @@ def _reopen(run_dir: Path):
 
     path = Path(run_dir) / SUBMITTED
     if not path.exists():
-        raise UserError(f"'{run_dir}' holds no submitted run ({SUBMITTED} missing); give the --workdir of `dpdriver submit`")
+        raise UserError(
+            f"'{run_dir}' holds no submitted run ({SUBMITTED} missing); give the --workdir of `dpdriver submit`"
+        )
     record = json.loads(path.read_text())
     if record.get("mode") == "debug":
         dflow_config.update(mode="debug", debug_workdir=record["debug_workdir"])
@@ -199,8 +224,14 @@ def _artifact_path(art, into: Path) -> Path:
 
 
 def _finished_advances(wf) -> list:
-    return sorted((s for s in wf.query_step() if str(getattr(s, "key", "") or "").startswith("advance-r")
-                   and s.phase == "Succeeded"), key=lambda s: s.key)
+    return sorted(
+        (
+            s
+            for s in wf.query_step()
+            if str(getattr(s, "key", "") or "").startswith("advance-r") and s.phase == "Succeeded"
+        ),
+        key=lambda s: s.key,
+    )
 
 
 def _history(advance) -> list[dict]:

@@ -27,16 +27,25 @@ from ..loop import explore_task_indices
 from . import ops
 
 
-def template(op, config: RunConfig, stage: str, slices: Slices | None = None, on_argo: bool = False) -> PythonOPTemplate:
+def template(
+    op, config: RunConfig, stage: str, slices: Slices | None = None, on_argo: bool = False
+) -> PythonOPTemplate:
     """Locally the step's interpreter is this one (dpdriver and its tools importable there); on Argo it is
     the image's, with the stage's resources and retries."""
     argo = config.execution.argo
     resources = argo.steps.get(stage)
-    requests = {k: v for k, v in (("cpu", resources and resources.cpu), ("memory", resources and resources.memory)) if v}
+    requests = {
+        k: v for k, v in (("cpu", resources and resources.cpu), ("memory", resources and resources.memory)) if v
+    }
     limits = {"nvidia.com/gpu": str(resources.gpu)} if resources and resources.gpu else None
     return PythonOPTemplate(
-        op, image=(resources and resources.image) or argo.image, command=[argo.python if on_argo else sys.executable],
-        upload_dflow=False, slices=slices, requests=requests or None, limits=limits,
+        op,
+        image=(resources and resources.image) or argo.image,
+        command=[argo.python if on_argo else sys.executable],
+        upload_dflow=False,
+        slices=slices,
+        requests=requests or None,
+        limits=limits,
         retry_on_failure_and_error=argo.retries if on_argo and argo.retries else None,
     )
 
@@ -48,8 +57,11 @@ def executor(config: RunConfig, stage: str):
         return None
     from dflow.plugins.dispatcher import DispatcherExecutor
 
-    return DispatcherExecutor(machine_dict=dict(dispatcher.machine), resources_dict=dict(dispatcher.resources),
-                              command=sys.executable if dispatcher.machine.get("context_type") == "LocalContext" else "python3")
+    return DispatcherExecutor(
+        machine_dict=dict(dispatcher.machine),
+        resources_dict=dict(dispatcher.resources),
+        command=sys.executable if dispatcher.machine.get("context_type") == "LocalContext" else "python3",
+    )
 
 
 def stage_key(stage: str, round_tag: str | None = None) -> str:
@@ -70,69 +82,131 @@ class Builder:
     def __init__(self, config: RunConfig, on_argo: bool = False):
         self.config, self.on_argo, self.plain = config, on_argo, config.to_plain()
 
-    def step(self, stage: str, op, key: str, parameters: dict, artifacts: dict | None = None, slices=None,
-             name: str | None = None, **kw) -> Step:
+    def step(
+        self,
+        stage: str,
+        op,
+        key: str,
+        parameters: dict,
+        artifacts: dict | None = None,
+        slices=None,
+        name: str | None = None,
+        **kw,
+    ) -> Step:
         """A step of a stage (its resources, image, executor); two fan-outs in one workflow need distinct names,
         or dflow gathers their slices together."""
-        return Step(name or stage, template(op, self.config, stage, slices, self.on_argo),
-                    parameters={"config": self.plain, **parameters}, artifacts=artifacts or {}, key=key,
-                    executor=executor(self.config, stage), **kw)
+        return Step(
+            name or stage,
+            template(op, self.config, stage, slices, self.on_argo),
+            parameters={"config": self.plain, **parameters},
+            artifacts=artifacts or {},
+            key=key,
+            executor=executor(self.config, stage),
+            **kw,
+        )
 
     def label(self, dataset: str, structures, batches, key: str, name: str = "label") -> Step:
         """The labeling fan-out: one task per `labeler.structures_per_task` structures, a count known at run time."""
-        return self.step("label", ops.Label, key + "-{{item}}", {"dataset": dataset, "batch": batches},
-                         {"structures": structures}, with_param=batches, name=name,
-                         slices=Slices("{{item}}", input_parameter=["batch"], output_artifact=["data", "quarantine"]))
+        return self.step(
+            "label",
+            ops.Label,
+            key + "-{{item}}",
+            {"dataset": dataset, "batch": batches},
+            {"structures": structures},
+            with_param=batches,
+            name=name,
+            slices=Slices("{{item}}", input_parameter=["batch"], output_artifact=["data", "quarantine"]),
+        )
 
     def init_steps(self, generated: bool = True, held_out: bool = True) -> dict[str, tuple[Step, Step]]:
         """(generate, label) for the initial set ("init") and for the held-out test set ("test")."""
         pairs = {}
         for wanted, op, generate_key, dataset, label_key in (
-                (generated, ops.Generate, stage_key("generate"), "init", stage_key("label")),
-                (held_out, ops.HeldOut, stage_key("test-structures"), "test", stage_key("test-label"))):
+            (generated, ops.Generate, stage_key("generate"), "init", stage_key("label")),
+            (held_out, ops.HeldOut, stage_key("test-structures"), "test", stage_key("test-label")),
+        ):
             if wanted:
                 generate = self.step("generate", op, generate_key, {}, name=generate_key)
-                pairs[dataset] = (generate, self.label(dataset, generate.outputs.artifacts["structures"],
-                                                       generate.outputs.parameters["label_batches"], label_key,
-                                                       name=label_key))
+                pairs[dataset] = (
+                    generate,
+                    self.label(
+                        dataset,
+                        generate.outputs.artifacts["structures"],
+                        generate.outputs.parameters["label_batches"],
+                        label_key,
+                        name=label_key,
+                    ),
+                )
         return pairs
 
-    def round_steps(self, round_index, tag: str, history, data, test_data, explore_tasks, decisions,
-                    parents=None) -> list[Step]:
+    def round_steps(
+        self, round_index, tag: str, history, data, test_data, explore_tasks, decisions, parents=None
+    ) -> list[Step]:
         """train an ensemble (each member from its parent of the last round, if any) -> (explore with LAMMPS,
         validate on the test set) -> select by model deviation -> label."""
         n_models = self.config.training.models
-        train = self.step("train", ops.Train, stage_key("train", tag) + "-{{item}}",
-                          {"round_index": round_index, "model_index": list(range(n_models)), "decisions": decisions},
-                          {"data": data, **({"parents": parents} if parents is not None else {})},
-                          with_param=argo_range(n_models),
-                          slices=Slices("{{item}}", input_parameter=["model_index"],
-                                        output_artifact=["model", "lcurve", "stats"]))
+        train = self.step(
+            "train",
+            ops.Train,
+            stage_key("train", tag) + "-{{item}}",
+            {"round_index": round_index, "model_index": list(range(n_models)), "decisions": decisions},
+            {"data": data, **({"parents": parents} if parents is not None else {})},
+            with_param=argo_range(n_models),
+            slices=Slices("{{item}}", input_parameter=["model_index"], output_artifact=["model", "lcurve", "stats"]),
+        )
         models = train.outputs.artifacts["model"]
-        explore = self.step("explore", ops.Explore, stage_key("explore", tag) + "-{{item}}",
-                            {"round_index": round_index, "history": history, "task_index": explore_tasks},
-                            {"models": models, "data": data}, with_param=explore_tasks,
-                            slices=Slices("{{item}}", input_parameter=["task_index"], output_artifact=["task_dir"]))
-        validate = self.step("validate", ops.Validate, stage_key("validate", tag), {},
-                             {"models": models, **({"test_data": test_data} if test_data is not None else {})})
-        select = self.step("select", ops.Select, stage_key("select", tag), {"round_index": round_index, "history": history},
-                           {"task_dirs": explore.outputs.artifacts["task_dir"], "data": data})
-        label = self.label(f"round.{tag}", select.outputs.artifacts["candidates"],
-                           select.outputs.parameters["label_batches"], stage_key("label", tag))
+        explore = self.step(
+            "explore",
+            ops.Explore,
+            stage_key("explore", tag) + "-{{item}}",
+            {"round_index": round_index, "history": history, "task_index": explore_tasks},
+            {"models": models, "data": data},
+            with_param=explore_tasks,
+            slices=Slices("{{item}}", input_parameter=["task_index"], output_artifact=["task_dir"]),
+        )
+        validate = self.step(
+            "validate",
+            ops.Validate,
+            stage_key("validate", tag),
+            {},
+            {"models": models, **({"test_data": test_data} if test_data is not None else {})},
+        )
+        select = self.step(
+            "select",
+            ops.Select,
+            stage_key("select", tag),
+            {"round_index": round_index, "history": history},
+            {"task_dirs": explore.outputs.artifacts["task_dir"], "data": data},
+        )
+        label = self.label(
+            f"round.{tag}",
+            select.outputs.artifacts["candidates"],
+            select.outputs.parameters["label_batches"],
+            stage_key("label", tag),
+        )
         return [train, [explore, validate], select, label]
 
     def production_step(self, models, data, test_data, decisions, key: str) -> Step:
         optional = {"test_data": test_data} if test_data is not None else {}
-        return self.step("production", ops.Production, key, {"decisions": decisions},
-                         {"models": models, "data": data, **optional})
+        return self.step(
+            "production", ops.Production, key, {"decisions": decisions}, {"models": models, "data": data, **optional}
+        )
 
-    def export_step(self, models, history, stop_reason, key: str, test_data=None, data=None, decisions=None,
-                    production=None) -> Step:
-        optional = {name: art for name, art in (("test_data", test_data), ("data", data), ("production", production))
-                    if art is not None}
-        return self.step("export", ops.Export, key, {"history": history, "stop_reason": stop_reason,
-                                                     "decisions": decisions or {}},
-                         {"model": models, **optional})
+    def export_step(
+        self, models, history, stop_reason, key: str, test_data=None, data=None, decisions=None, production=None
+    ) -> Step:
+        optional = {
+            name: art
+            for name, art in (("test_data", test_data), ("data", data), ("production", production))
+            if art is not None
+        }
+        return self.step(
+            "export",
+            ops.Export,
+            key,
+            {"history": history, "stop_reason": stop_reason, "decisions": decisions or {}},
+            {"model": models, **optional},
+        )
 
 
 def _one_after_another(pairs: dict[str, tuple[Step, Step]]) -> list[Step]:
@@ -156,97 +230,195 @@ def _uploaded(path: Path | None):
     return upload_artifact(str(path)) if path is not None and Path(path).exists() else None
 
 
-def round_workflow(config: RunConfig, round_index: int, history: list[dict], data_dir: Path,
-                   test_data_dir: Path | None, decisions: dict, parents_dir: Path | None = None) -> Workflow:
+def round_workflow(
+    config: RunConfig,
+    round_index: int,
+    history: list[dict],
+    data_dir: Path,
+    test_data_dir: Path | None,
+    decisions: dict,
+    parents_dir: Path | None = None,
+) -> Workflow:
     tag = round_tag(round_index)
-    return _workflow(f"round-{tag}", Builder(config).round_steps(
-        round_index, tag, history, upload_artifact(str(data_dir)), _uploaded(test_data_dir),
-        explore_task_indices(config, history), decisions, _uploaded(parents_dir)))
+    return _workflow(
+        f"round-{tag}",
+        Builder(config).round_steps(
+            round_index,
+            tag,
+            history,
+            upload_artifact(str(data_dir)),
+            _uploaded(test_data_dir),
+            explore_task_indices(config, history),
+            decisions,
+            _uploaded(parents_dir),
+        ),
+    )
 
 
-def production_workflow(config: RunConfig, models_dir: Path, data_dir: Path, test_data_dir: Path | None,
-                        decisions: dict, last_round: int) -> Workflow:
+def production_workflow(
+    config: RunConfig, models_dir: Path, data_dir: Path, test_data_dir: Path | None, decisions: dict, last_round: int
+) -> Workflow:
     # keyed by the last round, as the export: a killed production training reruns in its folder and resumes
     key = stage_key("production", round_tag(last_round))
-    return _workflow(key, [Builder(config).production_step(upload_artifact(str(models_dir)), upload_artifact(str(data_dir)),
-                                                           _uploaded(test_data_dir), decisions, key)])
+    return _workflow(
+        key,
+        [
+            Builder(config).production_step(
+                upload_artifact(str(models_dir)),
+                upload_artifact(str(data_dir)),
+                _uploaded(test_data_dir),
+                decisions,
+                key,
+            )
+        ],
+    )
 
 
-def export_workflow(config: RunConfig, models_dir: Path, history: list[dict], stop_reason: str,
-                    test_data_dir: Path | None, data_dir: Path | None, decisions: dict | None = None,
-                    production: Path | None = None) -> Workflow:
+def export_workflow(
+    config: RunConfig,
+    models_dir: Path,
+    history: list[dict],
+    stop_reason: str,
+    test_data_dir: Path | None,
+    data_dir: Path | None,
+    decisions: dict | None = None,
+    production: Path | None = None,
+) -> Workflow:
     # keyed by the last round: a run continued after an export (round limit raised) exports again
     key = stage_key("export", round_tag(history[-1]["round"]))
-    return _workflow(key, [Builder(config).export_step(upload_artifact(str(models_dir)), history, stop_reason, key,
-                                                       _uploaded(test_data_dir), _uploaded(data_dir), decisions,
-                                                       _uploaded(production))])
+    return _workflow(
+        key,
+        [
+            Builder(config).export_step(
+                upload_artifact(str(models_dir)),
+                history,
+                stop_reason,
+                key,
+                _uploaded(test_data_dir),
+                _uploaded(data_dir),
+                decisions,
+                _uploaded(production),
+            )
+        ],
+    )
 
 
 def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = None, given=None) -> Workflow:
     """The whole run as one Workflow: init, rounds by recursion until `advance` says stop, export."""
     builder = Builder(config, on_argo)
-    rounds = Steps("rounds", inputs=Inputs(
-        parameters={"round_index": InputParameter(type=int), "round_tag": InputParameter(type=str),
-                    "history": InputParameter(type=list), "explore_tasks": InputParameter(type=list),
-                    "decisions": InputParameter(type=dict)},
-        artifacts={"data": InputArtifact(), "test_data": InputArtifact(), "parents": InputArtifact(optional=True)}),
-        outputs=Outputs(parameters={"history": OutputParameter(type=list), "stop_reason": OutputParameter(type=str)},
-                        artifacts={"models": OutputArtifact(), "data": OutputArtifact()}))
+    rounds = Steps(
+        "rounds",
+        inputs=Inputs(
+            parameters={
+                "round_index": InputParameter(type=int),
+                "round_tag": InputParameter(type=str),
+                "history": InputParameter(type=list),
+                "explore_tasks": InputParameter(type=list),
+                "decisions": InputParameter(type=dict),
+            },
+            artifacts={"data": InputArtifact(), "test_data": InputArtifact(), "parents": InputArtifact(optional=True)},
+        ),
+        outputs=Outputs(
+            parameters={"history": OutputParameter(type=list), "stop_reason": OutputParameter(type=str)},
+            artifacts={"models": OutputArtifact(), "data": OutputArtifact()},
+        ),
+    )
     inputs = rounds.inputs
     tag = "{{inputs.parameters.round_tag}}"
     index, history = inputs.parameters["round_index"], inputs.parameters["history"]
     data, test_data = inputs.artifacts["data"], inputs.artifacts["test_data"]
     decisions = inputs.parameters["decisions"]
-    train, (explore, validate), select, label = builder.round_steps(index, tag, history, data, test_data,
-                                                                    inputs.parameters["explore_tasks"], decisions,
-                                                                    inputs.artifacts["parents"])
-    advance = builder.step("advance", ops.Advance, stage_key("advance", tag),
-                           {"round_index": index, "history": history, "summary": select.outputs.parameters["summary"],
-                            "validation": validate.outputs.parameters["errors"]},
-                           {"data": data, "new_data": label.outputs.artifacts["data"]})
-    following = Step("next", template=rounds, parameters={
-        "round_index": advance.outputs.parameters["next_round_index"],
-        "round_tag": advance.outputs.parameters["next_round_tag"],
-        "history": advance.outputs.parameters["history"],
-        "explore_tasks": advance.outputs.parameters["next_explore_tasks"], "decisions": decisions},
-        artifacts={"data": advance.outputs.artifacts["data"], "test_data": test_data,
-                   "parents": train.outputs.artifacts["model"]},
-        when=f"{advance.outputs.parameters['stop']} == false")
+    train, (explore, validate), select, label = builder.round_steps(
+        index, tag, history, data, test_data, inputs.parameters["explore_tasks"], decisions, inputs.artifacts["parents"]
+    )
+    advance = builder.step(
+        "advance",
+        ops.Advance,
+        stage_key("advance", tag),
+        {
+            "round_index": index,
+            "history": history,
+            "summary": select.outputs.parameters["summary"],
+            "validation": validate.outputs.parameters["errors"],
+        },
+        {"data": data, "new_data": label.outputs.artifacts["data"]},
+    )
+    following = Step(
+        "next",
+        template=rounds,
+        parameters={
+            "round_index": advance.outputs.parameters["next_round_index"],
+            "round_tag": advance.outputs.parameters["next_round_tag"],
+            "history": advance.outputs.parameters["history"],
+            "explore_tasks": advance.outputs.parameters["next_explore_tasks"],
+            "decisions": decisions,
+        },
+        artifacts={
+            "data": advance.outputs.artifacts["data"],
+            "test_data": test_data,
+            "parents": train.outputs.artifacts["model"],
+        },
+        when=f"{advance.outputs.parameters['stop']} == false",
+    )
     for step in (train, [explore, validate], select, label, advance, following):
         rounds.add(step)
     stopped = advance.outputs.parameters["stop"] == True  # noqa: E712 (an Argo expression, not a Python test)
     rounds.outputs.parameters["history"].value_from_expression = if_expression(
-        _if=stopped, _then=advance.outputs.parameters["history"], _else=following.outputs.parameters["history"])
+        _if=stopped, _then=advance.outputs.parameters["history"], _else=following.outputs.parameters["history"]
+    )
     rounds.outputs.parameters["stop_reason"].value_from_expression = if_expression(
-        _if=stopped, _then=advance.outputs.parameters["stop_reason"], _else=following.outputs.parameters["stop_reason"])
+        _if=stopped, _then=advance.outputs.parameters["stop_reason"], _else=following.outputs.parameters["stop_reason"]
+    )
     rounds.outputs.artifacts["models"].from_expression = if_expression(
-        _if=stopped, _then=train.outputs.artifacts["model"], _else=following.outputs.artifacts["models"])
+        _if=stopped, _then=train.outputs.artifacts["model"], _else=following.outputs.artifacts["models"]
+    )
     rounds.outputs.artifacts["data"].from_expression = if_expression(
-        _if=stopped, _then=advance.outputs.artifacts["data"], _else=following.outputs.artifacts["data"])
+        _if=stopped, _then=advance.outputs.artifacts["data"], _else=following.outputs.artifacts["data"]
+    )
 
     init = builder.init_steps(generated=has_generators(config))
     init_data = init["init"][1].outputs.artifacts["data"] if "init" in init else None
     test_labels = init["test"][1].outputs.artifacts["data"]
     if given is None and config.initial_data.data_dirs:
         given = upload_artifact([str(Path(d)) for d in config.initial_data.data_dirs])
-    start = builder.step("gather", ops.Gather, "gather", {}, {
-        **({"init": init_data} if init_data is not None else {}),
-        **({"given": given} if given is not None else {})})
+    start = builder.step(
+        "gather",
+        ops.Gather,
+        "gather",
+        {},
+        {**({"init": init_data} if init_data is not None else {}), **({"given": given} if given is not None else {})},
+    )
     decided = start.outputs.parameters["decisions"]
-    first = Step("rounds", template=rounds, parameters={"round_index": 0, "round_tag": round_tag(0), "history": [],
-                                                        "explore_tasks": explore_task_indices(config, []),
-                                                        "decisions": decided},
-                 artifacts={"data": start.outputs.artifacts["data"], "test_data": test_labels})
+    first = Step(
+        "rounds",
+        template=rounds,
+        parameters={
+            "round_index": 0,
+            "round_tag": round_tag(0),
+            "history": [],
+            "explore_tasks": explore_task_indices(config, []),
+            "decisions": decided,
+        },
+        artifacts={"data": start.outputs.artifacts["data"], "test_data": test_labels},
+    )
     steps = [start, first]
     production = None
     if config.training.production:
-        production_step = builder.production_step(first.outputs.artifacts["models"], first.outputs.artifacts["data"],
-                                                  test_labels, decided, "production")
+        production_step = builder.production_step(
+            first.outputs.artifacts["models"], first.outputs.artifacts["data"], test_labels, decided, "production"
+        )
         steps.append(production_step)
         production = production_step.outputs.artifacts["production"]
-    export = builder.export_step(first.outputs.artifacts["models"], first.outputs.parameters["history"],
-                                 first.outputs.parameters["stop_reason"], "export", test_labels,
-                                 first.outputs.artifacts["data"], decided, production)
+    export = builder.export_step(
+        first.outputs.artifacts["models"],
+        first.outputs.parameters["history"],
+        first.outputs.parameters["stop_reason"],
+        "export",
+        test_labels,
+        first.outputs.artifacts["data"],
+        decided,
+        production,
+    )
     name = name or f"dpdriver-{config.element.lower()}"
     wf = Workflow(name=name, id=None if on_argo else name, parallelism=config.execution.argo.parallelism)
     for step in _one_after_another(init) + steps + [export]:

@@ -79,5 +79,8 @@ def submit_local(wf, log_path: Path, monitor=None) -> Path:
     wf_dir = workflow_dir(wf)
     status = (wf_dir / "status").read_text().strip() if (wf_dir / "status").exists() else "Unknown"
     if status != "Succeeded":
-        raise UserError(f"workflow {wf.id} {status.lower()}: {failure_message(wf_dir)}; fix the cause and run the same command again to resume")
+        raise UserError(
+            f"workflow {wf.id} {status.lower()}: {failure_message(wf_dir)}; "
+            "fix the cause and run the same command again to resume"
+        )
     return wf_dir

@@ -78,9 +78,13 @@ class Generate(StageOP):
         config = _config(op_in)
         with timed("labeler"):  # generators that run the labeler (MD, force constants)
             _, structures, generators = generate_initial_structures(config)
-        return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
-                     "label_batches": label_batches(len(structures), config.labeler.structures_per_task),
-                     "generators": generators})
+        return OPIO(
+            {
+                "structures": write_structures(structures, Path(STRUCTURES_FILE)),
+                "label_batches": label_batches(len(structures), config.labeler.structures_per_task),
+                "generators": generators,
+            }
+        )
 
 
 class HeldOut(StageOP):
@@ -93,9 +97,15 @@ class HeldOut(StageOP):
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         with timed("labeler"):
-            structures = held_out_structures(config, derive_seed(config.seed, "test"), make_labeler(config.labeler).calculator)
-        return OPIO({"structures": write_structures(structures, Path(STRUCTURES_FILE)),
-                     "label_batches": label_batches(len(structures), config.labeler.structures_per_task)})
+            structures = held_out_structures(
+                config, derive_seed(config.seed, "test"), make_labeler(config.labeler).calculator
+            )
+        return OPIO(
+            {
+                "structures": write_structures(structures, Path(STRUCTURES_FILE)),
+                "label_batches": label_batches(len(structures), config.labeler.structures_per_task),
+            }
+        )
 
 
 class Validate(StageOP):
@@ -112,8 +122,11 @@ class Validate(StageOP):
             errors = test_errors(model, op_in["test_data"], config.element, make_labeler(config.labeler).name)
             if config.convergence.require_properties:  # the loop's gate: properties against the labeler every round
                 result = validate_model(model, config, "labeler", errors)
-                errors["properties"] = {"passed": result["passed"], "checked": result["checked"],
-                                        "failed": [r["property"] for r in result["rows"] if r["pass"] is False]}
+                errors["properties"] = {
+                    "passed": result["passed"],
+                    "checked": result["checked"],
+                    "failed": [r["property"] for r in result["rows"] if r["pass"] is False],
+                }
         return OPIO({"errors": errors})
 
 
@@ -121,8 +134,14 @@ class Train(StageOP):
     """Train and freeze one model of the ensemble on every dataset so far: from its parent (the same member of the
     previous round, where there is one of the same shape) or from scratch."""
 
-    inputs = {"config": dict, "decisions": dict, "round_index": int, "model_index": int, "data": Artifact(Path),
-              "parents": Artifact(List[Path], optional=True)}
+    inputs = {
+        "config": dict,
+        "decisions": dict,
+        "round_index": int,
+        "model_index": int,
+        "data": Artifact(Path),
+        "parents": Artifact(List[Path], optional=True),
+    }
     outputs = {"model": Artifact(Path), "lcurve": Artifact(Path), "stats": Artifact(Path)}
 
     @OP.exec_sign_check
@@ -134,8 +153,15 @@ class Train(StageOP):
         parents = _ensemble(op_in["parents"] or [])
         parent = parents[i] if training.warm_start and i < len(parents) else None
         seed = derive_seed(config.seed, "train", op_in["round_index"], i)
-        graph = train_model(training, [config.element], system_dirs(op_in["data"]), workdir, seed,
-                            kind="warm" if parent else "scratch", parent=parent)
+        graph = train_model(
+            training,
+            [config.element],
+            system_dirs(op_in["data"]),
+            workdir,
+            seed,
+            kind="warm" if parent else "scratch",
+            parent=parent,
+        )
         return OPIO({"model": graph, "lcurve": workdir / "lcurve.out", "stats": workdir / TRAIN_STATS})
 
 
@@ -143,24 +169,42 @@ class Production(StageOP):
     """The exported model: the best member of the last round (lowest held-out error) continued on all data, the
     held-out set as validation, the checkpoint of lowest validation error frozen. Rerun after a kill, it resumes."""
 
-    inputs = {"config": dict, "decisions": dict, "models": Artifact(List[Path]), "data": Artifact(Path),
-              "test_data": Artifact(Path, optional=True)}
+    inputs = {
+        "config": dict,
+        "decisions": dict,
+        "models": Artifact(List[Path]),
+        "data": Artifact(Path),
+        "test_data": Artifact(Path, optional=True),
+    }
     outputs = {"production": Artifact(Path), "summary": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         training = with_decisions(config.training, op_in["decisions"])
-        out = train_production(training, config.element, _ensemble(op_in["models"]), system_dirs(op_in["data"]),
-                               op_in["test_data"], Path("production"), derive_seed(config.seed, "production"))
+        out = train_production(
+            training,
+            config.element,
+            _ensemble(op_in["models"]),
+            system_dirs(op_in["data"]),
+            op_in["test_data"],
+            Path("production"),
+            derive_seed(config.seed, "production"),
+        )
         return OPIO({"production": out, "summary": json.loads((out / PRODUCTION_SUMMARY).read_text())})
 
 
 class Explore(StageOP):
     """One LAMMPS MD task of the round's stage, with model deviation from the whole ensemble."""
 
-    inputs = {"config": dict, "round_index": int, "history": list, "task_index": int,
-              "models": Artifact(List[Path]), "data": Artifact(Path)}
+    inputs = {
+        "config": dict,
+        "round_index": int,
+        "history": list,
+        "task_index": int,
+        "models": Artifact(List[Path]),
+        "data": Artifact(Path),
+    }
     outputs = {"task_dir": Artifact(Path)}
 
     @OP.exec_sign_check
@@ -178,17 +222,29 @@ class Explore(StageOP):
 class Select(StageOP):
     """Classify all explored frames and choose the candidates to label."""
 
-    inputs = {"config": dict, "round_index": int, "history": list, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
+    inputs = {
+        "config": dict,
+        "round_index": int,
+        "history": list,
+        "task_dirs": Artifact(List[Path]),
+        "data": Artifact(Path),
+    }
     outputs = {"summary": dict, "candidates": Artifact(Path), "label_batches": List[int]}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = round_config(_config(op_in), op_in["history"])
         seed = derive_seed(config.seed, "select", op_in["round_index"])
-        summary, candidates = select_candidates(sorted(op_in["task_dirs"]), config.element, config.selection, seed,
-                                                labeled=read_frames(op_in["data"]))
-        return OPIO({"summary": summary, "candidates": write_structures(candidates, Path(STRUCTURES_FILE)),
-                     "label_batches": label_batches(len(candidates), config.labeler.structures_per_task)})
+        summary, candidates = select_candidates(
+            sorted(op_in["task_dirs"]), config.element, config.selection, seed, labeled=read_frames(op_in["data"])
+        )
+        return OPIO(
+            {
+                "summary": summary,
+                "candidates": write_structures(candidates, Path(STRUCTURES_FILE)),
+                "label_batches": label_batches(len(candidates), config.labeler.structures_per_task),
+            }
+        )
 
 
 class Label(StageOP):
@@ -206,8 +262,15 @@ class Label(StageOP):
         out = Path(op_in["dataset"]) / f"batch.{batch:04d}"
         quarantined = Path("quarantine") / op_in["dataset"] / f"batch.{batch:04d}"
         quarantined.mkdir(parents=True, exist_ok=True)
-        report = label_to_data(make_labeler(config.labeler), structures, out, [config.element], Path("label-tasks"),
-                               first_index=share.start, quarantine_dir=quarantined)
+        report = label_to_data(
+            make_labeler(config.labeler),
+            structures,
+            out,
+            [config.element],
+            Path("label-tasks"),
+            first_index=share.start,
+            quarantine_dir=quarantined,
+        )
         (out / LABEL_REPORT_FILE).write_text(json.dumps(report))  # travels with the data to `advance`
         return OPIO({"data": out, "quarantine": quarantined, "report": report})
 
@@ -234,10 +297,24 @@ class Gather(StageOP):
 class Advance(StageOP):
     """Record the round, add its labels to the data, and decide whether another round runs."""
 
-    inputs = {"config": dict, "round_index": int, "history": list, "summary": dict, "validation": dict,
-              "data": Artifact(Path), "new_data": Artifact(List[Path], optional=True)}
-    outputs = {"history": list, "stop": bool, "stop_reason": str, "next_round_index": int, "next_round_tag": str,
-               "next_explore_tasks": List[int], "data": Artifact(Path)}
+    inputs = {
+        "config": dict,
+        "round_index": int,
+        "history": list,
+        "summary": dict,
+        "validation": dict,
+        "data": Artifact(Path),
+        "new_data": Artifact(List[Path], optional=True),
+    }
+    outputs = {
+        "history": list,
+        "stop": bool,
+        "stop_reason": str,
+        "next_round_index": int,
+        "next_round_tag": str,
+        "next_explore_tasks": List[int],
+        "data": Artifact(Path),
+    }
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -247,31 +324,58 @@ class Advance(StageOP):
         reports = [json.loads((b / LABEL_REPORT_FILE).read_text()) for b in batches]
         report = merge_reports(reports) if reports else {"labeled": 0, "failed": []}
         stage = stage_for_round(config, op_in["history"])
-        history = op_in["history"] + [round_record(r, stage, count_frames(op_in["data"]), report, op_in["summary"],
-                                                   validation=op_in["validation"])]
+        history = op_in["history"] + [
+            round_record(
+                r, stage, count_frames(op_in["data"]), report, op_in["summary"], validation=op_in["validation"]
+            )
+        ]
         out = Path("data")
         shutil.copytree(op_in["data"], out)
         for batch in batches:
             shutil.copytree(batch, out / dataset / batch.name)
         reason = stop_reason_after(history, config)
-        return OPIO({"history": history, "stop": reason is not None, "stop_reason": reason or "",
-                     "next_round_index": r + 1, "next_round_tag": f"{r + 1:03d}",
-                     "next_explore_tasks": explore_task_indices(config, history), "data": out})
+        return OPIO(
+            {
+                "history": history,
+                "stop": reason is not None,
+                "stop_reason": reason or "",
+                "next_round_index": r + 1,
+                "next_round_tag": f"{r + 1:03d}",
+                "next_explore_tasks": explore_task_indices(config, history),
+                "data": out,
+            }
+        )
 
 
 class Export(StageOP):
-    """Compress the production model (else member 0), validate it, and write the folder a LAMMPS user takes away with its model card."""
+    """Compress the production model (else member 0), validate it, and write the folder a LAMMPS user takes away
+    with its model card."""
 
-    inputs = {"config": dict, "history": list, "stop_reason": str, "decisions": dict, "model": Artifact(Path),
-              "test_data": Artifact(Path, optional=True), "data": Artifact(Path, optional=True),
-              "production": Artifact(Path, optional=True)}
+    inputs = {
+        "config": dict,
+        "history": list,
+        "stop_reason": str,
+        "decisions": dict,
+        "model": Artifact(Path),
+        "test_data": Artifact(Path, optional=True),
+        "data": Artifact(Path, optional=True),
+        "production": Artifact(Path, optional=True),
+    }
     outputs = {"export": Artifact(Path), "summary": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         out = Path("export")
-        summary = export_potential(config, _ensemble([op_in["model"]]), out, op_in["history"], op_in["stop_reason"],
-                                   op_in["test_data"], op_in["data"], production=_production_dir(op_in["production"]),
-                                   decisions=op_in["decisions"] or None)
+        summary = export_potential(
+            config,
+            _ensemble([op_in["model"]]),
+            out,
+            op_in["history"],
+            op_in["stop_reason"],
+            op_in["test_data"],
+            op_in["data"],
+            production=_production_dir(op_in["production"]),
+            decisions=op_in["decisions"] or None,
+        )
         return OPIO({"export": out, "summary": summary})

@@ -46,8 +46,11 @@ class StageMonitor:
         self.lines: list[str] = []
 
     def _step_dirs(self, stage: Stage) -> list[Path]:
-        return sorted(p for p in self.wf_dir.glob(stage.key_prefix + "*") if p.is_dir() and
-                      (p.name == stage.key_prefix or p.name[len(stage.key_prefix):].startswith("-")))
+        return sorted(
+            p
+            for p in self.wf_dir.glob(stage.key_prefix + "*")
+            if p.is_dir() and (p.name == stage.key_prefix or p.name[len(stage.key_prefix) :].startswith("-"))
+        )
 
     def _phase(self, step_dir: Path) -> str:
         """The step's phase; a failure left by an earlier attempt does not count (the step will rerun)."""
@@ -95,8 +98,10 @@ class StageMonitor:
                 break
             done, total = self._progress(stage)
             if total and self.terminal.isatty():
-                self.terminal.write(f"\r\033[K{self.prefix} {stage.name:<8} {bar(done, total)} {done}/{total} {stage.unit}  "
-                                    f"{time.monotonic() - started:.0f} s")
+                self.terminal.write(
+                    f"\r\033[K{self.prefix} {stage.name:<8} {bar(done, total)} {done}/{total} {stage.unit}  "
+                    f"{time.monotonic() - started:.0f} s"
+                )
             time.sleep(self.poll_s)
 
     def start(self, terminal) -> None:
