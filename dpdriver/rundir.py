@@ -1,9 +1,11 @@
-"""The run directory: everything one run writes, and the guard against mixing two runs in it."""
+"""The run directory: everything one run writes, and the guard against mixing two runs in it. `RunDir` is the one
+place that spells its paths; a file is finished when it exists (each is written atomically, the record last)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import RunConfig, TrainingConfig
@@ -11,6 +13,93 @@ from .errors import UserError
 from .files import write_atomically
 
 IDENTITY = "run.json"
+ROUND_RECORD = "round.json"
+INIT, TEST = "init", "test"  # the datasets of the initial data and of the held-out set
+ROUND_PREFIX = "round."
+
+
+def round_tag(r: int) -> str:
+    return f"{r:03d}"
+
+
+def round_dataset(r: int) -> str:
+    """The name of round r's labels (their folder under data/ and quarantine/) and of its folder under rounds/."""
+    return ROUND_PREFIX + round_tag(r)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The layout of one run directory:
+
+    run.json              the config (and its accepted changes) and the run's decisions
+    runner.json           the live runner's pid and mark
+    data/init, data/given.NNN, data/round.NNN     labeled data, one dataset per source
+    test_data/            the held-out set, never trained on
+    rounds/round.NNN/     round.json (the round's record, written last), models/, lcurves/
+    quarantine/<dataset>  failed label tasks with their reasons
+    production/, export/  the production model; what the user takes away
+    argo.json             the workflow `dpdriver submit` started (Argo or --local)
+    decide/, dflow/, tasks/, .download/, dpdriver.log, reference-tasks/   work folders and the tools' output
+    """
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    identity = property(lambda self: self.root / IDENTITY)
+    runner = property(lambda self: self.root / "runner.json")
+    data = property(lambda self: self.root / "data")
+    test_data = property(lambda self: self.root / "test_data")
+    production = property(lambda self: self.root / "production")
+    export = property(lambda self: self.root / "export")
+    export_summary = property(lambda self: self.root / "export" / "summary.json")
+    decide = property(lambda self: self.root / "decide")
+    workflows = property(lambda self: self.root / "dflow")
+    log = property(lambda self: self.root / "dpdriver.log")
+    reference_tasks = property(lambda self: self.root / "reference-tasks")
+
+    def dataset(self, name: str) -> Path:
+        return self.data / name
+
+    def given(self, i: int) -> Path:
+        return self.data / f"given.{i:03d}"
+
+    def quarantine(self, dataset: str = "") -> Path:
+        return self.root / "quarantine" / dataset
+
+    label_tasks = property(lambda self: self.root / "tasks")  # `dpdriver init`'s label task folders
+    submitted = property(lambda self: self.root / "argo.json")  # the workflow `submit` started
+    downloads = property(lambda self: self.root / ".download")  # `download`'s artifacts before they are filed
+
+    def round_dir(self, r: int) -> Path:
+        return self.root / "rounds" / round_dataset(r)
+
+    def round_record(self, r: int) -> Path:
+        return self.round_dir(r) / ROUND_RECORD
+
+    def models(self, r: int) -> Path:
+        return self.round_dir(r) / "models"
+
+    def model(self, r: int, member: int) -> Path:
+        return self.models(r) / f"graph.{member:03d}.pb"
+
+    def lcurve(self, r: int, member: int) -> Path:
+        return self.round_dir(r) / "lcurves" / f"lcurve.{member:03d}.out"
+
+    def is_run(self) -> bool:
+        return self.identity.exists()
+
+    def history(self) -> list[dict]:
+        """The records of the finished rounds, in order."""
+        return [json.loads(p.read_text()) for p in sorted(self.root.glob(f"rounds/round.*/{ROUND_RECORD}"))]
+
+    def require_run(self) -> None:
+        if not self.is_run():
+            raise UserError(
+                f"'{self.root}' is not a dpdriver run directory (no {IDENTITY}); give the --workdir of a run"
+            )
+
 
 # What a stopped run may change, and why the rest may not (longest matching prefix wins).
 RUN_CHANGES_ALLOWED = (
@@ -75,7 +164,7 @@ def claim_run_dir(run_dir: Path, plain_config: dict, allowed_changes: tuple[str,
     """Create or reopen run_dir for this config. Returns None for a new run, else the accepted config
     changes of a resumed one (possibly none). Never deletes anything."""
     run_dir = Path(run_dir)
-    identity = run_dir / IDENTITY
+    identity = RunDir(run_dir).identity
     fingerprint = config_fingerprint(plain_config)
     if identity.exists():
         recorded = json.loads(identity.read_text())
@@ -97,7 +186,7 @@ def claim_run_dir(run_dir: Path, plain_config: dict, allowed_changes: tuple[str,
 
 def record_decisions(run_dir: Path, decisions: dict) -> None:
     """What the run decided once (sel, free-atom energy), kept beside its config in run.json."""
-    identity = Path(run_dir) / IDENTITY
+    identity = RunDir(run_dir).identity
     recorded = json.loads(identity.read_text())
     recorded["decisions"] = decisions
     write_atomically(identity, json.dumps(recorded, indent=2))
@@ -105,11 +194,11 @@ def record_decisions(run_dir: Path, decisions: dict) -> None:
 
 def recorded_config(run_dir: Path) -> RunConfig:
     """The config a run was started (or last continued) with, as run.json keeps it."""
-    return RunConfig.model_validate(json.loads((Path(run_dir) / IDENTITY).read_text())["config"])
+    return RunConfig.model_validate(json.loads(RunDir(run_dir).identity.read_text())["config"])
 
 
 def read_decisions(run_dir: Path) -> dict | None:
-    identity = Path(run_dir) / IDENTITY
+    identity = RunDir(run_dir).identity
     return json.loads(identity.read_text()).get("decisions") if identity.exists() else None
 
 

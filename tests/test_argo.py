@@ -109,7 +109,7 @@ def test_credentials_in_the_config_are_refused_with_the_line(cli, tmp_path):
     config.write_text(CONFIG.replace("    retries: 3\n", "    retries: 3\n    token: abc\n"))
     result = cli("render", config, "-o", tmp_path / "wf.yaml")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "c.yaml:22: 'execution.argo.token' looks like a credential" in result.stderr
+    assert "c.yaml:24: 'execution.argo.token' looks like a credential" in result.stderr
     assert not (tmp_path / "wf.yaml").exists()
 
 

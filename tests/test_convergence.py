@@ -1,8 +1,10 @@
 """When the loop stops, and why: K consecutive converged rounds per stage, label budget, nothing left to label;
 which stage the next round explores."""
 
+import json
+
 from dpdriver.config import RunConfig
-from dpdriver.loop import explore_task_indices, round_config, stage_for_round, stop_reason_after
+from dpdriver.loop import RoundPlan, plan_round, round_config, stage_for_round, stop_reason_after
 
 
 def config_with(stages=None, **convergence):
@@ -45,7 +47,7 @@ def test_each_stage_converges_in_turn_and_only_the_last_stops_the_run():
     history += rounds((0.97, 1))
     assert stop_reason_after(history, config) is None  # cold converged; hot is next
     assert stage_for_round(config, history).name == "hot"
-    assert len(explore_task_indices(config, history)) == 2 + 2 * 2  # NVT at 2 T, NPT at 2 T x 2 P
+    assert len(plan_round(config, history, None).tasks) == 2 + 2 * 2  # NVT at 2 T, NPT at 2 T x 2 P
     history += rounds((0.99, 1), stage=1)  # a converged round of cold does not count for hot
     assert stop_reason_after(history, config) is None and stage_for_round(config, history).name == "hot"
     history += rounds((0.95, 0), stage=1)
@@ -107,3 +109,24 @@ def test_required_properties_gate_convergence():
         "converged: accurate ratio >= 0.9 and every property check passing in 1 consecutive"
     )
     assert stop_reason_after(rounds((0.95, 1)), config) is None  # not checked is not passed
+
+
+def test_a_round_is_planned_once_and_its_plan_travels_as_json():
+    """Every step of a round (train, explore, select, advance) reads the plan the runner made, never history."""
+    config = config_with(
+        [{"name": "cold", "temperatures_K": [300]}, {"name": "hot", "temperatures_K": [900, 1500]}],
+        accurate_ratio_target=0.9,
+        consecutive_rounds=1,
+        max_total_labels=10,
+    )
+    history = rounds((0.95, 7))  # cold converged; 3 labels of the budget left
+    plan = plan_round(config, history, None)
+    assert (plan.index, plan.stage.name, len(plan.tasks)) == (1, "hot", 2)
+    assert plan.selection.max_labels_per_round == 3 and not plan.warm_start  # no training recorded: from scratch
+    again = RoundPlan.from_plain(json.loads(json.dumps(plan.to_plain())))
+    assert again == plan
+    assert (
+        plan_round(config, history, None).tasks[0].seed
+        == plan.tasks[0].seed
+        != plan_round(config, [], None).tasks[0].seed
+    )

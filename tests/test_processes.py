@@ -10,7 +10,8 @@ import time
 import pytest
 
 from dpdriver.errors import UserError
-from dpdriver.processes import RUNNER_ENV, RUNNER_FILE, descendants, marked_processes, take_over
+from dpdriver.processes import RUNNER_ENV, descendants, marked_processes, take_over
+from dpdriver.rundir import RunDir
 
 
 def marked_sleeper(mark: str) -> subprocess.Popen:
@@ -27,12 +28,12 @@ def test_leftovers_of_a_killed_runner_are_stopped(tmp_path):
     mark = "killed-runner-mark"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / RUNNER_FILE).write_text(json.dumps({"pid": dead.pid, "mark": mark}))
+    RunDir(tmp_path).runner.write_text(json.dumps({"pid": dead.pid, "mark": mark}))
     leftover = marked_sleeper(mark)
     try:
         assert take_over(tmp_path) == 1
         assert leftover.wait(timeout=10) == -9 and marked_processes(mark) == []
-        assert json.loads((tmp_path / RUNNER_FILE).read_text())["pid"] == os.getpid()
+        assert json.loads(RunDir(tmp_path).runner.read_text())["pid"] == os.getpid()
     finally:
         leftover.kill()
         os.environ.pop(RUNNER_ENV, None)
@@ -41,7 +42,7 @@ def test_leftovers_of_a_killed_runner_are_stopped(tmp_path):
 def test_a_live_runner_is_not_displaced(tmp_path):
     mark = "live-runner-mark"
     runner = marked_sleeper(mark)
-    (tmp_path / RUNNER_FILE).write_text(json.dumps({"pid": runner.pid, "mark": mark}))
+    RunDir(tmp_path).runner.write_text(json.dumps({"pid": runner.pid, "mark": mark}))
     try:
         with pytest.raises(UserError, match=f"another dpdriver \\(pid {runner.pid}\\) is running"):
             take_over(tmp_path)
@@ -61,7 +62,7 @@ def test_a_refused_second_runner_writes_nothing(tmp_path):
     identity = (tmp_path / "run.json").read_text()
     mark = "live-runner-mark-2"
     runner = marked_sleeper(mark)
-    (tmp_path / RUNNER_FILE).write_text(json.dumps({"pid": runner.pid, "mark": mark}))
+    RunDir(tmp_path).runner.write_text(json.dumps({"pid": runner.pid, "mark": mark}))
     try:
         with pytest.raises(UserError, match="another dpdriver"):
             run(parse_config("element: Cu\nconvergence: {max_rounds: 3}\n"), tmp_path)
@@ -99,7 +100,7 @@ def test_forked_children_of_a_killed_runner_end_with_it_only_when_it_restarted_w
         env={k: v for k, v in os.environ.items() if not k.startswith(RUNNER_ENV)},
     )
     child = int(runner.stdout.readline())
-    recorded = json.loads((tmp_path / RUNNER_FILE).read_text())
+    recorded = json.loads(RunDir(tmp_path).runner.read_text())
     assert recorded["pid"] == runner.pid  # the restart keeps the pid
     runner.kill()
     runner.wait()

@@ -189,7 +189,7 @@ def test_export_command_exports_the_last_round_again_and_keeps_the_previous(fini
         card["validation"]["reference"] == "emt" and f"exported round {after['exported_from_round']}" in result.stdout
     )
     missing = run_cli("export", tmp_path / "nothing")
-    assert missing.returncode == 2 and "holds no dpdriver run" in missing.stderr
+    assert missing.returncode == 2 and "is not a dpdriver run directory" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
 
 

@@ -60,9 +60,10 @@ def _kill_runner(proc: subprocess.Popen, run_dir: Path, when_killed=lambda: None
     import signal
     import time
 
-    from dpdriver.processes import RUNNER_FILE, marked_processes
+    from dpdriver.processes import marked_processes
+    from dpdriver.rundir import RunDir
 
-    mark = json.loads((run_dir / RUNNER_FILE).read_text())["mark"]
+    mark = json.loads(RunDir(run_dir).runner.read_text())["mark"]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     state = when_killed()
@@ -95,7 +96,8 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
 
     from conftest import DPDRIVER, run_cli
 
-    from dpdriver.processes import RUNNER_ENV, RUNNER_FILE, marked_processes
+    from dpdriver.processes import RUNNER_ENV, marked_processes
+    from dpdriver.rundir import RunDir
     from dpdriver.train.dp import checkpoint_step
     from dpdriver.train.lcurve import read_lcurve
     from dpdriver.train.production import PRODUCTION_SAVES
@@ -111,7 +113,7 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
         """Round 1's LAMMPS has started and a process of the runner is alive to be orphaned."""
         if not list(run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/lmp.out")):
             return False
-        return bool(marked_processes(json.loads((run_dir / RUNNER_FILE).read_text())["mark"]))
+        return bool(marked_processes(json.loads(RunDir(run_dir).runner.read_text())["mark"]))
 
     _wait_for(lammps_running, proc, "round 1 explored")
     _kill_runner(proc, run_dir)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import datasets
 import yaml
-from active import active_learning, training_seed
+from active import active_learning
 from settings import FULL, QUICK, STRATEGIES, Settings
 
 from dpdriver.config import RunConfig
@@ -213,11 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     say(f"training sets ready; training {len(points)} models, {settings.workers} at a time")
     with ThreadPoolExecutor(settings.workers) as pool:
-        list(
-            pool.map(
-                lambda p: _train(config, Path(p["data"]), Path(p["model"]).parent, training_seed(p["seed"], 0)), points
-            )
-        )
+        list(pool.map(lambda p: _train(config, Path(p["data"]), Path(p["model"]).parent, p["seed"]), points))
     for p in points:
         p["labels"] = count_frames(Path(p["data"]))
     if "f" in settings.strategies:

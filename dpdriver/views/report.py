@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from ..rundir import IDENTITY, recorded_config
+from ..rundir import RunDir, recorded_config
 from ..templates import render
 from .cells import cell
 from .model_card import training_data
@@ -48,10 +47,7 @@ def read_lcurve(path: Path) -> dict[str, np.ndarray]:
 
 def learning_curves(records: list[dict], run_dir: Path, out: Path) -> str | None:
     curves = [
-        (r["round"], read_lcurve(p))
-        for r in records
-        for p in [run_dir / "rounds" / f"round.{r['round']:03d}" / "lcurves" / "lcurve.000.out"]
-        if p.exists()
+        (r["round"], read_lcurve(p)) for r in records for p in [RunDir(run_dir).lcurve(r["round"], 0)] if p.exists()
     ]
     if not curves:
         return None
@@ -186,20 +182,19 @@ def phonon_plot(validation: dict, out: Path) -> str | None:
 
 
 def write_report(run_dir: Path) -> Path:
-    run_dir = Path(run_dir)
-    if not (run_dir / IDENTITY).exists():
-        raise UserError(f"'{run_dir}' is not a dpdriver run directory (no {IDENTITY}); give the --workdir of a run")
+    run_dir, dirs = Path(run_dir), RunDir(run_dir)
+    dirs.require_run()
     out = run_dir / REPORT_DIR
     out.mkdir(exist_ok=True)
-    records = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
-    export = run_dir / "export"
+    records = dirs.history()
+    export = dirs.export
     validation = json.loads((export / "validation.json").read_text()) if (export / "validation.json").exists() else None
     frames = []
-    if (export / "compressed_model.pb").exists() and (run_dir / "test_data").is_dir():
-        from .validate import test_frames
+    if (export / "compressed_model.pb").exists() and dirs.test_data.is_dir():
+        from ..validate import test_frames  # DeePMD-kit takes seconds to import: only a report with a model pays
 
         element = recorded_config(run_dir).element
-        frames = test_frames(export / "compressed_model.pb", run_dir / "test_data", element)
+        frames = test_frames(export / "compressed_model.pb", dirs.test_data, element)
     figures = {
         "rounds": round_progress(records, out),
         "learning": learning_curves(records, run_dir, out),
@@ -208,7 +203,7 @@ def write_report(run_dir: Path) -> Path:
         "eos": eos_plot(validation, out) if validation else None,
         "phonons": phonon_plot(validation, out) if validation else None,
     }
-    origins = training_data(run_dir / "data")
+    origins = training_data(dirs.data)
     html = render(
         "report.html.j2",
         run=str(run_dir.resolve()),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import UserError
+from ..initdata import REPORT_FILE
 from ..loop import stop_reason_after
-from ..rundir import IDENTITY, read_decisions, recorded_config
+from ..rundir import INIT, RunDir, read_decisions, recorded_config
+from ..train import PRODUCTION_SUMMARY
 from ..train.decide import decisions_line
 from .cells import cell
 
@@ -49,7 +50,7 @@ def _decisions_line(run_dir: Path) -> str | None:
 
 
 def _production_line(run_dir: Path) -> str | None:
-    path = run_dir / "production" / "production.json"
+    path = RunDir(run_dir).production / PRODUCTION_SUMMARY
     if not path.exists():
         return None
     p = json.loads(path.read_text())
@@ -61,9 +62,9 @@ def _production_line(run_dir: Path) -> str | None:
 
 
 def status_table(run_dir: Path) -> str:
-    run_dir = Path(run_dir)
-    if not (run_dir / IDENTITY).exists():
-        raise UserError(f"'{run_dir}' is not a dpdriver run directory (no {IDENTITY}); give the --workdir of a run")
+    run_dir, dirs = Path(run_dir), RunDir(run_dir)
+    dirs.require_run()
+    history = dirs.history()
     rows = [
         (
             "round",
@@ -86,8 +87,7 @@ def status_table(run_dir: Path) -> str:
             "minutes",
         )
     ]
-    for record_path in sorted(run_dir.glob("rounds/round.*/round.json")):
-        r = json.loads(record_path.read_text())
+    for r in history:
         s, stage, errors = r["selection"], r.get("stage") or {}, r.get("validation") or {}
         temperatures = stage.get("temperatures_K") or [t["temperature_K"] for t in s.get("tasks", [])] or [None]
         ensembles = stage.get("ensembles") or sorted({t["ensemble"] for t in s.get("tasks", [])})
@@ -115,7 +115,7 @@ def status_table(run_dir: Path) -> str:
     done = len(rows) - 1
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
-    init_report = run_dir / "data" / "init" / "init_report.json"
+    init_report = dirs.dataset(INIT) / REPORT_FILE
     if init_report.exists():
         init = json.loads(init_report.read_text())
         lines.insert(
@@ -127,18 +127,17 @@ def status_table(run_dir: Path) -> str:
     production = _production_line(run_dir)
     if production:
         lines.append(production)
-    summary_path = run_dir / "export" / "summary.json"
+    summary_path = dirs.export_summary
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())
         errors = summary["test_errors"]
         lines.append(f"stopped: {summary['stop_reason']}")
         lines.append(
-            f"exported: {run_dir / 'export' / summary['model']}; test RMSE vs {errors['reference']} on "
+            f"exported: {dirs.export / summary['model']}; test RMSE vs {errors['reference']} on "
             f"{cell(errors['frames'])} held-out frames: E {cell(errors['energy_rmse_meV_atom'], '{:.2f}')} "
             f"meV/atom, F {cell(errors['force_rmse_eV_A'], '{:.3f}')} eV/A"
         )
     else:
-        history = [json.loads(p.read_text()) for p in sorted(run_dir.glob("rounds/round.*/round.json"))]
         config = recorded_config(run_dir)
         stop_reason = stop_reason_after(history, config) if history else None
         if stop_reason:

@@ -16,13 +16,14 @@ from dflow.utils import StorageClient
 
 from ..config import RunConfig
 from ..errors import UserError, one_line
+from ..files import write_atomically
+from ..rundir import RunDir, recorded_config
 
 CREDENTIAL_ENV = {
     "token": "DPDRIVER_ARGO_TOKEN",
     "s3_access_key": "DPDRIVER_S3_ACCESS_KEY",
     "s3_secret_key": "DPDRIVER_S3_SECRET_KEY",
 }
-SUBMITTED = "argo.json"  # what `submit` leaves in the run directory: where the workflow is
 
 
 def load_credentials(argo) -> dict[str, str]:
@@ -130,9 +131,10 @@ def render(config: RunConfig, out: Path) -> dict:
 def reusable_steps(run_dir: Path) -> list:
     """The succeeded steps of the run's earlier submission: a resubmission reuses them instead of running them
     again (dflow's reuse_step, on Argo and in debug mode alike)."""
-    if not (Path(run_dir) / SUBMITTED).exists():
+    submitted = RunDir(run_dir).submitted
+    if not submitted.exists():
         raise UserError(
-            f"'{run_dir}' holds no earlier submission to resume ({SUBMITTED} missing); submit without --resume"
+            f"'{run_dir}' holds no earlier submission to resume ({submitted.name} missing); submit without --resume"
         )
     wf, _ = _reopen(run_dir)
     try:
@@ -143,10 +145,10 @@ def reusable_steps(run_dir: Path) -> list:
 
 def _submission_record(run_dir: Path, record: dict, reused: list | None) -> None:
     if reused is not None:
-        record["resumed_from"] = json.loads((Path(run_dir) / SUBMITTED).read_text())["workflow"]
+        record["resumed_from"] = json.loads(RunDir(run_dir).submitted.read_text())["workflow"]
         record["steps_reused"] = len(reused)
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    (Path(run_dir) / SUBMITTED).write_text(json.dumps(record, indent=2))
+    RunDir(run_dir).submitted.write_text(json.dumps(record, indent=2))
 
 
 def submit(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
@@ -182,13 +184,14 @@ def submit_local(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
     from .local import configure_local, submit_debug
 
     reused = reusable_steps(run_dir) if resume else None
-    attempt = 1 + (json.loads((run_dir / SUBMITTED).read_text()).get("attempt", 1) if resume else 0)
-    configure_local(run_dir / "dflow", workers=config.training.parallel)
+    attempt = 1 + (json.loads(RunDir(run_dir).submitted.read_text()).get("attempt", 1) if resume else 0)
+    dirs = RunDir(run_dir)
+    configure_local(dirs.workflows, workers=config.training.parallel)
     wf = loop_workflow(config, on_argo=False, name="dpdriver-loop" + (f"-{attempt}" if attempt > 1 else ""))
-    submit_debug(wf, run_dir / "dpdriver.log", reuse_step=reused)
+    submit_debug(wf, dirs.log, reuse_step=reused)
     _submission_record(
         run_dir,
-        {"workflow": wf.id, "mode": "debug", "attempt": attempt, "debug_workdir": str((run_dir / "dflow").resolve())},
+        {"workflow": wf.id, "mode": "debug", "attempt": attempt, "debug_workdir": str(dirs.workflows.resolve())},
         reused,
     )
     return wf.id
@@ -198,17 +201,17 @@ def _reopen(run_dir: Path):
     """The submitted workflow of run_dir, through the dflow API (Argo, or debug mode for --local)."""
     from dflow import Workflow
 
-    path = Path(run_dir) / SUBMITTED
+    path = RunDir(run_dir).submitted
     if not path.exists():
         raise UserError(
-            f"'{run_dir}' holds no submitted run ({SUBMITTED} missing); give the --workdir of `dpdriver submit`"
+            f"'{run_dir}' holds no submitted run ({path.name} missing); give the --workdir of `dpdriver submit`"
         )
     record = json.loads(path.read_text())
     if record.get("mode") == "debug":
         dflow_config.update(mode="debug", debug_workdir=record["debug_workdir"])
         return Workflow(id=record["workflow"]), record
 
-    config = RunConfig.model_validate(json.loads((Path(run_dir) / "run.json").read_text())["config"])
+    config = recorded_config(run_dir)
     configure_argo(config, {})
     dflow_config["token"] = load_credentials(config.execution.argo).get("token")
     return Workflow(id=record["workflow"]), record
@@ -253,7 +256,7 @@ def download(run_dir: Path) -> dict:
     """Data, round records and the export of a submitted run, into the local run layout."""
     import shutil
 
-    run_dir = Path(run_dir)
+    run_dir, dirs = Path(run_dir), RunDir(run_dir)
     wf, _ = _reopen(run_dir)
     advances = _finished_advances(wf)
     fetched = {"rounds": 0, "export": False}
@@ -261,17 +264,17 @@ def download(run_dir: Path) -> dict:
         last = advances[-1]
         history = _history(last)
         for record in history:
-            path = run_dir / "rounds" / f"round.{record['round']:03d}" / "round.json"
+            path = dirs.round_record(record["round"])
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(record, indent=2))
+            write_atomically(path, json.dumps(record, indent=2))
         fetched["rounds"] = len(history)
-        data = _artifact_path(last.outputs.artifacts["data"], run_dir / ".download")
+        data = _artifact_path(last.outputs.artifacts["data"], dirs.downloads)
         data = data / "data" if (data / "data").is_dir() else data
-        shutil.copytree(data, run_dir / "data", dirs_exist_ok=True)
+        shutil.copytree(data, dirs.data, dirs_exist_ok=True)
     exports = [s for s in wf.query_step(key="export") if s.phase == "Succeeded"]
     if exports:
-        export = _artifact_path(exports[0].outputs.artifacts["export"], run_dir / ".download")
+        export = _artifact_path(exports[0].outputs.artifacts["export"], dirs.downloads)
         export = export / "export" if (export / "export").is_dir() else export
-        shutil.copytree(export, run_dir / "export", dirs_exist_ok=True)
+        shutil.copytree(export, dirs.export, dirs_exist_ok=True)
         fetched["export"] = True
     return fetched

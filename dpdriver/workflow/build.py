@@ -23,7 +23,8 @@ from dflow import (
 from dflow.python import PythonOPTemplate, Slices
 
 from ..config import RunConfig
-from ..loop import explore_task_indices
+from ..loop import RoundPlan, plan_round
+from ..rundir import ROUND_PREFIX, round_tag
 from . import ops
 
 
@@ -66,10 +67,6 @@ def executor(config: RunConfig, stage: str):
 
 def stage_key(stage: str, round_tag: str | None = None) -> str:
     return stage if round_tag is None else f"{stage}-r{round_tag}"
-
-
-def round_tag(round_index: int) -> str:
-    return f"{round_index:03d}"
 
 
 def has_generators(config: RunConfig) -> bool:
@@ -139,17 +136,16 @@ class Builder:
                 )
         return pairs
 
-    def round_steps(
-        self, round_index, tag: str, history, data, test_data, explore_tasks, decisions, parents=None
-    ) -> list[Step]:
+    def round_steps(self, plan, tag: str, data, test_data, explore_tasks, decisions, parents=None) -> list[Step]:
         """train an ensemble (each member from its parent of the last round, if any) -> (explore with LAMMPS,
-        validate on the test set) -> select by model deviation -> label."""
+        validate on the test set) -> select by model deviation -> label, all by the round's plan (loop.RoundPlan,
+        as JSON or the loop's parameter)."""
         n_models = self.config.training.models
         train = self.step(
             "train",
             ops.Train,
             stage_key("train", tag) + "-{{item}}",
-            {"round_index": round_index, "model_index": list(range(n_models)), "decisions": decisions},
+            {"plan": plan, "model_index": list(range(n_models)), "decisions": decisions},
             {"data": data, **({"parents": parents} if parents is not None else {})},
             with_param=argo_range(n_models),
             slices=Slices("{{item}}", input_parameter=["model_index"], output_artifact=["model", "lcurve", "stats"]),
@@ -159,7 +155,7 @@ class Builder:
             "explore",
             ops.Explore,
             stage_key("explore", tag) + "-{{item}}",
-            {"round_index": round_index, "history": history, "task_index": explore_tasks},
+            {"plan": plan, "task_index": explore_tasks},
             {"models": models, "data": data},
             with_param=explore_tasks,
             slices=Slices("{{item}}", input_parameter=["task_index"], output_artifact=["task_dir"]),
@@ -175,11 +171,11 @@ class Builder:
             "select",
             ops.Select,
             stage_key("select", tag),
-            {"round_index": round_index, "history": history},
+            {"plan": plan},
             {"task_dirs": explore.outputs.artifacts["task_dir"], "data": data},
         )
         label = self.label(
-            f"round.{tag}",
+            ROUND_PREFIX + tag,  # round_dataset(r), where tag may be the loop's parameter
             select.outputs.artifacts["candidates"],
             select.outputs.parameters["label_batches"],
             stage_key("label", tag),
@@ -232,23 +228,21 @@ def _uploaded(path: Path | None):
 
 def round_workflow(
     config: RunConfig,
-    round_index: int,
-    history: list[dict],
+    plan: RoundPlan,
     data_dir: Path,
     test_data_dir: Path | None,
     decisions: dict,
     parents_dir: Path | None = None,
 ) -> Workflow:
-    tag = round_tag(round_index)
+    tag = round_tag(plan.index)
     return _workflow(
         f"round-{tag}",
         Builder(config).round_steps(
-            round_index,
+            plan.to_plain(),
             tag,
-            history,
             upload_artifact(str(data_dir)),
             _uploaded(test_data_dir),
-            explore_task_indices(config, history),
+            list(range(len(plan.tasks))),
             decisions,
             _uploaded(parents_dir),
         ),
@@ -310,7 +304,7 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
         "rounds",
         inputs=Inputs(
             parameters={
-                "round_index": InputParameter(type=int),
+                "plan": InputParameter(type=dict),
                 "round_tag": InputParameter(type=str),
                 "history": InputParameter(type=list),
                 "explore_tasks": InputParameter(type=list),
@@ -325,29 +319,30 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
     )
     inputs = rounds.inputs
     tag = "{{inputs.parameters.round_tag}}"
-    index, history = inputs.parameters["round_index"], inputs.parameters["history"]
+    plan, history = inputs.parameters["plan"], inputs.parameters["history"]
     data, test_data = inputs.artifacts["data"], inputs.artifacts["test_data"]
     decisions = inputs.parameters["decisions"]
     train, (explore, validate), select, label = builder.round_steps(
-        index, tag, history, data, test_data, inputs.parameters["explore_tasks"], decisions, inputs.artifacts["parents"]
+        plan, tag, data, test_data, inputs.parameters["explore_tasks"], decisions, inputs.artifacts["parents"]
     )
     advance = builder.step(
         "advance",
         ops.Advance,
         stage_key("advance", tag),
         {
-            "round_index": index,
+            "plan": plan,
+            "decisions": decisions,
             "history": history,
             "summary": select.outputs.parameters["summary"],
             "validation": validate.outputs.parameters["errors"],
         },
-        {"data": data, "new_data": label.outputs.artifacts["data"]},
+        {"data": data, "new_data": label.outputs.artifacts["data"], "stats": train.outputs.artifacts["stats"]},
     )
     following = Step(
         "next",
         template=rounds,
         parameters={
-            "round_index": advance.outputs.parameters["next_round_index"],
+            "plan": advance.outputs.parameters["next_plan"],
             "round_tag": advance.outputs.parameters["next_round_tag"],
             "history": advance.outputs.parameters["history"],
             "explore_tasks": advance.outputs.parameters["next_explore_tasks"],
@@ -389,14 +384,15 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
         {**({"init": init_data} if init_data is not None else {}), **({"given": given} if given is not None else {})},
     )
     decided = start.outputs.parameters["decisions"]
+    plan = plan_round(config, [], None)  # round 0 depends on no decision: it trains from scratch
     first = Step(
         "rounds",
         template=rounds,
         parameters={
-            "round_index": 0,
+            "plan": plan.to_plain(),
             "round_tag": round_tag(0),
             "history": [],
-            "explore_tasks": explore_task_indices(config, []),
+            "explore_tasks": list(range(len(plan.tasks))),
             "decisions": decided,
         },
         artifacts={"data": start.outputs.artifacts["data"], "test_data": test_labels},

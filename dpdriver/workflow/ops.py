@@ -11,17 +11,16 @@ from dflow.python import OP, OPIO, Artifact, OPIOSign
 
 from ..config import RunConfig
 from ..data import count_frames, read_frames, system_dirs
-from ..explore import draw_start, plan_tasks, run_md_task, start_pools
 from ..export import export_potential
-from ..generate import held_out_structures, ideal_crystal
+from ..generate import held_out_structures
 from ..initdata import generate_initial_structures
 from ..label import label_to_data, make_labeler, merge_reports
-from ..loop import explore_task_indices, round_config, round_record, stage_for_round, stop_reason_after
+from ..loop import RoundPlan, explore_task, plan_round, record_round, select_round, stop_reason_after, train_member
+from ..rundir import RunDir, round_dataset, round_tag
 from ..seeds import derive_seed
-from ..select import select_candidates
 from ..structures import batch_slice, label_batches, read_structures, write_structures
 from ..tools import timed
-from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, train_model, train_production, with_decisions
+from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, model_shape, train_production, with_decisions
 from ..validate import test_errors
 from ..validate.check import validate_model
 
@@ -131,13 +130,12 @@ class Validate(StageOP):
 
 
 class Train(StageOP):
-    """Train and freeze one model of the ensemble on every dataset so far: from its parent (the same member of the
-    previous round, where there is one of the same shape) or from scratch."""
+    """Train and freeze one member of the ensemble on every dataset so far (loop.train_member)."""
 
     inputs = {
         "config": dict,
         "decisions": dict,
-        "round_index": int,
+        "plan": dict,
         "model_index": int,
         "data": Artifact(Path),
         "parents": Artifact(List[Path], optional=True),
@@ -146,21 +144,16 @@ class Train(StageOP):
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = _config(op_in)
-        training = with_decisions(config.training, op_in["decisions"])
         i = op_in["model_index"]
         workdir = Path(f"train.{i:03d}")
-        parents = _ensemble(op_in["parents"] or [])
-        parent = parents[i] if training.warm_start and i < len(parents) else None
-        seed = derive_seed(config.seed, "train", op_in["round_index"], i)
-        graph = train_model(
-            training,
-            [config.element],
-            system_dirs(op_in["data"]),
+        graph = train_member(
+            _config(op_in),
+            op_in["decisions"],
+            RoundPlan.from_plain(op_in["plan"]),
+            i,
+            [Path(op_in["data"])],
             workdir,
-            seed,
-            kind="warm" if parent else "scratch",
-            parent=parent,
+            _ensemble(op_in["parents"] or []),
         )
         return OPIO({"model": graph, "lcurve": workdir / "lcurve.out", "stats": workdir / TRAIN_STATS})
 
@@ -195,12 +188,11 @@ class Production(StageOP):
 
 
 class Explore(StageOP):
-    """One LAMMPS MD task of the round's stage, with model deviation from the whole ensemble."""
+    """One LAMMPS MD task of the round's plan, with model deviation from the whole ensemble."""
 
     inputs = {
         "config": dict,
-        "round_index": int,
-        "history": list,
+        "plan": dict,
         "task_index": int,
         "models": Artifact(List[Path]),
         "data": Artifact(Path),
@@ -209,35 +201,23 @@ class Explore(StageOP):
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = _config(op_in)
-        stage = stage_for_round(config, op_in["history"])
-        task = plan_tasks(config.exploration, stage, op_in["round_index"], config.seed)[op_in["task_index"]]
-        ideal = ideal_crystal(config)
-        start, origin = draw_start(task, start_pools(stage.starts_from, ideal, Path(op_in["data"])), ideal)
-        workdir = Path(task.name)
-        run_md_task(task, start, sorted(op_in["models"]), config.element, workdir, origin)
-        return OPIO({"task_dir": workdir})
+        plan = RoundPlan.from_plain(op_in["plan"])
+        task_dir = Path(plan.tasks[op_in["task_index"]].name)
+        explore_task(_config(op_in), plan, op_in["task_index"], op_in["models"], Path(op_in["data"]), task_dir)
+        return OPIO({"task_dir": task_dir})
 
 
 class Select(StageOP):
-    """Classify all explored frames and choose the candidates to label."""
+    """Classify all explored frames and choose the candidates to label, by the round's plan."""
 
-    inputs = {
-        "config": dict,
-        "round_index": int,
-        "history": list,
-        "task_dirs": Artifact(List[Path]),
-        "data": Artifact(Path),
-    }
+    inputs = {"config": dict, "plan": dict, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
     outputs = {"summary": dict, "candidates": Artifact(Path), "label_batches": List[int]}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = round_config(_config(op_in), op_in["history"])
-        seed = derive_seed(config.seed, "select", op_in["round_index"])
-        summary, candidates = select_candidates(
-            sorted(op_in["task_dirs"]), config.element, config.selection, seed, labeled=read_frames(op_in["data"])
-        )
+        config = _config(op_in)
+        plan = RoundPlan.from_plain(op_in["plan"])
+        summary, candidates = select_round(config.element, plan, op_in["task_dirs"], read_frames(op_in["data"]))
         return OPIO(
             {
                 "summary": summary,
@@ -260,7 +240,7 @@ class Label(StageOP):
         share = batch_slice(batch, per_task)
         structures = read_structures(op_in["structures"])[share]
         out = Path(op_in["dataset"]) / f"batch.{batch:04d}"
-        quarantined = Path("quarantine") / op_in["dataset"] / f"batch.{batch:04d}"
+        quarantined = RunDir(".").quarantine(op_in["dataset"]) / f"batch.{batch:04d}"  # the run's layout, relative
         quarantined.mkdir(parents=True, exist_ok=True)
         report = label_to_data(
             make_labeler(config.labeler),
@@ -295,22 +275,24 @@ class Gather(StageOP):
 
 
 class Advance(StageOP):
-    """Record the round, add its labels to the data, and decide whether another round runs."""
+    """Record the round, add its labels to the data, and plan the next round, or say why the loop stops."""
 
     inputs = {
         "config": dict,
-        "round_index": int,
+        "decisions": dict,
+        "plan": dict,
         "history": list,
         "summary": dict,
         "validation": dict,
         "data": Artifact(Path),
         "new_data": Artifact(List[Path], optional=True),
+        "stats": Artifact(List[Path], optional=True),
     }
     outputs = {
         "history": list,
         "stop": bool,
         "stop_reason": str,
-        "next_round_index": int,
+        "next_plan": dict,
         "next_round_tag": str,
         "next_explore_tasks": List[int],
         "data": Artifact(Path),
@@ -318,30 +300,36 @@ class Advance(StageOP):
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config, r = _config(op_in), op_in["round_index"]
-        dataset = f"round.{r:03d}"
+        config, decisions, plan = _config(op_in), op_in["decisions"], RoundPlan.from_plain(op_in["plan"])
+        dataset = round_dataset(plan.index)
         batches = sorted(Path(p) for p in op_in["new_data"] or [])  # the labeling fan-out's folders round.NNN/batch.*
         reports = [json.loads((b / LABEL_REPORT_FILE).read_text()) for b in batches]
         report = merge_reports(reports) if reports else {"labeled": 0, "failed": []}
-        stage = stage_for_round(config, op_in["history"])
-        history = op_in["history"] + [
-            round_record(
-                r, stage, count_frames(op_in["data"]), report, op_in["summary"], validation=op_in["validation"]
-            )
-        ]
+        stats = sorted(p for s in op_in["stats"] or [] for p in Path(s).rglob(TRAIN_STATS))
+        record = record_round(
+            plan,
+            count_frames(op_in["data"]),
+            report,
+            op_in["summary"],
+            op_in["validation"],
+            [json.loads(p.read_text()) for p in stats],
+            model_shape(with_decisions(config.training, decisions), [config.element]),
+        )
+        history = op_in["history"] + [record]
         out = Path("data")
         shutil.copytree(op_in["data"], out)
         for batch in batches:
             shutil.copytree(batch, out / dataset / batch.name)
         reason = stop_reason_after(history, config)
+        following = plan_round(config, history, decisions)
         return OPIO(
             {
                 "history": history,
                 "stop": reason is not None,
                 "stop_reason": reason or "",
-                "next_round_index": r + 1,
-                "next_round_tag": f"{r + 1:03d}",
-                "next_explore_tasks": explore_task_indices(config, history),
+                "next_plan": following.to_plain(),
+                "next_round_tag": round_tag(following.index),
+                "next_explore_tasks": list(range(len(following.tasks))),
                 "data": out,
             }
         )

@@ -4,7 +4,8 @@ workflow's `advance` step call the same functions."""
 
 from __future__ import annotations
 
-from .config import RunConfig
+from ..config import RunConfig
+from ..rundir import RunDir, round_dataset
 
 
 def round_config(config: RunConfig, history: list[dict]) -> RunConfig:
@@ -67,13 +68,6 @@ def stage_for_round(config: RunConfig, history: list[dict]):
     last = min(_stage_of(history[-1]), len(stages) - 1)
     done = _stage_done(history, stages[last], config.convergence)
     return stages[min(last + 1, len(stages) - 1) if done else last]
-
-
-def explore_task_indices(config: RunConfig, history: list[dict]) -> list[int]:
-    """The exploration fan-out of the next round: one index per MD task of its stage."""
-    from .explore import plan_tasks
-
-    return list(range(len(plan_tasks(config.exploration, stage_for_round(config, history), len(history), config.seed))))
 
 
 def round_record(
@@ -154,7 +148,7 @@ def stop_reason_after(history: list[dict], config: RunConfig) -> str | None:
         {"labeled": last["frames_added"], "failed": last.get("label_failures", [])},
         conv.min_label_success_ratio,
         f"round {len(history) - 1}",
-        f"quarantine/round.{len(history) - 1:03d}",
+        str(RunDir(".").quarantine(round_dataset(len(history) - 1))),  # relative to the run directory
     )
     if failing:
         return failing

@@ -1,0 +1,178 @@
+"""One round of the loop, defined once: planned from the config and the rounds so far (`plan_round`), its stages
+called with the plan's narrow inputs (`train_member`, `explore_task`, `select_round`, `label_round`), and recorded
+(`record_round`). The local runner and the Argo workflow run the stages as dflow steps; `run_round` runs them in
+this process, for studies that drive the loop through the Python API."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ase import Atoms
+
+from ..config import ExplorationStage, RunConfig, SelectionConfig
+from ..data import count_frames, read_frames, system_dirs
+from ..explore import MDTask, draw_start, plan_tasks, run_md_task, start_pools
+from ..files import discard, install, write_atomically
+from ..generate import ideal_crystal
+from ..label import label_to_data, make_labeler
+from ..rundir import RunDir, round_dataset
+from ..seeds import derive_seed
+from ..select import select_candidates
+from ..train import TRAIN_STATS, model_shape, train_model, with_decisions
+from .decisions import round_config, round_record, stage_for_round, training_summary, warm_start_possible
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """What round `index` runs, decided once before it starts: its exploration stage and MD tasks, its selection
+    (the label cap lowered to what the label budget has left) and seed, and whether members start from the last
+    round's."""
+
+    index: int
+    stage: ExplorationStage
+    tasks: tuple[MDTask, ...]
+    selection: SelectionConfig
+    select_seed: int
+    warm_start: bool
+
+    def to_plain(self) -> dict:
+        """JSON for a dflow parameter: every step of the round reads the same plan."""
+        return {
+            **asdict(self),
+            "stage": self.stage.model_dump(mode="json"),
+            "selection": self.selection.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def from_plain(cls, plain: dict) -> RoundPlan:
+        return cls(
+            index=plain["index"],
+            stage=ExplorationStage.model_validate(plain["stage"]),
+            tasks=tuple(MDTask(**t) for t in plain["tasks"]),
+            selection=SelectionConfig.model_validate(plain["selection"]),
+            select_seed=plain["select_seed"],
+            warm_start=plain["warm_start"],
+        )
+
+
+def plan_round(config: RunConfig, history: list[dict], decisions: dict | None) -> RoundPlan:
+    """The next round's plan; decisions (sel, free-atom energy) decide the model's shape, which a warm start needs
+    unchanged: round 0 has no parent and needs none."""
+    r = len(history)
+    stage = stage_for_round(config, history)
+    shape = model_shape(with_decisions(config.training, decisions), [config.element]) if history else None
+    return RoundPlan(
+        index=r,
+        stage=stage,
+        tasks=tuple(plan_tasks(config.exploration, stage, r, config.seed)),
+        selection=round_config(config, history).selection,
+        select_seed=derive_seed(config.seed, "select", r),
+        warm_start=bool(history) and warm_start_possible(config, history, shape),
+    )
+
+
+def train_member(
+    config: RunConfig,
+    decisions: dict,
+    plan: RoundPlan,
+    member: int,
+    data_dirs: list[Path],
+    workdir: Path,
+    parents: list[Path],
+) -> Path:
+    """Member i of the ensemble on every dataset so far: from member i of the last round where the plan says so
+    (and there is one), else from scratch."""
+    training = with_decisions(config.training, decisions)
+    parent = parents[member] if plan.warm_start and member < len(parents) else None
+    seed = derive_seed(config.seed, "train", plan.index, member)
+    systems = [s for d in data_dirs for s in system_dirs(d)]
+    return train_model(
+        training, [config.element], systems, workdir, seed, kind="warm" if parent else "scratch", parent=parent
+    )
+
+
+def explore_task(
+    config: RunConfig, plan: RoundPlan, task_index: int, models: list[Path], data_dir: Path | None, workdir: Path
+) -> Path:
+    """One MD task of the plan, from a start drawn from the stage's sources, with the ensemble's deviation."""
+    task = plan.tasks[task_index]
+    ideal = ideal_crystal(config)
+    start, origin = draw_start(task, start_pools(plan.stage.starts_from, ideal, data_dir), ideal)
+    run_md_task(task, start, sorted(models), config.element, workdir, origin)
+    return workdir
+
+
+def select_round(element: str, plan: RoundPlan, task_dirs: list[Path], labeled: list[Atoms]):
+    """(summary, candidates) of the round's explored frames, by the plan's selection."""
+    return select_candidates(sorted(task_dirs), element, plan.selection, plan.select_seed, labeled=labeled)
+
+
+def record_round(
+    plan: RoundPlan,
+    frames_trained_on: int,
+    label_report: dict,
+    selection_summary: dict,
+    validation: dict | None,
+    member_stats: list[dict] | None = None,
+    shape: dict | None = None,
+    elapsed_s: float | None = None,
+) -> dict:
+    """The round's record (rounds/round.NNN/round.json): what the next plan and the stop decision read."""
+    training = training_summary(shape, member_stats) if member_stats else None
+    return round_record(
+        plan.index, plan.stage, frames_trained_on, label_report, selection_summary, elapsed_s, validation, training
+    )
+
+
+def run_round(config: RunConfig, decisions: dict | None, history: list[dict], run_dir: Path) -> dict:
+    """One whole round in this process (no dflow), in run_dir's layout (RunDir): the ensemble trains on every
+    dataset under data/, explores, selects, labels into data/round.NNN and records the round. A round whose
+    record exists is not run again; a round killed before its record is run again from its start."""
+    dirs, started = RunDir(run_dir), time.monotonic()
+    plan = plan_round(config, history, decisions)
+    if dirs.round_record(plan.index).exists():
+        return json.loads(dirs.round_record(plan.index).read_text())
+    data_dirs = [d for d in sorted(dirs.data.iterdir()) if d.is_dir()]
+    frames_before = count_frames(dirs.data)
+    work = dirs.round_dir(plan.index) / "work"
+    parents = [dirs.model(plan.index - 1, i) for i in range(config.training.models)] if plan.index else []
+
+    def member(i: int) -> Path:
+        return train_member(config, decisions, plan, i, data_dirs, work / f"train.{i:03d}", parents)
+
+    with ThreadPoolExecutor(config.training.parallel) as pool:
+        graphs = list(pool.map(member, range(config.training.models)))
+    for i, graph in enumerate(graphs):
+        install(graph, dirs.model(plan.index, i))
+        install(graph.parent / "lcurve.out", dirs.lcurve(plan.index, i))
+    models = [dirs.model(plan.index, i) for i in range(len(graphs))]
+    with ThreadPoolExecutor(config.training.parallel) as pool:
+        task_dirs = list(
+            pool.map(
+                lambda i: explore_task(config, plan, i, models, dirs.data, work / plan.tasks[i].name),
+                range(len(plan.tasks)),
+            )
+        )
+    summary, candidates = select_round(config.element, plan, task_dirs, read_frames(dirs.data))
+    dataset = round_dataset(plan.index)
+    labeled = work / dataset
+    discard(labeled)
+    report = label_to_data(
+        make_labeler(config.labeler),
+        candidates,
+        labeled,
+        [config.element],
+        work / "label-tasks",
+        quarantine_dir=dirs.quarantine(dataset),
+    )
+    if report["labeled"]:
+        install(labeled, dirs.dataset(dataset))
+    stats = [json.loads((g.parent / TRAIN_STATS).read_text()) for g in graphs]
+    shape = model_shape(with_decisions(config.training, decisions), [config.element])
+    record = record_round(plan, frames_before, report, summary, None, stats, shape, time.monotonic() - started)
+    write_atomically(dirs.round_record(plan.index), json.dumps(record, indent=2))  # the round is done
+    return record
