@@ -40,7 +40,7 @@ print(time.perf_counter() - t, frames, resource.getrusage(resource.RUSAGE_SELF).
 CONVERT = """
 import resource, sys, time
 from pathlib import Path
-from dpdriver.convert.run import convert
+from dpdriver.convert.pipeline import convert
 t = time.perf_counter()
 summary = convert([Path(sys.argv[1])], Path(sys.argv[2]), workers=int(sys.argv[3]))
 peak_kB = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))

@@ -30,7 +30,7 @@ selection: {{max_labels_per_round: {n}}}
 
 
 def render_once(n: int, out: Path) -> tuple[float, int]:
-    from dpdriver.workflow.argo import render
+    from dpdriver.engine.dflow.argo import render
 
     started = time.perf_counter()
     render(parse_config(CONFIG.format(n=n)), out)
@@ -41,10 +41,10 @@ def local_label_round(n: int, workdir: Path) -> float:
     """One labeling fan-out of n tasks, as a round runs it locally."""
     from dflow import Workflow, upload_artifact
 
+    from dpdriver.engine.dflow.build import Builder
+    from dpdriver.engine.dflow.local import configure_local, output_to
     from dpdriver.generate import generate
     from dpdriver.structures import label_batches, write_structures
-    from dpdriver.workflow.build import Builder
-    from dpdriver.workflow.local import configure_local, output_to
 
     config = parse_config(CONFIG.format(n=n))
     workdir.mkdir(parents=True, exist_ok=True)

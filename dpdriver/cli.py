@@ -21,8 +21,8 @@ EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 3, 130
 
 def cmd_run(args) -> int:
     from .config import load_config
-    from .processes import carry_mark
-    from .run import describe_errors, run
+    from .engine.processes import carry_mark
+    from .engine.runner import describe_errors, run
     from .rundir import RunDir
 
     config = load_config(args.config)  # a config error is reported before the restart below
@@ -39,7 +39,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .run import describe_errors, export_run
+    from .engine.runner import describe_errors, export_run
     from .rundir import RunDir
 
     run_dir = Path(args.run_dir)
@@ -56,9 +56,9 @@ def cmd_export(args) -> int:
 
 def cmd_init(args) -> int:
     from .config import load_config
-    from .initdata import REPORT_FILE, build_initial_data, result_table
+    from .engine.runner import check_config
+    from .generate.initial_data import REPORT_FILE, build_initial_data, result_table
     from .loop import failing_labels
-    from .run import check_config
     from .rundir import RunDir, claim_run_dir
 
     config = load_config(args.config)
@@ -97,7 +97,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from .convert.run import INDEX_FILE, REPORT_FILE, convert, report_table
+    from .convert.pipeline import INDEX_FILE, REPORT_FILE, convert, report_table
 
     summary = convert(
         args.runs,
@@ -128,7 +128,7 @@ def _run_dir(args, config) -> Path:
 
 def cmd_render(args) -> int:
     from .config import load_config
-    from .workflow.argo import render
+    from .engine.dflow.argo import render
 
     body = render(load_config(args.config), Path(args.output))
     size = Path(args.output).stat().st_size
@@ -141,9 +141,9 @@ def cmd_render(args) -> int:
 
 def cmd_submit(args) -> int:
     from .config import load_config
-    from .run import preflight
+    from .engine.dflow import argo
+    from .engine.runner import preflight
     from .rundir import RUN_CHANGES_ALLOWED, RunDir, claim_run_dir
-    from .workflow import argo
 
     config = load_config(args.config)
     run_dir = _run_dir(args, config)
@@ -163,8 +163,8 @@ def cmd_submit(args) -> int:
 def cmd_watch(args) -> int:
     import time
 
+    from .engine.dflow.argo import workflow_progress
     from .views.status import describe_round
-    from .workflow.argo import workflow_progress
 
     shown = 0
     while True:
@@ -180,7 +180,7 @@ def cmd_watch(args) -> int:
 
 
 def cmd_download(args) -> int:
-    from .workflow.argo import download
+    from .engine.dflow.argo import download
 
     fetched = download(Path(args.run_dir))
     print(
@@ -193,10 +193,10 @@ def cmd_download(args) -> int:
 
 def cmd_validate(args) -> int:
     from .config import RunConfig, load_config
+    from .engine.dflow.local import output_to
     from .label import make_labeler
     from .validate import test_errors
     from .validate.check import VALIDATION_FILE, format_table, validate_model
-    from .workflow.local import output_to
 
     model = Path(args.model)
     if not model.is_file():
@@ -229,9 +229,9 @@ def cmd_validate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .engine.dflow.local import output_to
     from .rundir import RunDir
     from .views.report import write_report
-    from .workflow.local import output_to
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():

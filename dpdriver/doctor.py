@@ -99,7 +99,7 @@ def check_md(workdir: Path) -> str:
     from .data import system_dirs
     from .explore import plan_tasks, run_md_task
     from .generate import ideal_crystal
-    from .initdata import build_initial_data
+    from .generate.initial_data import build_initial_data
     from .train import train_model
 
     config = RunConfig.model_validate(

@@ -92,7 +92,7 @@ def test_rendered_manifest_is_a_valid_argo_workflow_with_the_step_settings(cli, 
 
 
 def test_no_credential_in_the_workflow_that_is_submitted(monkeypatch):
-    from dpdriver.workflow.argo import load_credentials, workflow_for_submit
+    from dpdriver.engine.dflow.argo import load_credentials, workflow_for_submit
 
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
@@ -114,8 +114,8 @@ def test_credentials_in_the_config_are_refused_with_the_line(cli, tmp_path):
 
 
 def test_credentials_file_must_be_private(tmp_path):
+    from dpdriver.engine.dflow.argo import load_credentials
     from dpdriver.errors import UserError
-    from dpdriver.workflow.argo import load_credentials
 
     secret = tmp_path / "argo-credentials.yaml"
     secret.write_text("token: tok\ns3_access_key: ak\ns3_secret_key: sk\n")
@@ -184,8 +184,8 @@ def test_the_argo_workflow_runs_in_debug_mode_and_downloads_like_a_local_run(cli
 
 def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
     from dpdriver.data import count_frames
-    from dpdriver.run import Runner
-    from dpdriver.workflow.local import configure_local
+    from dpdriver.engine.dflow.local import configure_local
+    from dpdriver.engine.runner import Runner
 
     monkeypatch.chdir(tmp_path)
     # few, large tasks: each task through the queue waits at least one dpdispatcher poll (30 s)

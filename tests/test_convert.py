@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dpdriver.convert.discover import kind_of
-from dpdriver.convert.run import convert
+from dpdriver.convert.pipeline import convert
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vasp"
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"VASP fixtures not found at {FIXTURES}")

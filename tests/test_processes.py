@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from dpdriver.engine.processes import RUNNER_ENV, descendants, marked_processes, take_over
 from dpdriver.errors import UserError
-from dpdriver.processes import RUNNER_ENV, descendants, marked_processes, take_over
 from dpdriver.rundir import RunDir
 
 
@@ -54,7 +54,7 @@ def test_a_live_runner_is_not_displaced(tmp_path):
 def test_a_refused_second_runner_writes_nothing(tmp_path):
     """A second `dpdriver run` on a live run, with a changed config, is refused before it records its changes."""
     from dpdriver.config import parse_config
-    from dpdriver.run import run
+    from dpdriver.engine.runner import run
     from dpdriver.rundir import claim_run_dir
 
     first = parse_config("element: Cu\nconvergence: {max_rounds: 2}\n")
@@ -73,7 +73,7 @@ def test_a_refused_second_runner_writes_nothing(tmp_path):
 
 FORKING_RUNNER = """
 import os, sys, time
-from dpdriver.processes import carry_mark, stop_idle_workers, take_over
+from dpdriver.engine.processes import carry_mark, stop_idle_workers, take_over
 if sys.argv[2] == "marked":
     carry_mark(sys.argv)
 take_over(sys.argv[1])
@@ -127,7 +127,7 @@ import json, sys
 from pathlib import Path
 import psutil
 from dflow import InputParameter, ShellOPTemplate, Step, Steps, Workflow
-from dpdriver.workflow.local import configure_local, submit_local
+from dpdriver.engine.dflow.local import configure_local, run_workflow
 work = Path(sys.argv[1])
 configure_local(work / "dflow", workers=2)
 echo = ShellOPTemplate(name="echo", image="none", script="echo {{inputs.parameters.x}}")
@@ -137,7 +137,7 @@ steps.add([Step("fan", echo, parameters={"x": "{{item}}"}, with_param=[1, 2, 3, 
            Step("single", echo, parameters={"x": 0}, key="single")])  # a fan-out's pool inside a parallel group's
 left = []
 for attempt in range(5):  # how long a left-behind worker takes to go varies: without the stop, most attempts see one
-    submit_local(Workflow(name="pools", steps=steps), work / "log.txt")
+    run_workflow(Workflow(name="pools", steps=steps), work / "log.txt")
     left += [p.pid for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
 print(json.dumps(left), flush=True)
 """
@@ -145,7 +145,7 @@ print(json.dumps(left), flush=True)
 
 def test_no_pool_worker_outlives_its_local_workflow(tmp_path):
     """dflow shuts its pools down without waiting; a nested pool's worker left behind kept a finished run (and
-    `submit --local`) from ever exiting. After submit_local returns, no process is left below the caller."""
+    `submit --local`) from ever exiting. After run_workflow returns, no process is left below the caller."""
     script = tmp_path / "pools.py"
     script.write_text(POOL_WORKFLOW)
     done = subprocess.run(

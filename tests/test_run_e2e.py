@@ -100,7 +100,7 @@ def test_models_frozen_compressed_and_summarised(finished_run):
 
 
 def test_export_carries_the_ensemble_validation_and_a_model_card_with_checksums(finished_run):
-    from dpdriver.views.model_card import sha256
+    from dpdriver.export.model_card import sha256
 
     run_dir, _, _ = finished_run
     export = run_dir / "export"

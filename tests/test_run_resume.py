@@ -60,7 +60,7 @@ def _kill_runner(proc: subprocess.Popen, run_dir: Path, when_killed=lambda: None
     import signal
     import time
 
-    from dpdriver.processes import marked_processes
+    from dpdriver.engine.processes import marked_processes
     from dpdriver.rundir import RunDir
 
     mark = json.loads(RunDir(run_dir).runner.read_text())["mark"]
@@ -96,7 +96,7 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
 
     from conftest import DPDRIVER, run_cli
 
-    from dpdriver.processes import RUNNER_ENV, marked_processes
+    from dpdriver.engine.processes import RUNNER_ENV, marked_processes
     from dpdriver.rundir import RunDir
     from dpdriver.train.dp import checkpoint_step
     from dpdriver.train.lcurve import read_lcurve

@@ -144,7 +144,7 @@ def test_pair_distances_are_those_of_ase_neighbor_list_for_every_cell_kind():
     from ase.build import fcc111
     from ase.neighborlist import neighbor_list
 
-    from dpdriver.fingerprint import pair_distances_A
+    from dpdriver.select.fingerprint import pair_distances_A
 
     sheared = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
     sheared.set_cell(sheared.cell.array + [[0, 0, 0], [1.5, 0, 0], [0.7, -0.4, 0]], scale_atoms=True)

@@ -99,7 +99,7 @@ def test_warm_start_only_from_a_round_of_the_same_shape():
 def emt_data(tmp_path_factory):
     """24 rattled 32-atom Cu frames at three volumes, and 6 more as a check set, labeled by EMT."""
     from dpdriver.data import system_dirs
-    from dpdriver.initdata import build_initial_data
+    from dpdriver.generate.initial_data import build_initial_data
 
     root = tmp_path_factory.mktemp("train")
     for name, seed, per in (("data", 1, 8), ("check", 2, 2)):

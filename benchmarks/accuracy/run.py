@@ -41,7 +41,7 @@ from dpdriver.generate.lattice import reference_lattice_constant_A  # noqa: E402
 from dpdriver.rundir import read_decisions  # noqa: E402
 from dpdriver.seeds import derive_seed  # noqa: E402
 from dpdriver.train import train_model, train_production, with_decisions  # noqa: E402
-from dpdriver.validate.errors import test_errors  # noqa: E402
+from dpdriver.validate.rmse import test_errors  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "accuracy"
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]

@@ -8,8 +8,8 @@ from pathlib import Path
 from datasets import read_data
 
 from dpdriver.validate.check import model_calculator, property_rows
-from dpdriver.validate.errors import frame_differences, summarize
 from dpdriver.validate.properties import properties
+from dpdriver.validate.rmse import frame_differences, summarize
 
 # short names of the property rows, for the table and plots
 PROPERTY_KEYS = {

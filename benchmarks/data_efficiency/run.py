@@ -143,7 +143,7 @@ def _train(config: RunConfig, data: Path, out: Path, seed: int) -> Path:
 def _evaluate(model: str, test_root: str, config_json: str, reference: dict) -> dict:
     from evaluate import evaluate
 
-    from dpdriver.workflow.local import output_to
+    from dpdriver.engine.dflow.local import output_to
 
     with output_to(Path(model).parent / "evaluate.log"):  # TensorFlow talks
         return evaluate(Path(model), Path(test_root), RunConfig.model_validate_json(config_json), reference)

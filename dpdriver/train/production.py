@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..data import system_dirs
 from ..tools import timed
-from ..validate.errors import test_errors
+from ..validate.rmse import test_errors
 from .dp import SCHEDULE_FILE, TRAIN_STATS, train_model
 from .lcurve import ENERGY_SCALE_EV_ATOM, FORCE_SCALE_EV_A
 from .session import BEST_STEP_FILE

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cells import cell
 from ..errors import UserError
 from ..label import EMTLabeler, make_labeler
-from ..views.cells import cell
 from .compute import TaskEvaluator
 from .properties import properties
 

@@ -1,2 +1,2 @@
-"""What a run shows its user: the status table, the HTML report, the model card. Views read a run's files and
+"""What a run shows its user: the status table and the HTML report. Views read a run's files and
 never change them."""

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cells import cell
+from ..export.model_card import training_data
 from ..rundir import RunDir, recorded_config
 from ..templates import render
-from .cells import cell
-from .model_card import training_data
 from .status import status_table
 
 REPORT_DIR = "report"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..initdata import REPORT_FILE
+from ..cells import cell
+from ..generate.initial_data import REPORT_FILE
 from ..loop import stop_reason_after
 from ..rundir import INIT, RunDir, read_decisions, recorded_config
 from ..train import PRODUCTION_SUMMARY
 from ..train.decide import decisions_line
-from .cells import cell
 
 
 def _range(values: list, unit: str) -> str:

@@ -22,9 +22,9 @@ from dflow import (
 )
 from dflow.python import PythonOPTemplate, Slices
 
-from ..config import RunConfig
-from ..loop import RoundPlan, plan_round
-from ..rundir import ROUND_PREFIX, round_tag
+from ...config import RunConfig
+from ...loop import RoundPlan, plan_round
+from ...rundir import ROUND_PREFIX, round_tag
 from . import ops
 
 

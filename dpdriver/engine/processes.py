@@ -13,9 +13,9 @@ import time
 import uuid
 from pathlib import Path
 
-from .errors import UserError
-from .files import write_atomically
-from .rundir import RunDir
+from ..errors import UserError
+from ..files import write_atomically
+from ..rundir import RunDir
 
 RUNNER_ENV = "DPDRIVER_RUNNER"
 RUNNER_PID_ENV = "DPDRIVER_RUNNER_PID"  # the mark is this process's own, not one inherited from a parent
@@ -132,7 +132,7 @@ def start_reaper(runner_pid: int, mark: str) -> None:
     process carrying the runner's mark, so that no step, `dp` or `lmp` runs on without it."""
     unmarked = {k: v for k, v in os.environ.items() if k not in (RUNNER_ENV, RUNNER_PID_ENV)}
     reaper = subprocess.Popen(
-        [sys.executable, "-m", "dpdriver.processes", str(runner_pid), mark],
+        [sys.executable, "-m", "dpdriver.engine.processes", str(runner_pid), mark],
         env=unmarked,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .explore import START_FILE, TASK_FILE, MDTask, read_model_devi, read_trajectory
+from ..explore import START_FILE, TASK_FILE, MDTask, read_model_devi, read_trajectory
+from ..generate.lattice import nearest_neighbour_distance_A
 from .fingerprint import farthest_point_sample, fingerprints
-from .generate.lattice import nearest_neighbour_distance_A
 
 ACCURATE, CANDIDATE, FAILED = "accurate", "candidate", "failed"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import ase.io
 
-from .generate import ideal_crystal
-from .structures import atomic_mass_amu
-from .templates import render
-from .tools import executable, run_tool, timed
-from .train import PRODUCTION_SUMMARY
+from ..generate import ideal_crystal
+from ..structures import atomic_mass_amu
+from ..templates import render
+from ..tools import executable, run_tool, timed
+from ..train import PRODUCTION_SUMMARY
 
 FROZEN = "frozen_model.pb"
 COMPRESSED = "compressed_model.pb"
@@ -70,10 +70,10 @@ def export_potential(
     ensemble, in.lammps, the validation (properties against the reference, held-out errors) and the model card
     with checksums. reference None: the labeler where it runs in-process; for VASP the model's values alone
     (`dpdriver export RUN` runs the VASP reference as label tasks in reference_tasks)."""
-    from .label import make_labeler
-    from .validate import test_errors
-    from .validate.check import VALIDATION_FILE, validate_model
-    from .views.model_card import write_model_card
+    from ..label import make_labeler
+    from ..validate import test_errors
+    from ..validate.check import VALIDATION_FILE, validate_model
+    from .model_card import write_model_card
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

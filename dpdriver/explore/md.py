@@ -10,12 +10,12 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
-from .errors import ToolError
-from .rundir import ROUND_PREFIX
-from .seeds import derive_seed
-from .structures import atomic_mass_amu
-from .templates import render
-from .tools import executable, run_tool, write_progress
+from ..errors import ToolError
+from ..rundir import ROUND_PREFIX
+from ..seeds import derive_seed
+from ..structures import atomic_mass_amu
+from ..templates import render
+from ..tools import executable, run_tool, write_progress
 
 PROGRESS_FILE = "progress"
 TASK_FILE = "task.json"
@@ -70,7 +70,7 @@ def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict
     defect's surroundings at temperature. A slab or any other cell is no start."""
     import dpdata
 
-    from .data import system_dirs
+    from ..data import system_dirs
 
     pools: dict[str, list[tuple[Atoms, dict]]] = {}
     if "ideal" in sources:

@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from .generate import generate, ideal_crystal, plan_table
-from .generate.plan import check_labeler_can_generate
-from .label import label_to_data, make_labeler
+from ..label import label_to_data, make_labeler
+from . import generate, ideal_crystal, plan_table
+from .plan import check_labeler_can_generate
 
 REPORT_FILE = "init_report.json"
 

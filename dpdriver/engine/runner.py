@@ -11,16 +11,15 @@ import shutil
 import time
 from pathlib import Path
 
-from .config import RunConfig
-from .data import check_data_dir, count_frames
-from .errors import UserError
-from .files import discard, install, partial_path, write_atomically
-from .generate import ideal_crystal
-from .initdata import REPORT_FILE, dry_run
-from .label import make_labeler, merge_reports
-from .loop import failing_labels, plan_round, record_round, stop_reason_after
-from .processes import leftovers_of_previous_runner, take_over
-from .rundir import (
+from ..config import RunConfig
+from ..data import check_data_dir, count_frames
+from ..errors import UserError
+from ..files import discard, install, partial_path, write_atomically
+from ..generate import ideal_crystal
+from ..generate.initial_data import REPORT_FILE, dry_run
+from ..label import make_labeler, merge_reports
+from ..loop import failing_labels, plan_round, record_round, stop_reason_after
+from ..rundir import (
     INIT,
     RUN_CHANGES_ALLOWED,
     TEST,
@@ -33,11 +32,12 @@ from .rundir import (
     round_tag,
     set_aside,
 )
-from .train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
-from .train.neighbors import check_user_sel
-from .workflow import build
-from .workflow.local import configure_local, submit_local, workflow_dir
-from .workflow.progress import Stage, StageMonitor, read_output_parameter
+from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
+from ..train.neighbors import check_user_sel
+from .dflow import build
+from .dflow.local import configure_local, run_workflow, workflow_dir
+from .dflow.progress import StageMonitor, StepGroup, read_output_parameter
+from .processes import leftovers_of_previous_runner, take_over
 
 
 def _artifact(wf_dir: Path, key: str, name: str, relative_path: str) -> Path:
@@ -135,9 +135,9 @@ class Runner:
         self.test_data = self.dirs.test_data  # never trained on
         self.log = self.dirs.log
 
-    def _submit(self, wf, prefix: str, stages: list[Stage]) -> Path:
+    def _submit(self, wf, prefix: str, stages: list[StepGroup]) -> Path:
         monitor = StageMonitor(workflow_dir(wf), prefix, stages)
-        return submit_local(wf, self.log, monitor)
+        return run_workflow(wf, self.log, monitor)
 
     def initial_data(self) -> None:
         """The initial set into data/init and the held-out test set into test_data/, each labeled once."""
@@ -158,13 +158,13 @@ class Runner:
         ):
             if wanted:
                 stages += [
-                    Stage(
+                    StepGroup(
                         generate_key,
                         generate_key,
                         1,
                         lambda d: f"{len(read_output_parameter(d[0], 'label_batches'))} labeling task(s)",
                     ),
-                    Stage(
+                    StepGroup(
                         label_key,
                         label_key,
                         lambda key=generate_key: len(read_output_parameter(wf_dir / key, "label_batches")),
@@ -246,11 +246,11 @@ class Runner:
         n_models, n_tasks, stage = self.config.training.models, len(plan.tasks), plan.stage
         key = {s: build.stage_key(s, round_tag(r)) for s in ("train", "explore", "validate", "select", "label")}
         stages = [
-            Stage("train", key["train"], n_models, lambda d: _describe_training(d[0], n_models)),
-            Stage("explore", key["explore"], n_tasks, _describe_exploration),
-            Stage("validate", key["validate"], 1, _describe_validation),
-            Stage("select", key["select"], 1, _describe_selection),
-            Stage(
+            StepGroup("train", key["train"], n_models, lambda d: _describe_training(d[0], n_models)),
+            StepGroup("explore", key["explore"], n_tasks, _describe_exploration),
+            StepGroup("validate", key["validate"], 1, _describe_validation),
+            StepGroup("select", key["select"], 1, _describe_selection),
+            StepGroup(
                 "label",
                 key["label"],
                 lambda: len(read_output_parameter(wf_dir / key["select"], "label_batches")),
@@ -292,7 +292,7 @@ class Runner:
         models = self.dirs.models(last)
         wf = build.production_workflow(self.config, models, self.data_dir, self.test_data, self.decisions, last)
         key = build.stage_key("production", round_tag(last))
-        wf_dir = self._submit(wf, "export  ", [Stage("production", key, 1, _describe_production)])
+        wf_dir = self._submit(wf, "export  ", [StepGroup("production", key, 1, _describe_production)])
         out = _artifact(wf_dir, key, "production", "production/out")
         stamped = json.loads((out / PRODUCTION_SUMMARY).read_text()) | {"round": last}
         (out / PRODUCTION_SUMMARY).write_text(json.dumps(stamped, indent=1))
@@ -314,7 +314,7 @@ class Runner:
                 self.config, models, history, stop_reason, self.test_data, self.data_dir, self.decisions, production
             )
             key = build.stage_key("export", round_tag(last))
-            wf_dir = self._submit(wf, "export  ", [Stage("export", key, 1, _describe_export)])
+            wf_dir = self._submit(wf, "export  ", [StepGroup("export", key, 1, _describe_export)])
             install(_artifact(wf_dir, key, "export", "export"), target)
         return json.loads(summary_path.read_text())
 
@@ -338,17 +338,17 @@ def check_config(config: RunConfig, planning_only: bool = False) -> str:
         labeler.check_element(config.element)
     else:
         labeler.check(config.element)
-    if config.convergence.require_properties and config.labeler.kind == "vasp":
+    if config.convergence.require_properties and not labeler.in_process:
         raise UserError(
-            "convergence.require_properties needs a reference computed in-process (EMT or an ASE "
-            "labeler); with VASP, set it to false and run `dpdriver export RUN` after the run: it validates "
-            "against VASP with label tasks"
+            "convergence.require_properties needs a reference computed in-process (EMT, an ASE or a LAMMPS "
+            f"labeler); with {labeler.name}, set it to false and run `dpdriver export RUN` after the run: it "
+            f"validates against {labeler.name} with label tasks"
         )
     in_process = {"md", "liquid"} & set(config.validation.families)
-    if in_process and config.labeler.kind == "vasp":
+    if in_process and not labeler.in_process:
         raise UserError(
             f"validation.families: {', '.join(sorted(in_process))} run(s) MD with the labeler in-process, "
-            "which VASP cannot; remove them from validation.families (the rounds' MD covers temperatures)"
+            f"which {labeler.name} cannot; remove them from validation.families (the rounds' MD covers temperatures)"
         )
     for given in config.initial_data.data_dirs:
         check_data_dir(Path(given), [config.element])
@@ -360,7 +360,7 @@ def preflight(config: RunConfig) -> None:
     """Fail in seconds, before anything is written, on what would fail a round later."""
     import tempfile
 
-    from .doctor import check_pair_style
+    from ..doctor import check_pair_style
 
     check_config(config)
     with tempfile.TemporaryDirectory(prefix="dpdriver-preflight-") as tmp:
@@ -393,8 +393,8 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
     """`dpdriver export RUN`: the last finished round's models exported in this process, for a run stopped before
     it converged, or to validate against a VASP reference (label tasks, RUN/reference-tasks by default). The
     previous export is set aside, never overwritten."""
-    from .export import export_potential
-    from .workflow.local import output_to
+    from ..export import export_potential
+    from .dflow.local import output_to
 
     dirs = RunDir(run_dir)
     dirs.require_run()

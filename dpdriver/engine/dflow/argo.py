@@ -14,10 +14,10 @@ from dflow import config as dflow_config
 from dflow import s3_config
 from dflow.utils import StorageClient
 
-from ..config import RunConfig
-from ..errors import UserError, one_line
-from ..files import write_atomically
-from ..rundir import RunDir, recorded_config
+from ...config import RunConfig
+from ...errors import UserError, one_line
+from ...files import write_atomically
+from ...rundir import RunDir, recorded_config
 
 CREDENTIAL_ENV = {
     "token": "DPDRIVER_ARGO_TOKEN",

@@ -17,7 +17,9 @@ FINAL_PHASES = {"Succeeded", "Failed", "Skipped"}
 
 
 @dataclass
-class Stage:
+class StepGroup:
+    """The steps of one stage of a workflow, as the progress line shows them."""
+
     name: str
     key_prefix: str  # step folders of this stage are named <key_prefix> or <key_prefix>-<i>
     steps: int | Callable[[], int]  # a callable when the count is known only once an earlier stage ran
@@ -39,13 +41,13 @@ def bar(done: int, total: int, width: int = 30) -> str:
 
 
 class StageMonitor:
-    def __init__(self, wf_dir: Path, prefix: str, stages: list[Stage], poll_s: float = 0.5):
+    def __init__(self, wf_dir: Path, prefix: str, stages: list[StepGroup], poll_s: float = 0.5):
         self.wf_dir, self.prefix, self.stages, self.poll_s = Path(wf_dir), prefix, stages, poll_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lines: list[str] = []
 
-    def _step_dirs(self, stage: Stage) -> list[Path]:
+    def _step_dirs(self, stage: StepGroup) -> list[Path]:
         return sorted(
             p
             for p in self.wf_dir.glob(stage.key_prefix + "*")
@@ -60,12 +62,12 @@ class StageMonitor:
         phase = path.read_text().strip()
         return "" if phase == "Failed" and path.stat().st_mtime < self.started_at else phase
 
-    def _finished(self, stage: Stage) -> bool:
+    def _finished(self, stage: StepGroup) -> bool:
         dirs = self._step_dirs(stage)
         steps = stage.steps() if callable(stage.steps) else stage.steps
         return len(dirs) >= steps and all(self._phase(d) in FINAL_PHASES for d in dirs)
 
-    def _progress(self, stage: Stage) -> tuple[int, int]:
+    def _progress(self, stage: StepGroup) -> tuple[int, int]:
         done = total = 0
         for path in self.wf_dir.glob(stage.key_prefix + "*/workdir/**/progress"):
             try:
@@ -75,7 +77,7 @@ class StageMonitor:
             done, total = done + d, total + t
         return done, total
 
-    def _emit(self, stage: Stage, started: float) -> None:
+    def _emit(self, stage: StepGroup, started: float) -> None:
         dirs = self._step_dirs(stage)
         failed = [d.name for d in dirs if self._phase(d) == "Failed"]
         try:

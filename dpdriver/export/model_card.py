@@ -9,10 +9,10 @@ import json
 import time
 from pathlib import Path
 
+from ..cells import cell
 from ..label import PROVENANCE_FILE, make_labeler
 from ..templates import render
 from ..train import with_decisions
-from .cells import cell
 
 CARD_JSON, CARD_MD = "model_card.json", "README.md"
 FILE_ROLES = {

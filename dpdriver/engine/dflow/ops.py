@@ -9,20 +9,20 @@ from typing import List
 
 from dflow.python import OP, OPIO, Artifact, OPIOSign
 
-from ..config import RunConfig
-from ..data import count_frames, read_frames, system_dirs
-from ..export import export_potential
-from ..generate import held_out_structures
-from ..initdata import generate_initial_structures
-from ..label import label_to_data, make_labeler, merge_reports
-from ..loop import RoundPlan, explore_task, plan_round, record_round, select_round, stop_reason_after, train_member
-from ..rundir import RunDir, round_dataset, round_tag
-from ..seeds import derive_seed
-from ..structures import batch_slice, label_batches, read_structures, write_structures
-from ..tools import timed
-from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, model_shape, train_production, with_decisions
-from ..validate import test_errors
-from ..validate.check import validate_model
+from ...config import RunConfig
+from ...data import count_frames, read_frames, system_dirs
+from ...export import export_potential
+from ...generate import held_out_structures
+from ...generate.initial_data import generate_initial_structures
+from ...label import label_to_data, make_labeler, merge_reports
+from ...loop import RoundPlan, explore_task, plan_round, record_round, select_round, stop_reason_after, train_member
+from ...rundir import RunDir, round_dataset, round_tag
+from ...seeds import derive_seed
+from ...structures import batch_slice, label_batches, read_structures, write_structures
+from ...tools import timed
+from ...train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, model_shape, train_production, with_decisions
+from ...validate import test_errors
+from ...validate.check import validate_model
 
 STRUCTURES_FILE = "structures.extxyz"
 LABEL_REPORT_FILE = "label_report.json"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dflow import config as dflow_config
 
-from ..errors import UserError
+from ...errors import UserError
 from ..processes import stop_idle_workers
 
 
@@ -73,7 +73,7 @@ def submit_debug(wf, log_path: Path, monitor=None, **submit_kw) -> None:
                 monitor.stop()
 
 
-def submit_local(wf, log_path: Path, monitor=None) -> Path:
+def run_workflow(wf, log_path: Path, monitor=None) -> Path:
     """Run (or resume: succeeded steps are skipped) the workflow; raise UserError if it did not succeed."""
     submit_debug(wf, log_path, monitor)
     wf_dir = workflow_dir(wf)
