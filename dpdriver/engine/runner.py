@@ -18,7 +18,7 @@ from ..files import discard, install, partial_path, write_atomically
 from ..generate import ideal_crystal
 from ..generate.initial_data import REPORT_FILE, dry_run
 from ..label import make_labeler, merge_reports
-from ..loop import failing_labels, plan_round, record_round, stop_reason_after
+from ..loop import failing_labels, plan_round, record_round, run_shape, stop_reason_after
 from ..rundir import (
     INIT,
     RUN_CHANGES_ALLOWED,
@@ -32,7 +32,7 @@ from ..rundir import (
     round_tag,
     set_aside,
 )
-from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, model_shape, with_decisions
+from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line
 from ..train.neighbors import check_user_sel
 from .dflow import build
 from .dflow.local import configure_local, run_workflow, workflow_dir
@@ -231,9 +231,6 @@ class Runner:
         self.decisions = decisions
         return decisions
 
-    def _training(self):
-        return with_decisions(self.config.training, self.decisions)
-
     def round(self, r: int, history: list[dict]) -> dict:
         record_path = self.dirs.round_record(r)
         if record_path.exists():
@@ -272,7 +269,7 @@ class Runner:
         summary = read_output_parameter(select_dir, "summary")
         report = self._install_labels(wf_dir, key["label"], round_dataset(r), self.dirs.dataset(round_dataset(r)))
         validation = read_output_parameter(wf_dir / key["validate"], "errors")
-        shape = model_shape(self._training(), [self.config.element])
+        shape = run_shape(self.config, self.decisions)
         record = record_round(
             plan, frames_before, report, summary, validation, member_stats, shape, time.monotonic() - started
         )

@@ -16,6 +16,7 @@ from .round import (
     plan_round,
     record_round,
     run_round,
+    run_shape,
     select_round,
     train_member,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "round_config",
     "round_record",
     "run_round",
+    "run_shape",
     "select_round",
     "stage_for_round",
     "stop_reason_after",

@@ -1,5 +1,5 @@
 """One round of the loop, defined once: planned from the config and the rounds so far (`plan_round`), its stages
-called with the plan's narrow inputs (`train_member`, `explore_task`, `select_round`, `label_round`), and recorded
+called with the plan's narrow inputs (`train_member`, `explore_task`, `select_round`), and recorded
 (`record_round`). The local runner and the Argo workflow run the stages as dflow steps; `run_round` runs them in
 this process, for studies that drive the loop through the Python API."""
 
@@ -59,19 +59,22 @@ class RoundPlan:
         )
 
 
+def run_shape(config: RunConfig, decisions: dict | None) -> dict:
+    """The shape of every model of the run (decisions: sel, free-atom energy); a warm start needs it unchanged."""
+    return model_shape(with_decisions(config.training, decisions), [config.element])
+
+
 def plan_round(config: RunConfig, history: list[dict], decisions: dict | None) -> RoundPlan:
-    """The next round's plan; decisions (sel, free-atom energy) decide the model's shape, which a warm start needs
-    unchanged: round 0 has no parent and needs none."""
+    """The next round's plan; round 0 has no parent, so it needs no decision."""
     r = len(history)
     stage = stage_for_round(config, history)
-    shape = model_shape(with_decisions(config.training, decisions), [config.element]) if history else None
     return RoundPlan(
         index=r,
         stage=stage,
         tasks=tuple(plan_tasks(config.exploration, stage, r, config.seed)),
         selection=round_config(config, history).selection,
         select_seed=derive_seed(config.seed, "select", r),
-        warm_start=bool(history) and warm_start_possible(config, history, shape),
+        warm_start=warm_start_possible(config, history, run_shape(config, decisions)),
     )
 
 
@@ -172,7 +175,7 @@ def run_round(config: RunConfig, decisions: dict | None, history: list[dict], ru
     if report["labeled"]:
         install(labeled, dirs.dataset(dataset))
     stats = [json.loads((g.parent / TRAIN_STATS).read_text()) for g in graphs]
-    shape = model_shape(with_decisions(config.training, decisions), [config.element])
+    shape = run_shape(config, decisions)
     record = record_round(plan, frames_before, report, summary, None, stats, shape, time.monotonic() - started)
     write_atomically(dirs.round_record(plan.index), json.dumps(record, indent=2))  # the round is done
     return record

@@ -15,12 +15,21 @@ from ...export import export_potential
 from ...generate import held_out_structures
 from ...generate.initial_data import generate_initial_structures
 from ...label import label_to_data, make_labeler, merge_reports
-from ...loop import RoundPlan, explore_task, plan_round, record_round, select_round, stop_reason_after, train_member
+from ...loop import (
+    RoundPlan,
+    explore_task,
+    plan_round,
+    record_round,
+    run_shape,
+    select_round,
+    stop_reason_after,
+    train_member,
+)
 from ...rundir import RunDir, round_dataset, round_tag
 from ...seeds import derive_seed
 from ...structures import batch_slice, label_batches, read_structures, write_structures
 from ...tools import timed
-from ...train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, model_shape, train_production, with_decisions
+from ...train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, train_production, with_decisions
 from ...validate import test_errors
 from ...validate.check import validate_model
 
@@ -313,7 +322,7 @@ class Advance(StageOP):
             op_in["summary"],
             op_in["validation"],
             [json.loads(p.read_text()) for p in stats],
-            model_shape(with_decisions(config.training, decisions), [config.element]),
+            run_shape(config, decisions),
         )
         history = op_in["history"] + [record]
         out = Path("data")
