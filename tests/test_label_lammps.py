@@ -14,7 +14,7 @@ from dpdriver.config import RunConfig, load_config
 from dpdriver.errors import UserError
 from dpdriver.label import make_labeler
 from dpdriver.label.lammps import PRESETS, LammpsLabeler, potentials_dir
-from dpdriver.tools import executable, single_thread_env
+from dpdriver.tools import executable, tool_process
 
 
 def _frame(element: str, lattice: str, a_A: float, seed: int):
@@ -42,9 +42,8 @@ def _lmp_reference(atoms, commands: list[str], folder) -> tuple[float, np.ndarra
         "run 0",
     ]
     (folder / "in.lmp").write_text("\n".join(script) + "\n")
-    subprocess.run(
-        [executable("lmp"), "-in", "in.lmp"], cwd=folder, env=single_thread_env(), check=True, capture_output=True
-    )
+    argv, env = tool_process([executable("lmp"), "-in", "in.lmp"])
+    subprocess.run(argv, cwd=folder, env=env, check=True, capture_output=True)
     log = (folder / "log.lammps").read_text().splitlines()
     row = log[next(i for i, line in enumerate(log) if line.split()[:2] == ["Step", "PotEng"]) + 1].split()
     energy, (pxx, pyy, pzz, pxy, pxz, pyz) = float(row[1]), map(float, row[2:8])
