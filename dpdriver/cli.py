@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 
 from .errors import UserError
+from .files import user_cache_dir
+from .tools import fast_tensorflow_import
 
 EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -413,6 +415,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    fast_tensorflow_import()
     args = parser().parse_args(argv)
     args.command_line = argv is None  # a process of its own, which `run` may start again (same pid)
     code = _run(args)
@@ -427,8 +430,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def crash_log_path() -> Path:
     """$XDG_CACHE_HOME/dpdriver (~/.cache/dpdriver), one file per crash: never in the folder the user runs from."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "dpdriver" / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    return user_cache_dir() / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
 
 def _run(args) -> int:

