@@ -68,6 +68,7 @@ def test_the_wheel_in_a_fresh_venv_runs_the_cu_example_first_stage(wheel, tmp_pa
     where = subprocess.run(
         [fresh / "bin" / "python", "-c", "import dpdriver.cli; print(dpdriver.cli.__file__)"],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
     )

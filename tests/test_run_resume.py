@@ -176,18 +176,19 @@ def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(tiny_refe
         config.read_text()
         .replace("max_rounds: 2", "max_rounds: 3")
         .replace("md_steps: 120", "md_steps: 60")
-        .replace("production_steps: 100", "production_steps: 40")
+        .replace("production_steps: 100", "production: false")  # the kill test covers production
         .replace("  steps: 500", "  steps: 100")
     )
     frames = count_frames(run_dir / "data")
     result = run_cli("run", longer, "--workdir", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "convergence.max_rounds: 2 -> 3" in result.stdout and "exploration.md_steps: 120 -> 60" in result.stdout
+    assert "training.production: true -> false" in result.stdout
     assert "round 0" not in result.stdout and "round 2 (hot) explore" in result.stdout
     record = json.loads((run_dir / "rounds/round.002/round.json").read_text())
     assert record["selection"]["frames"] == 2 * 7  # the new MD length: 60 / 10 + 1 frames per task
     assert count_frames(run_dir / "data") == frames + record["frames_added"]
     summary = json.loads((run_dir / "export/summary.json").read_text())
-    assert summary["exported_from_round"] == 2 and len(summary["rounds"]) == 3
+    assert summary["exported_from_round"] == 2 and len(summary["rounds"]) == 3 and summary["production"] is None
     kept = json.loads((run_dir / "export.r001/summary.json").read_text())  # the earlier export is kept
     assert kept["exported_from_round"] == 1
