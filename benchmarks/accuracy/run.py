@@ -1,6 +1,7 @@
 """Accuracy per CPU-minute of the Cu example, in one run on this machine.
 
-    python benchmarks/accuracy/run.py [--config examples/cu-emt/config.yaml] [--work DIR] [--results DIR] [--parts ...]
+    python benchmarks/accuracy/run.py [--config examples/cu-emt/config.yaml] [--work DIR] [--results DIR]
+        [--parts ...] [--redo ...]   (--redo: measure those parts again after a change)
 
 1. The README's first command (`dpdriver run examples/cu-emt/config.yaml`), timed, with every tool
    interval logged (DPDRIVER_TIMING_LOG): wall time, and the driver's share (time no dp, lmp, labeler or
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -278,12 +280,24 @@ def report(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# the keys of results.json each part writes; --redo drops them (and, for the example, its run) first
+PART_RESULTS = {
+    "example": ("example", "overhead"),
+    "unseen": ("unseen", "validation"),
+    "warm_vs_scratch": ("warm_vs_scratch",),
+    "cost_curve": ("cost_curve",),
+}
+
+
 def main() -> None:
     fast_tensorflow_import()
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default=str(REPO / "examples" / "cu-emt" / "config.yaml"))
     parser.add_argument("--work", default=str(RESULTS / "work"))
-    parser.add_argument("--parts", nargs="*", default=["example", "unseen", "warm_vs_scratch", "cost_curve"])
+    parser.add_argument("--parts", nargs="*", default=list(PART_RESULTS), choices=list(PART_RESULTS))
+    parser.add_argument(
+        "--redo", nargs="*", default=[], choices=list(PART_RESULTS), help="measure these parts again (after a change)"
+    )
     parser.add_argument("--results", default=str(RESULTS), help="folder of results.json and results.md")
     args = parser.parse_args()
     work, results_dir = Path(args.work), Path(args.results)
@@ -293,6 +307,12 @@ def main() -> None:
     results = load(path)
     config = load_config(args.config)
     run_dir, timing_log = work / "cu-emt", work / "cu-emt.timing.jsonl"
+    for part in args.redo:
+        for key in PART_RESULTS[part]:
+            results.pop(key, None)
+    if "example" in args.redo:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        timing_log.unlink(missing_ok=True)
     sets = unseen_sets("Cu", reference_lattice_constant_A("Cu", "fcc"), EMT, RESULTS / "unseen_cu_emt")
     if "example" in args.parts and "example" not in results:
         example = run_example(Path(args.config), run_dir, timing_log)
