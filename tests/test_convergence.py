@@ -130,3 +130,20 @@ def test_a_round_is_planned_once_and_its_plan_travels_as_json():
         == plan.tasks[0].seed
         != plan_round(config, [], None).tasks[0].seed
     )
+
+
+def test_the_production_parent_is_the_member_of_lowest_held_out_error():
+    from dpdriver.train import choose_member
+
+    def row(i, e_meV, f):
+        return {
+            "index": i,
+            "frames": 16,
+            "energy_rmse_meV_atom": e_meV,
+            "force_rmse_eV_A": f,
+        }
+
+    validation = {"members": [row(0, 9.0, 0.12), row(1, 4.0, 0.05), row(2, 3.0, 0.30)]}
+    chosen = choose_member(validation)
+    assert chosen["index"] == 1 and len(chosen["members"]) == 3
+    assert choose_member(None)["index"] == 0 and choose_member({"frames": 0, "members": []})["score"] is None

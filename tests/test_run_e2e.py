@@ -58,6 +58,8 @@ def test_data_grew_by_exactly_the_selected_frames(finished_run):
         assert record["frames_added"] == selected == count_frames(run_dir / f"data/round.{r:03d}")
         assert record["selection"]["frames"] == 2 * 13  # 2 tasks x (120 / 10 + 1) frames
         assert record["validation"]["frames"] == 16 and record["validation"]["force_rmse_eV_A"] > 0  # 4 per family
+        members = record["validation"]["members"]  # every member's held-out error: production continues the best
+        assert [m["index"] for m in members] == [0, 1] and all(m["frames"] == 16 for m in members)
     assert records[1]["frames_trained_on"] == 15 + records[0]["frames_added"]
     assert count_frames(run_dir / "data") == 15 + sum(r["frames_added"] for r in records)
 
@@ -95,7 +97,9 @@ def test_models_frozen_compressed_and_summarised(finished_run):
     kinds = [r["training"]["kinds"] for r in summary["rounds"]]
     assert kinds == [["scratch"], ["warm"]]  # round 1's members continue round 0's
     production = summary["production"]
+    best = min(summary["rounds"][-1]["validation"]["members"], key=lambda m: m["force_rmse_eV_A"])
     assert production["steps"] == 100 and production["member"]["index"] in (0, 1) and production["best_step"] > 0
+    assert production["member"]["force_rmse_eV_A"] <= best["force_rmse_eV_A"] * 1.5  # scored on E and F together
     assert production["frames"] == count_frames(run_dir / "data")
 
 

@@ -40,7 +40,7 @@ from dpdriver.config import load_config  # noqa: E402
 from dpdriver.data import system_dirs  # noqa: E402
 from dpdriver.files import write_atomically  # noqa: E402
 from dpdriver.generate.lattice import reference_lattice_constant_A  # noqa: E402
-from dpdriver.rundir import read_decisions  # noqa: E402
+from dpdriver.rundir import RunDir, read_decisions  # noqa: E402
 from dpdriver.seeds import derive_seed  # noqa: E402
 from dpdriver.tools import fast_tensorflow_import  # noqa: E402
 from dpdriver.train import train_model, train_production, with_decisions  # noqa: E402
@@ -161,7 +161,7 @@ def cost_curve(config, run_dir: Path, work: Path, sets: dict, results: dict) -> 
     training = with_decisions(config.training, read_decisions(run_dir))
     summary = json.loads((run_dir / "production" / "production.json").read_text())
     last = summary["round"]
-    parent = run_dir / "rounds" / f"round.{last:03d}" / "models" / summary["member"]["model"]
+    parent = RunDir(run_dir).model(last, summary["member"]["index"])
     rows = [
         {
             "steps": summary["steps"],
@@ -176,7 +176,8 @@ def cost_curve(config, run_dir: Path, work: Path, sets: dict, results: dict) -> 
             train_production(
                 training.model_copy(update={"production_steps": steps}),
                 config.element,
-                [parent],
+                parent,
+                summary["member"],
                 system_dirs(run_dir / "data"),
                 run_dir / "test_data",
                 out,

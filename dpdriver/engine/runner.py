@@ -287,7 +287,7 @@ class Runner:
         if target.exists():
             set_aside(target, "previous")
         models = self.dirs.models(last)
-        wf = build.production_workflow(self.config, models, self.data_dir, self.test_data, self.decisions, last)
+        wf = build.production_workflow(self.config, models, self.data_dir, self.test_data, self.decisions, history)
         key = build.stage_key("production", round_tag(last))
         wf_dir = self._submit(wf, "export  ", [StepGroup("production", key, 1, _describe_production)])
         out = _artifact(wf_dir, key, "production", "production/out")

@@ -108,3 +108,15 @@ def test_errors(model: Path, test_data: Path | None, element: str, reference: st
         **summarize(frames),
         "families": {name: summarize([f for f in frames if f["family"] == name]) for name in families},
     }
+
+
+MEMBER_KEYS = ("frames", "energy_rmse_meV_atom", "force_rmse_eV_A")
+
+
+def ensemble_test_errors(models: list[Path], test_data: Path | None, element: str, reference: str) -> dict:
+    """Model 0's test errors (the round's yardstick) and, under "members", every member's overall errors: the
+    production model continues the best member, chosen from the round's record without loading a model again."""
+    errors = test_errors(models[0], test_data, element, reference)
+    rows = [errors, *(test_errors(m, test_data, element, reference) for m in models[1:])]
+    errors["members"] = [{"index": i, **{k: row.get(k) for k in MEMBER_KEYS}} for i, row in enumerate(rows)]
+    return errors

@@ -182,10 +182,14 @@ class Builder:
         )
         return [train, [explore, validate], select, label]
 
-    def production_step(self, models, data, test_data, decisions, key: str) -> Step:
+    def production_step(self, models, data, test_data, decisions, history, key: str) -> Step:
         optional = {"test_data": test_data} if test_data is not None else {}
         return self.step(
-            "production", ops.Production, key, {"decisions": decisions}, {"models": models, "data": data, **optional}
+            "production",
+            ops.Production,
+            key,
+            {"decisions": decisions, "history": history},
+            {"models": models, "data": data, **optional},
         )
 
     def export_step(
@@ -250,10 +254,15 @@ def round_workflow(
 
 
 def production_workflow(
-    config: RunConfig, models_dir: Path, data_dir: Path, test_data_dir: Path | None, decisions: dict, last_round: int
+    config: RunConfig,
+    models_dir: Path,
+    data_dir: Path,
+    test_data_dir: Path | None,
+    decisions: dict,
+    history: list[dict],
 ) -> Workflow:
     # keyed by the last round, as the export: a killed production training reruns in its folder and resumes
-    key = stage_key("production", round_tag(last_round))
+    key = stage_key("production", round_tag(history[-1]["round"]))
     return _workflow(
         key,
         [
@@ -262,6 +271,7 @@ def production_workflow(
                 upload_artifact(str(data_dir)),
                 _uploaded(test_data_dir),
                 decisions,
+                history,
                 key,
             )
         ],
@@ -401,7 +411,12 @@ def loop_workflow(config: RunConfig, on_argo: bool = True, name: str | None = No
     production = None
     if config.training.production:
         production_step = builder.production_step(
-            first.outputs.artifacts["models"], first.outputs.artifacts["data"], test_labels, decided, "production"
+            first.outputs.artifacts["models"],
+            first.outputs.artifacts["data"],
+            test_labels,
+            decided,
+            first.outputs.parameters["history"],
+            "production",
         )
         steps.append(production_step)
         production = production_step.outputs.artifacts["production"]

@@ -29,8 +29,8 @@ from ...rundir import RunDir, round_dataset, round_tag
 from ...seeds import derive_seed
 from ...structures import batch_slice, label_batches, read_structures, write_structures
 from ...tools import timed
-from ...train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, train_production, with_decisions
-from ...validate import test_errors
+from ...train import PRODUCTION_SUMMARY, TRAIN_STATS, choose_member, decide_model, train_production, with_decisions
+from ...validate import ensemble_test_errors
 from ...validate.check import validate_model
 
 STRUCTURES_FILE = "structures.extxyz"
@@ -54,10 +54,6 @@ def _production_dir(path) -> Path | None:
         return None
     found = [p.parent for p in Path(path).rglob(PRODUCTION_SUMMARY)]
     return found[0] if found else None
-
-
-def _first_model(paths) -> Path:
-    return _ensemble(paths)[0]
 
 
 class StageOP(OP):
@@ -117,7 +113,8 @@ class HeldOut(StageOP):
 
 
 class Validate(StageOP):
-    """Errors of the round's first model (the one exported) on the held-out test set."""
+    """Every member's errors on the held-out test set (model 0 in detail, the yardstick of the round; the best member
+    is the production model's parent)."""
 
     inputs = {"config": dict, "models": Artifact(List[Path]), "test_data": Artifact(Path, optional=True)}
     outputs = {"errors": dict}
@@ -125,11 +122,11 @@ class Validate(StageOP):
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
-        model = _first_model(op_in["models"])
+        models = _ensemble(op_in["models"])
         with timed("validate"):
-            errors = test_errors(model, op_in["test_data"], config.element, make_labeler(config.labeler).name)
+            errors = ensemble_test_errors(models, op_in["test_data"], config.element, make_labeler(config.labeler).name)
             if config.convergence.require_properties:  # the loop's gate: properties against the labeler every round
-                result = validate_model(model, config, "labeler", errors)
+                result = validate_model(models[0], config, "labeler", errors)
                 errors["properties"] = {
                     "passed": result["passed"],
                     "checked": result["checked"],
@@ -174,6 +171,7 @@ class Production(StageOP):
     inputs = {
         "config": dict,
         "decisions": dict,
+        "history": list,
         "models": Artifact(List[Path]),
         "data": Artifact(Path),
         "test_data": Artifact(Path, optional=True),
@@ -184,10 +182,12 @@ class Production(StageOP):
     def execute(self, op_in: OPIO) -> OPIO:
         config = _config(op_in)
         training = with_decisions(config.training, op_in["decisions"])
+        member = choose_member(op_in["history"][-1].get("validation"))
         out = train_production(
             training,
             config.element,
-            _ensemble(op_in["models"]),
+            _ensemble(op_in["models"])[member["index"]],
+            member,
             system_dirs(op_in["data"]),
             op_in["test_data"],
             Path("production"),
