@@ -89,6 +89,12 @@ def test_rendered_manifest_is_a_valid_argo_workflow_with_the_step_settings(cli, 
     calls = [s for group in rounds["steps"] for s in group]
     assert any(s["template"] == "rounds" and "stop" in s.get("when", "") for s in calls)
     assert "stop_reason" in {p["name"] for p in rounds["outputs"]["parameters"]}
+    # stage steps get the config's sections they read; the steps that plan or judge across stages get all of it
+    given = {t["name"].split("-")[0]: {p["name"] for p in t["inputs"].get("parameters", [])} for t in pods}
+    assert {"training", "element", "seed"} <= given["train"] and "config" not in given["train"]
+    assert given["explore"] >= {"element", "initial_data", "plan"} and "training" not in given["explore"]
+    assert {"element", "labeler"} <= given["label"] and not given["label"] & {"config", "training", "exploration"}
+    assert "config" in given["advance"] and "config" in given["export"]
 
 
 def test_no_credential_in_the_workflow_that_is_submitted(monkeypatch):

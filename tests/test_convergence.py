@@ -147,3 +147,26 @@ def test_the_production_parent_is_the_member_of_lowest_held_out_error():
     chosen = choose_member(validation)
     assert chosen["index"] == 1 and len(chosen["members"]) == 3
     assert choose_member(None)["index"] == 0 and choose_member({"frames": 0, "members": []})["score"] is None
+
+
+def test_a_member_whose_training_failed_restarts_from_scratch_and_the_plan_says_so():
+    """One seed stuck at 4x its peers' held-out force error must not pass that on to its warm starts."""
+    from dpdriver.loop import run_shape
+
+    config = config_with()
+    history = rounds((0.03, 30))
+    forces = [0.024, 0.117, 0.030, 0.026]
+    history[-1]["training"] = {"shape": run_shape(config, None)}
+    history[-1]["validation"] = {
+        "members": [
+            {"index": i, "frames": 40, "energy_rmse_meV_atom": 9.0, "force_rmse_eV_A": f} for i, f in enumerate(forces)
+        ]
+    }
+    plan = plan_round(config, history, None)
+    assert plan.warm_start and plan.restart_members == (1,)
+    assert RoundPlan.from_plain(json.loads(json.dumps(plan.to_plain()))).restart_members == (1,)
+    history[-1]["validation"]["members"][1]["force_rmse_eV_A"] = 0.04  # within twice the median: all continue
+    assert plan_round(config, history, None).restart_members == ()
+    off = config.model_copy(update={"training": config.training.model_copy(update={"restart_outlier_factor": None})})
+    history[-1]["validation"]["members"][1]["force_rmse_eV_A"] = 0.117
+    assert plan_round(off, history, None).restart_members == ()

@@ -3,6 +3,7 @@ tiny sizes (a killed production training's resumption: tests/test_run_e2e.py, th
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from dpdriver.config import RunConfig, TrainingConfig
 from dpdriver.errors import UserError
-from dpdriver.loop import warm_start_possible
+from dpdriver.loop import plan_round, train_member, warm_start_possible
 from dpdriver.train import model_shape, plan_schedule
 from dpdriver.train.lcurve import best_step, read_lcurve
 from dpdriver.train.neighbors import decide_sel
@@ -183,6 +184,12 @@ def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_da
     assert warm_start["rmse_e_val"][0] < 0.2 * cold_start["rmse_e_val"][0]
     assert _lone_atom_energy(child) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
     assert _lone_atom_energy(scratch) == pytest.approx(FREE_ATOM_EV, abs=1e-6)
+    # a member the round's plan restarts (its last training failed) does not continue its parent
+    plan = replace(plan_round(RunConfig(), [], None), index=1, warm_start=True, restart_members=(1,))
+    short = training.model_copy(update={"steps": 20})
+    train_member(short, "Cu", 7, plan, 1, [root / "data"], root / "restarted", [parent, parent])
+    assert json.loads((root / "restarted" / "train_stats.json").read_text())["kind"] == "scratch"
+    assert "initialize training from the frozen model" not in (root / "restarted" / "train.log").read_text()
 
 
 SMALL_SEL = """\

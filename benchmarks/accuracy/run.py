@@ -12,6 +12,7 @@
    data with the same seeds; training CPU time and held-out errors side by side.
 4. The cost of accuracy: the production model trained for other budgets from the same parent; error
    against training CPU time.
+Also the machine's speed at the time of the run (a fixed 1,000-step training), since it varies between days.
 Every part is kept in results.json as it lands (a rerun continues); results.md is written from it.
 """
 
@@ -195,6 +196,20 @@ def cost_curve(config, run_dir: Path, work: Path, sets: dict, results: dict) -> 
     return sorted(rows, key=lambda r: r["steps"])
 
 
+PROBE_STEPS = 1000
+
+
+def machine_speed(config, run_dir: Path, work: Path) -> dict:
+    """One from-scratch member, 1,000 steps on the run's initial data, alone on the machine: the machine's speed at
+    the time of the run (it varied by up to half between days here), so that runs on other days can be compared."""
+    training = with_decisions(config.training, read_decisions(run_dir)).model_copy(update={"steps": PROBE_STEPS})
+    out = work / "machine"
+    shutil.rmtree(out, ignore_errors=True)
+    train_model(training, [config.element], system_dirs(run_dir / "data" / "init"), out, seed=1, threads=1)
+    stats = json.loads((out / "train_stats.json").read_text())
+    return {"steps": PROBE_STEPS, "cpu_s": stats["cpu_s"], "wall_s": stats["wall_s"]}
+
+
 def report(results: dict) -> str:
     lines = [
         "# Accuracy benchmark: the Cu example against EMT",
@@ -207,6 +222,12 @@ def report(results: dict) -> str:
         lines += [
             f"- Wall time of `dpdriver run examples/cu-emt/config.yaml`: {ex['wall_s'] / 60:.1f} min "
             f"(target < {TARGETS['wall_min']:.0f})."
+        ]
+    probe = results.get("machine")
+    if probe:
+        lines += [
+            f"- Machine speed at the time (one member, {probe['steps']} steps from scratch on the initial data, "
+            f"alone, start-up included): {probe['cpu_s']:.0f} CPU-s."
         ]
     oh = results.get("overhead")
     if oh:
@@ -284,6 +305,7 @@ def report(results: dict) -> str:
 # the keys of results.json each part writes; --redo drops them (and, for the example, its run) first
 PART_RESULTS = {
     "example": ("example", "overhead"),
+    "machine": ("machine",),
     "unseen": ("unseen", "validation"),
     "warm_vs_scratch": ("warm_vs_scratch",),
     "cost_curve": ("cost_curve",),
@@ -319,6 +341,9 @@ def main() -> None:
         example = run_example(Path(args.config), run_dir, timing_log)
         results["overhead"] = overhead(timing_log, example.pop("start"), example.pop("end"))
         results["example"] = example
+        save(results, path)
+    if "machine" in args.parts and "machine" not in results:
+        results["machine"] = machine_speed(config, run_dir, work)
         save(results, path)
     if "unseen" in args.parts and "unseen" not in results:
         model = run_dir / "export" / "compressed_model.pb"

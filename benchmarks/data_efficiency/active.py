@@ -51,6 +51,6 @@ def active_learning(config: RunConfig, budgets: tuple[int, ...], seed: int, work
     graph = dirs.round_dir(final.index) / "final" / "graph.pb"
     if not graph.exists():  # a restarted study keeps what it trained
         data = [d for d in sorted(dirs.data.iterdir()) if d.is_dir()]
-        train_member(config, None, final, 0, data, graph.parent, parents=[])
+        train_member(config.training, config.element, config.seed, final, 0, data, graph.parent, parents=[])
     points.append({"labels": count_frames(dirs.data), "model": str(graph), "round": final.index, "selection": None})
     return points

@@ -27,6 +27,9 @@ class TrainingConfig(Strict):
     max_steps: int = Field(20000, ge=1)
     warm_start: bool = True  # member i of round N+1 continues member i of round N (init-frz-model)
     # measured (README: Warm starts): 0.25 at 5e-4 stayed 25 % above scratch's force error; 0.5 at 2e-4 came within 10 %
+    # a member whose held-out force error in the last round is this many times the ensemble's median trains again from
+    # scratch instead of inheriting a failed training (seen: one seed stuck at 4x its peers' error for three rounds)
+    restart_outlier_factor: Optional[float] = Field(2.0, gt=1)
     warm_start_fraction: float = Field(0.4, gt=0, le=1)  # its steps, as a share of the from-scratch schedule
     warm_start_lr: LearningRate = 2e-4
     warm_start_pref_e: float = Field(0.2, ge=0)

@@ -65,21 +65,26 @@ def choose_repeats(cell: Atoms, target_atoms: int, max_repeat: int = 12) -> tupl
 def reference_unit_cell(config, hexagonal: bool = False) -> Atoms:
     """The run's unit cell at its lattice constant(s); `hexagonal` gives the 2-atom hcp cell whose Miller
     indices users know, instead of the orthorhombic one."""
-    init = config.initial_data
-    a = init.lattice_constant_A or reference_lattice_constant_A(config.element, init.lattice)
-    c_over_a = init.c_over_a or reference_c_over_a(config.element)
-    return (miller_cell if hexagonal else unit_cell)(config.element, init.lattice, a, c_over_a)
+    return crystal_unit_cell(config.element, config.initial_data, hexagonal)
+
+
+def crystal_unit_cell(element: str, init, hexagonal: bool = False) -> Atoms:
+    """reference_unit_cell from the two settings it reads (the initial data's lattice, constants and size)."""
+    a = init.lattice_constant_A or reference_lattice_constant_A(element, init.lattice)
+    c_over_a = init.c_over_a or reference_c_over_a(element)
+    return (miller_cell if hexagonal else unit_cell)(element, init.lattice, a, c_over_a)
 
 
 def ideal_crystal(config) -> Atoms:
     """The ideal supercell of the run's element, the start of every generator without a base."""
-    init = config.initial_data
-    cell = reference_unit_cell(config)
-    if init.target_atoms is not None:
-        repeats = choose_repeats(cell, init.target_atoms)
-    else:
-        repeats = init.supercell or DEFAULT_SUPERCELL
-    return cell.repeat(tuple(repeats))
+    return crystal_supercell(config.element, config.initial_data)
+
+
+def crystal_supercell(element: str, init) -> Atoms:
+    """ideal_crystal from the two settings it reads: a stage that gets only these needs no whole config."""
+    cell = crystal_unit_cell(element, init)
+    repeats = choose_repeats(cell, init.target_atoms) if init.target_atoms is not None else init.supercell
+    return cell.repeat(tuple(repeats or DEFAULT_SUPERCELL))
 
 
 def volume_per_atom_A3(atoms: Atoms) -> float:

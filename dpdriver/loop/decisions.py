@@ -4,6 +4,8 @@ workflow's `advance` step call the same functions."""
 
 from __future__ import annotations
 
+import statistics
+
 from ..config import RunConfig
 from ..rundir import RunDir, round_dataset
 
@@ -110,6 +112,16 @@ def warm_start_possible(config: RunConfig, history: list[dict], shape: dict) -> 
     if not (config.training.warm_start and history):
         return False
     return ((history[-1].get("training") or {}).get("shape")) == shape
+
+
+def members_to_restart(validation: dict | None, factor: float | None) -> tuple[int, ...]:
+    """Members whose held-out force error is `factor` times the ensemble's median or more: a training that failed
+    (stuck or diverged) would pass its error on to every warm start after it and steer the selection by its noise."""
+    rows = [m for m in (validation or {}).get("members") or [] if m.get("frames")]
+    if factor is None or len(rows) < 2:
+        return ()
+    median = statistics.median(m["force_rmse_eV_A"] for m in rows)
+    return tuple(m["index"] for m in rows if m["force_rmse_eV_A"] >= factor * median)
 
 
 def _nothing_to_label(last: dict, config: RunConfig) -> str:

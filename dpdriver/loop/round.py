@@ -13,17 +13,24 @@ from pathlib import Path
 
 from ase import Atoms
 
-from ..config import ExplorationStage, RunConfig, SelectionConfig
+from ..config import ExplorationStage, InitialDataConfig, RunConfig, SelectionConfig, TrainingConfig
 from ..data import count_frames, read_frames, system_dirs
 from ..explore import MDTask, draw_start, plan_tasks, run_md_task, start_pools
 from ..files import discard, install, write_atomically
-from ..generate import ideal_crystal
+from ..generate import crystal_supercell
 from ..label import label_to_data, make_labeler
 from ..rundir import RunDir, round_dataset
 from ..seeds import derive_seed
 from ..select import select_candidates
 from ..train import TRAIN_STATS, model_shape, train_model, with_decisions
-from .decisions import round_config, round_record, stage_for_round, training_summary, warm_start_possible
+from .decisions import (
+    members_to_restart,
+    round_config,
+    round_record,
+    stage_for_round,
+    training_summary,
+    warm_start_possible,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class RoundPlan:
     selection: SelectionConfig
     select_seed: int
     warm_start: bool
+    restart_members: tuple[int, ...] = ()  # members that train from scratch although the round warm-starts
 
     def to_plain(self) -> dict:
         """JSON for a dflow parameter: every step of the round reads the same plan."""
@@ -56,6 +64,7 @@ class RoundPlan:
             selection=SelectionConfig.model_validate(plain["selection"]),
             select_seed=plain["select_seed"],
             warm_start=plain["warm_start"],
+            restart_members=tuple(plain.get("restart_members", ())),
         )
 
 
@@ -68,44 +77,53 @@ def plan_round(config: RunConfig, history: list[dict], decisions: dict | None) -
     """The next round's plan; round 0 has no parent, so it needs no decision."""
     r = len(history)
     stage = stage_for_round(config, history)
+    warm = warm_start_possible(config, history, run_shape(config, decisions))
+    last_validation = history[-1].get("validation") if history else None
     return RoundPlan(
         index=r,
         stage=stage,
         tasks=tuple(plan_tasks(config.exploration, stage, r, config.seed)),
         selection=round_config(config, history).selection,
         select_seed=derive_seed(config.seed, "select", r),
-        warm_start=warm_start_possible(config, history, run_shape(config, decisions)),
+        warm_start=warm,
+        restart_members=members_to_restart(last_validation, config.training.restart_outlier_factor) if warm else (),
     )
 
 
 def train_member(
-    config: RunConfig,
-    decisions: dict,
+    training: TrainingConfig,
+    element: str,
+    run_seed: int,
     plan: RoundPlan,
     member: int,
     data_dirs: list[Path],
     workdir: Path,
     parents: list[Path],
 ) -> Path:
-    """Member i of the ensemble on every dataset so far: from member i of the last round where the plan says so
-    (and there is one), else from scratch."""
-    training = with_decisions(config.training, decisions)
-    parent = parents[member] if plan.warm_start and member < len(parents) else None
-    seed = derive_seed(config.seed, "train", plan.index, member)
+    """Member i of the ensemble (training: the run's decisions applied) on every dataset so far: from member i of
+    the last round where the plan says so (and there is one), else from scratch."""
+    warm = plan.warm_start and member < len(parents) and member not in plan.restart_members
+    parent = parents[member] if warm else None
+    seed = derive_seed(run_seed, "train", plan.index, member)
     systems = [s for d in data_dirs for s in system_dirs(d)]
-    return train_model(
-        training, [config.element], systems, workdir, seed, kind="warm" if parent else "scratch", parent=parent
-    )
+    return train_model(training, [element], systems, workdir, seed, kind="warm" if parent else "scratch", parent=parent)
 
 
 def explore_task(
-    config: RunConfig, plan: RoundPlan, task_index: int, models: list[Path], data_dir: Path | None, workdir: Path
+    element: str,
+    initial_data: InitialDataConfig,
+    plan: RoundPlan,
+    task_index: int,
+    models: list[Path],
+    data_dir: Path | None,
+    workdir: Path,
 ) -> Path:
-    """One MD task of the plan, from a start drawn from the stage's sources, with the ensemble's deviation."""
+    """One MD task of the plan, from a start drawn from the stage's sources (the ideal crystal is the initial
+    data's supercell), with the ensemble's deviation."""
     task = plan.tasks[task_index]
-    ideal = ideal_crystal(config)
+    ideal = crystal_supercell(element, initial_data)
     start, origin = draw_start(task, start_pools(plan.stage.starts_from, ideal, data_dir), ideal)
-    run_md_task(task, start, sorted(models), config.element, workdir, origin)
+    run_md_task(task, start, sorted(models), element, workdir, origin)
     return workdir
 
 
@@ -126,6 +144,8 @@ def record_round(
 ) -> dict:
     """The round's record (rounds/round.NNN/round.json): what the next plan and the stop decision read."""
     training = training_summary(shape, member_stats) if member_stats else None
+    if training is not None:
+        training["restarted_members"] = list(plan.restart_members)
     return round_record(
         plan.index, plan.stage, frames_trained_on, label_report, selection_summary, elapsed_s, validation, training
     )
@@ -144,8 +164,10 @@ def run_round(config: RunConfig, decisions: dict | None, history: list[dict], ru
     work = dirs.round_dir(plan.index) / "work"
     parents = [dirs.model(plan.index - 1, i) for i in range(config.training.models)] if plan.index else []
 
+    training = with_decisions(config.training, decisions)
+
     def member(i: int) -> Path:
-        return train_member(config, decisions, plan, i, data_dirs, work / f"train.{i:03d}", parents)
+        return train_member(training, config.element, config.seed, plan, i, data_dirs, work / f"train.{i:03d}", parents)
 
     with ThreadPoolExecutor(config.training.parallel) as pool:
         graphs = list(pool.map(member, range(config.training.models)))
@@ -156,7 +178,9 @@ def run_round(config: RunConfig, decisions: dict | None, history: list[dict], ru
     with ThreadPoolExecutor(config.training.parallel) as pool:
         task_dirs = list(
             pool.map(
-                lambda i: explore_task(config, plan, i, models, dirs.data, work / plan.tasks[i].name),
+                lambda i: explore_task(
+                    config.element, config.initial_data, plan, i, models, dirs.data, work / plan.tasks[i].name
+                ),
                 range(len(plan.tasks)),
             )
         )

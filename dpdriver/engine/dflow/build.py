@@ -79,6 +79,11 @@ class Builder:
     def __init__(self, config: RunConfig, on_argo: bool = False):
         self.config, self.on_argo, self.plain = config, on_argo, config.to_plain()
 
+    def config_inputs(self, op) -> dict:
+        """What of the config a step is given: the sections its OP names as inputs, or all of it as `config`."""
+        sections = {**self.plain, "config": self.plain}
+        return {name: sections[name] for name in op.inputs if name in sections}
+
     def step(
         self,
         stage: str,
@@ -95,7 +100,7 @@ class Builder:
         return Step(
             name or stage,
             template(op, self.config, stage, slices, self.on_argo),
-            parameters={"config": self.plain, **parameters},
+            parameters={**self.config_inputs(op), **parameters},
             artifacts=artifacts or {},
             key=key,
             executor=executor(self.config, stage),

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import List
 
 from dflow.python import OP, OPIO, Artifact, OPIOSign
+from pydantic import TypeAdapter
 
-from ...config import RunConfig
+from ...config import InitialDataConfig, LabelerConfig, RunConfig, TrainingConfig
 from ...data import count_frames, read_frames, system_dirs
 from ...export import export_potential
 from ...generate import held_out_structures
@@ -37,8 +38,18 @@ STRUCTURES_FILE = "structures.extxyz"
 LABEL_REPORT_FILE = "label_report.json"
 
 
+SECTIONS = {"training": TrainingConfig, "labeler": LabelerConfig, "initial_data": InitialDataConfig}
+
+
 def _config(op_in: OPIO) -> RunConfig:
+    """The whole config, for the steps that plan or judge across stages (init, validate, advance, export)."""
     return RunConfig.model_validate(op_in["config"])
+
+
+def _section(op_in: OPIO, name: str):
+    """One section of the config, checked by its own schema: a stage step is given only the sections it reads
+    (Builder.step fills an OP's inputs named after them)."""
+    return TypeAdapter(SECTIONS[name]).validate_python(op_in[name])
 
 
 def _ensemble(paths) -> list[Path]:
@@ -139,7 +150,9 @@ class Train(StageOP):
     """Train and freeze one member of the ensemble on every dataset so far (loop.train_member)."""
 
     inputs = {
-        "config": dict,
+        "training": dict,
+        "element": str,
+        "seed": int,
         "decisions": dict,
         "plan": dict,
         "model_index": int,
@@ -153,8 +166,9 @@ class Train(StageOP):
         i = op_in["model_index"]
         workdir = Path(f"train.{i:03d}")
         graph = train_member(
-            _config(op_in),
-            op_in["decisions"],
+            with_decisions(_section(op_in, "training"), op_in["decisions"]),
+            op_in["element"],
+            op_in["seed"],
             RoundPlan.from_plain(op_in["plan"]),
             i,
             [Path(op_in["data"])],
@@ -169,7 +183,9 @@ class Production(StageOP):
     held-out set as validation, the checkpoint of lowest validation error frozen. Rerun after a kill, it resumes."""
 
     inputs = {
-        "config": dict,
+        "training": dict,
+        "element": str,
+        "seed": int,
         "decisions": dict,
         "history": list,
         "models": Artifact(List[Path]),
@@ -180,18 +196,17 @@ class Production(StageOP):
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = _config(op_in)
-        training = with_decisions(config.training, op_in["decisions"])
+        training = with_decisions(_section(op_in, "training"), op_in["decisions"])
         member = choose_member(op_in["history"][-1].get("validation"))
         out = train_production(
             training,
-            config.element,
+            op_in["element"],
             _ensemble(op_in["models"])[member["index"]],
             member,
             system_dirs(op_in["data"]),
             op_in["test_data"],
             Path("production"),
-            derive_seed(config.seed, "production"),
+            derive_seed(op_in["seed"], "production"),
         )
         return OPIO({"production": out, "summary": json.loads((out / PRODUCTION_SUMMARY).read_text())})
 
@@ -200,7 +215,8 @@ class Explore(StageOP):
     """One LAMMPS MD task of the round's plan, with model deviation from the whole ensemble."""
 
     inputs = {
-        "config": dict,
+        "element": str,
+        "initial_data": dict,
         "plan": dict,
         "task_index": int,
         "models": Artifact(List[Path]),
@@ -212,26 +228,33 @@ class Explore(StageOP):
     def execute(self, op_in: OPIO) -> OPIO:
         plan = RoundPlan.from_plain(op_in["plan"])
         task_dir = Path(plan.tasks[op_in["task_index"]].name)
-        explore_task(_config(op_in), plan, op_in["task_index"], op_in["models"], Path(op_in["data"]), task_dir)
+        explore_task(
+            op_in["element"],
+            _section(op_in, "initial_data"),
+            plan,
+            op_in["task_index"],
+            op_in["models"],
+            Path(op_in["data"]),
+            task_dir,
+        )
         return OPIO({"task_dir": task_dir})
 
 
 class Select(StageOP):
     """Classify all explored frames and choose the candidates to label, by the round's plan."""
 
-    inputs = {"config": dict, "plan": dict, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
+    inputs = {"element": str, "labeler": dict, "plan": dict, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
     outputs = {"summary": dict, "candidates": Artifact(Path), "label_batches": List[int]}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = _config(op_in)
         plan = RoundPlan.from_plain(op_in["plan"])
-        summary, candidates = select_round(config.element, plan, op_in["task_dirs"], read_frames(op_in["data"]))
+        summary, candidates = select_round(op_in["element"], plan, op_in["task_dirs"], read_frames(op_in["data"]))
         return OPIO(
             {
                 "summary": summary,
                 "candidates": write_structures(candidates, Path(STRUCTURES_FILE)),
-                "label_batches": label_batches(len(candidates), config.labeler.structures_per_task),
+                "label_batches": label_batches(len(candidates), _section(op_in, "labeler").structures_per_task),
             }
         )
 
@@ -239,23 +262,23 @@ class Select(StageOP):
 class Label(StageOP):
     """Label one task's share of the structures; failures go to quarantine with their reasons."""
 
-    inputs = {"config": dict, "dataset": str, "batch": int, "structures": Artifact(Path)}
+    inputs = {"element": str, "labeler": dict, "dataset": str, "batch": int, "structures": Artifact(Path)}
     outputs = {"data": Artifact(Path), "quarantine": Artifact(Path), "report": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = _config(op_in)
-        per_task, batch = config.labeler.structures_per_task, op_in["batch"]
+        labeler = _section(op_in, "labeler")
+        per_task, batch = labeler.structures_per_task, op_in["batch"]
         share = batch_slice(batch, per_task)
         structures = read_structures(op_in["structures"])[share]
         out = Path(op_in["dataset"]) / f"batch.{batch:04d}"
         quarantined = RunDir(".").quarantine(op_in["dataset"]) / f"batch.{batch:04d}"  # the run's layout, relative
         quarantined.mkdir(parents=True, exist_ok=True)
         report = label_to_data(
-            make_labeler(config.labeler),
+            make_labeler(labeler),
             structures,
             out,
-            [config.element],
+            [op_in["element"]],
             Path("label-tasks"),
             first_index=share.start,
             quarantine_dir=quarantined,
@@ -268,18 +291,25 @@ class Gather(StageOP):
     """The first round's training data (the initial set and the data given in the config), and what the run
     decides from it once: sel and the free-atom energy."""
 
-    inputs = {"config": dict, "init": Artifact(List[Path], optional=True), "given": Artifact(List[Path], optional=True)}
+    inputs = {
+        "training": dict,
+        "element": str,
+        "labeler": dict,
+        "init": Artifact(List[Path], optional=True),
+        "given": Artifact(List[Path], optional=True),
+    }
     outputs = {"data": Artifact(Path), "decisions": dict}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
-        config = _config(op_in)
         out = Path("data")
         for batch in op_in["init"] or []:  # the labeling fan-out's folders init/batch.*
             shutil.copytree(batch, out / "init" / Path(batch).name)
         for i, given in enumerate(op_in["given"] or []):
             shutil.copytree(given, out / f"given.{i:03d}")
-        decisions = decide_model(config.training, config.element, out, make_labeler(config.labeler), Path("decide"))
+        decisions = decide_model(
+            _section(op_in, "training"), op_in["element"], out, make_labeler(_section(op_in, "labeler")), Path("decide")
+        )
         return OPIO({"data": out, "decisions": decisions})
 
 
