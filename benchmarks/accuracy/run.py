@@ -201,7 +201,8 @@ PROBE_STEPS = 1000
 
 def machine_speed(config, run_dir: Path, work: Path) -> dict:
     """One from-scratch member, 1,000 steps on the run's initial data, alone on the machine: the machine's speed at
-    the time of the run (it varied by up to half between days here), so that runs on other days can be compared."""
+    the time of the run, so that runs on other days can be compared (round 0's members once took 1.56x the CPU-s of
+    an earlier run for the same steps)."""
     training = with_decisions(config.training, read_decisions(run_dir)).model_copy(update={"steps": PROBE_STEPS})
     out = work / "machine"
     shutil.rmtree(out, ignore_errors=True)

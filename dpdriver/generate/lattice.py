@@ -69,7 +69,7 @@ def reference_unit_cell(config, hexagonal: bool = False) -> Atoms:
 
 
 def crystal_unit_cell(element: str, init, hexagonal: bool = False) -> Atoms:
-    """reference_unit_cell from the two settings it reads (the initial data's lattice, constants and size)."""
+    """reference_unit_cell from the two settings it reads (the element; the initial data's lattice and constants)."""
     a = init.lattice_constant_A or reference_lattice_constant_A(element, init.lattice)
     c_over_a = init.c_over_a or reference_c_over_a(element)
     return (miller_cell if hexagonal else unit_cell)(element, init.lattice, a, c_over_a)
