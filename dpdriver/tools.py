@@ -104,7 +104,8 @@ def run_tool(
     cwd = Path(cwd)
     log_path = cwd / log_name
     regex = re.compile(progress_pattern) if progress_pattern else None
-    with open(log_path, "w") as log, timed(name.split()[0]):
+    # line-buffered: a user who follows the log (tail -f train.log) sees each line when the tool writes it
+    with open(log_path, "w", buffering=1) as log, timed(name.split()[0]):
         argv, env = tool_process(args, threads)
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None

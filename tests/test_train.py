@@ -3,6 +3,8 @@ tiny sizes (a killed production training's resumption: tests/test_run_e2e.py, th
 
 import json
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -190,6 +192,35 @@ def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_da
     train_member(short, "Cu", 7, plan, 1, [root / "data"], root / "restarted", [parent, parent])
     assert json.loads((root / "restarted" / "train_stats.json").read_text())["kind"] == "scratch"
     assert "initialize training from the frozen model" not in (root / "restarted" / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_training_progress_and_log_keep_up_while_it_trains(emt_data):
+    """The progress file (the run's progress line reads it) and train.log (a user follows it) keep up with DeePMD-kit's
+    own learning curve while the model trains, not 8 kB (some 25 display intervals) at a time."""
+    from dpdriver.train import train_model
+    from dpdriver.train.dp import PROGRESS_FILE, display_every
+
+    root, data, _ = emt_data
+    workdir = root / "progress"
+    steps = 4000
+    lags = []
+    with ThreadPoolExecutor(1) as pool:
+        training = pool.submit(train_model, _training(steps=steps), ["Cu"], data, workdir, 5)
+        while not training.done():
+            rows = [r for r in _text(workdir / "lcurve.out").splitlines() if r.strip() and not r.startswith("#")]
+            progress = _text(workdir / PROGRESS_FILE).split()
+            logged = re.findall(r"Batch\s+(\d+):", _text(workdir / "train.log"))
+            if rows and progress and int(rows[-1].split()[0]) < steps:
+                learned = int(rows[-1].split()[0])
+                lags.append(learned - min(int(progress[0]), int(logged[-1]) if logged else 0))
+            time.sleep(0.02)
+        training.result()
+    assert lags and max(lags) <= 3 * display_every(steps), f"behind the learning curve by up to {max(lags)} steps"
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 SMALL_SEL = """\

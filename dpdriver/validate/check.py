@@ -10,6 +10,7 @@ import numpy as np
 
 from ..cells import cell
 from ..errors import UserError
+from ..generate.lattice import reference_c_over_a, reference_lattice_constant_A
 from ..label import EMTLabeler, make_labeler
 from .compute import TaskEvaluator
 from .properties import properties
@@ -182,20 +183,20 @@ def model_calculator(model: Path, element: str):
     return DP(model=str(model))
 
 
+def reference_labeler(config, reference: str):
+    """The labeler a model is judged against: 'labeler' the config's, 'emt' ASE's EMT, 'none' none."""
+    return {"labeler": lambda: make_labeler(config.labeler), "emt": EMTLabeler, "none": lambda: None}[reference]()
+
+
 def reference_calculator(
+    labeler,
     config,
-    reference: str,
     reference_tasks: Path | None = None,
     a_guess_A: float | None = None,
     c_over_a: float | None = None,
 ):
-    """'labeler': the config's labeler, in-process (EMT or an ASE calculator) or, for VASP, as label tasks under
-    reference_tasks (the user's command in each; finished tasks are read back); 'emt': ASE's EMT."""
-    if reference == "emt":
-        from ase.calculators.emt import EMT
-
-        return EMT()
-    labeler = make_labeler(config.labeler)
+    """An in-process labeler's calculator (EMT, an ASE calculator); for VASP, label tasks under reference_tasks
+    (the user's command in each; finished tasks are read back)."""
     if labeler.in_process:
         return labeler.calculator()
     labeler.check(config.element)
@@ -216,30 +217,23 @@ def validate_model(
     reference_tasks: Path | None = None,
 ) -> dict:
     """Properties of the model and of the reference (none: the model's alone), the table and a pass count."""
-    from ..generate.lattice import reference_c_over_a, reference_lattice_constant_A
-
     init = config.initial_data
     a_guess = init.lattice_constant_A or reference_lattice_constant_A(config.element, init.lattice)
     c_over_a = init.c_over_a or reference_c_over_a(config.element)
     model_calc = model_calculator(Path(model), config.element)
-    reference_calc = (
-        None if reference == "none" else reference_calculator(config, reference, reference_tasks, a_guess, c_over_a)
-    )
+    labeler = reference_labeler(config, reference)
+    reference_calc = labeler and reference_calculator(labeler, config, reference_tasks, a_guess, c_over_a)
     values = properties(config.element, init.lattice, a_guess, c_over_a, model_calc)
     ref_values = properties(config.element, init.lattice, a_guess, c_over_a, reference_calc) if reference_calc else None
-    unphysical = {
-        "labeler": make_labeler(config.labeler).unphysical_properties,
-        "emt": EMTLabeler.unphysical_properties,
-    }.get(reference, {})
+    unphysical = labeler.unphysical_properties if labeler else {}
     rows = property_rows(values, ref_values, config.validation.tolerances, unphysical) + test_rows(
         test_errors, config.validation.tolerances
     )
     checked = [r for r in rows if r["pass"] is not None]
-    name = make_labeler(config.labeler).name if reference == "labeler" else reference
     return {
         "element": config.element,
         "lattice": init.lattice,
-        "reference": name if reference_calc else None,
+        "reference": labeler.name if labeler else None,
         "rows": rows,
         "passed": sum(r["pass"] for r in checked),
         "checked": len(checked),
