@@ -69,11 +69,14 @@ def test_stages_run_in_turn_and_later_stages_start_from_earlier_data(finished_ru
     records = [json.loads((run_dir / f"rounds/round.{r:03d}/round.json").read_text()) for r in range(2)]
     assert [r["stage"]["name"] for r in records] == ["cold", "hot"]  # cold: max_rounds 1, then hot
     assert {t["temperature_K"] for t in records[1]["selection"]["tasks"]} == {900.0}
-    starts = [json.loads(p.read_text()) for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/start.json")]
+    starts = [
+        json.loads(p.read_text()) for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/tasks/*/start.json")
+    ]
     assert len(starts) == 2 and all(s["source"] in ("initial", "rounds") for s in starts)
     assert all(s["system"].startswith(("init/", "round.000/")) for s in starts)
     assert all(
-        json.loads(p.read_text())["ok"] for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/status.json")
+        json.loads(p.read_text())["ok"]
+        for p in run_dir.glob("dflow/round-001/explore-r001-*/workdir/tasks/*/status.json")
     )
     assert count_frames(run_dir / "test_data") == 16 and count_frames(run_dir / "data") > 0
     assert not list((run_dir / "data").glob("test*"))  # the held-out set is never trained on
@@ -301,3 +304,54 @@ def test_report_opens_in_headless_chromium_with_every_image(finished_run):
     assert check, "the page's script did not run in the browser"
     assert (int(check.group(1)), int(check.group(2))) == (len(images), 0)
     assert "Uncaught" not in browser.stderr
+
+
+def test_an_explore_step_runs_its_share_of_the_tasks_and_select_finds_them(finished_run, tmp_path, monkeypatch):
+    """Locally an explore step runs tasks k, k + n, ... of the plan (a new Python per worker, not per task); the
+    select step finds every task inside the steps' folders. The finished run's round-1 models, 4 tasks, 2 steps."""
+    from dflow.python import OPIO
+
+    from dpdriver.config import RunConfig
+    from dpdriver.engine.dflow import ops
+    from dpdriver.engine.dflow.build import explore_steps
+    from dpdriver.loop import plan_round
+
+    run_dir, config_path, _ = finished_run
+    config = load_config(config_path).model_dump()
+    config["exploration"] = {"temperatures_K": [300, 600], "ensembles": ["nvt", "npt"], "md_steps": 20}
+    config = RunConfig.model_validate(config)
+    plan = plan_round(config, [], None)
+    assert len(plan.tasks) == 4 and explore_steps(4, 2) == [0, 1] and explore_steps(1, 2) == [0]
+    models = sorted((run_dir / "rounds" / "round.001" / "models").glob("graph.*.pb"))
+    explored = []
+    for k in (0, 1):
+        (tmp_path / f"step{k}").mkdir()
+        monkeypatch.chdir(tmp_path / f"step{k}")  # an OP writes into its step's working folder
+        out = ops.Explore().execute(
+            OPIO(
+                element="Cu",
+                initial_data=config.initial_data.model_dump(),
+                plan=plan.to_plain(),
+                step_index=k,
+                steps=[0, 1],
+                models=models,
+                data=run_dir / "data",
+            )
+        )
+        explored.append(Path(out["tasks"]).resolve())
+    assert [sorted(p.name for p in d.iterdir()) for d in explored] == [
+        sorted(plan.tasks[i].name for i in (0, 2)),
+        sorted(plan.tasks[i].name for i in (1, 3)),
+    ]
+    monkeypatch.chdir(tmp_path)
+    selected = ops.Select().execute(
+        OPIO(
+            element="Cu",
+            labeler=config.labeler.model_dump(),
+            plan=plan.to_plain(),
+            explored=explored,
+            data=run_dir / "data",
+        )
+    )
+    assert len(selected["summary"]["tasks"]) == 4
+    assert selected["summary"]["frames"] == 4 * (20 // config.exploration.deviation_every_steps + 1)

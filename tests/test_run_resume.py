@@ -111,7 +111,7 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
 
     def lammps_running() -> bool:
         """Round 1's LAMMPS has started and a process of the runner is alive to be orphaned."""
-        if not list(run_dir.glob("dflow/round-001/explore-r001-*/workdir/*/lmp.out")):
+        if not list(run_dir.glob("dflow/round-001/explore-r001-*/workdir/tasks/*/lmp.out")):
             return False
         return bool(marked_processes(json.loads(RunDir(run_dir).runner.read_text())["mark"]))
 

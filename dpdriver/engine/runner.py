@@ -77,10 +77,9 @@ def _describe_selection(dirs: list[Path]) -> str:
 
 
 def _describe_exploration(dirs: list[Path]) -> str:
-    crashed = sum(
-        1 for d in dirs for status in (d / "workdir").glob("*/status.json") if not json.loads(status.read_text())["ok"]
-    )
-    return f"{len(dirs)} LAMMPS MD tasks done" + (
+    statuses = [json.loads(p.read_text()) for d in dirs for p in (d / "workdir").rglob("status.json")]
+    crashed = sum(1 for status in statuses if not status["ok"])
+    return f"{len(statuses)} LAMMPS MD tasks done" + (
         f", {crashed} crashed (their frames count as failed)" if crashed else ""
     )
 
@@ -241,10 +240,11 @@ class Runner:
         parents = self.dirs.models(r - 1) if plan.warm_start else None
         wf = build.round_workflow(self.config, plan, self.data_dir, self.test_data, self.decisions, parents)
         n_models, n_tasks, stage = self.config.training.models, len(plan.tasks), plan.stage
+        n_workers = self.config.training.parallel
         key = {s: build.stage_key(s, round_tag(r)) for s in ("train", "explore", "validate", "select", "label")}
         stages = [
             StepGroup("train", key["train"], n_models, lambda d: _describe_training(d[0], n_models)),
-            StepGroup("explore", key["explore"], n_tasks, _describe_exploration),
+            StepGroup("explore", key["explore"], len(build.explore_steps(n_tasks, n_workers)), _describe_exploration),
             StepGroup("validate", key["validate"], 1, _describe_validation),
             StepGroup("select", key["select"], 1, _describe_selection),
             StepGroup(

@@ -141,10 +141,10 @@ class Builder:
                 )
         return pairs
 
-    def round_steps(self, plan, tag: str, data, test_data, explore_tasks, decisions, parents=None) -> list[Step]:
+    def round_steps(self, plan, tag: str, data, test_data, explore_steps, decisions, parents=None) -> list[Step]:
         """train an ensemble (each member from its parent of the last round, if any) -> (explore with LAMMPS,
         validate on the test set) -> select by model deviation -> label, all by the round's plan (loop.RoundPlan,
-        as JSON or the loop's parameter)."""
+        as JSON or the loop's parameter). explore_steps: the explore steps' indices (see explore_steps())."""
         n_models = self.config.training.models
         train = self.step(
             "train",
@@ -160,10 +160,10 @@ class Builder:
             "explore",
             ops.Explore,
             stage_key("explore", tag) + "-{{item}}",
-            {"plan": plan, "task_index": explore_tasks},
+            {"plan": plan, "step_index": explore_steps, "steps": explore_steps},
             {"models": models, "data": data},
-            with_param=explore_tasks,
-            slices=Slices("{{item}}", input_parameter=["task_index"], output_artifact=["task_dir"]),
+            with_param=explore_steps,
+            slices=Slices("{{item}}", input_parameter=["step_index"], output_artifact=["tasks"]),
         )
         validate = self.step(
             "validate",
@@ -177,7 +177,7 @@ class Builder:
             ops.Select,
             stage_key("select", tag),
             {"plan": plan},
-            {"task_dirs": explore.outputs.artifacts["task_dir"], "data": data},
+            {"explored": explore.outputs.artifacts["tasks"], "data": data},
         )
         label = self.label(
             ROUND_PREFIX + tag,  # round_dataset(r), where tag may be the loop's parameter
@@ -235,6 +235,12 @@ def _uploaded(path: Path | None):
     return upload_artifact(str(path)) if path is not None and Path(path).exists() else None
 
 
+def explore_steps(n_tasks: int, workers: int) -> list[int]:
+    """The explore steps of a local round: one per worker, each running its share of the MD tasks (a step is a new
+    Python, 2-3 s before LAMMPS starts); on Argo every task is a step of its own (the loop's explore_tasks)."""
+    return list(range(max(1, min(n_tasks, workers))))
+
+
 def round_workflow(
     config: RunConfig,
     plan: RoundPlan,
@@ -251,7 +257,7 @@ def round_workflow(
             tag,
             upload_artifact(str(data_dir)),
             _uploaded(test_data_dir),
-            list(range(len(plan.tasks))),
+            explore_steps(len(plan.tasks), config.training.parallel),
             decisions,
             _uploaded(parents_dir),
         ),

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from ...config import InitialDataConfig, LabelerConfig, RunConfig, TrainingConfig
 from ...data import count_frames, read_frames, system_dirs
+from ...explore import TASK_FILE
 from ...export import export_potential
 from ...generate import held_out_structures
 from ...generate.initial_data import generate_initial_structures
@@ -35,6 +36,7 @@ from ...validate import ensemble_test_errors
 from ...validate.check import validate_model
 
 STRUCTURES_FILE = "structures.extxyz"
+EXPLORED_DIR = "tasks"  # an explore step's output: one folder per MD task
 LABEL_REPORT_FILE = "label_report.json"
 
 
@@ -212,44 +214,49 @@ class Production(StageOP):
 
 
 class Explore(StageOP):
-    """One LAMMPS MD task of the round's plan, with model deviation from the whole ensemble."""
+    """The LAMMPS MD tasks of one explore step, one after another, with model deviation from the whole ensemble:
+    step k of n runs the plan's tasks k, k + n, ... (one task per step on Argo; locally one step per worker, so that
+    a new Python starts per worker, not per task)."""
 
     inputs = {
         "element": str,
         "initial_data": dict,
         "plan": dict,
-        "task_index": int,
+        "step_index": int,
+        "steps": List[int],
         "models": Artifact(List[Path]),
         "data": Artifact(Path),
     }
-    outputs = {"task_dir": Artifact(Path)}
+    outputs = {"tasks": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         plan = RoundPlan.from_plain(op_in["plan"])
-        task_dir = Path(plan.tasks[op_in["task_index"]].name)
-        explore_task(
-            op_in["element"],
-            _section(op_in, "initial_data"),
-            plan,
-            op_in["task_index"],
-            op_in["models"],
-            Path(op_in["data"]),
-            task_dir,
-        )
-        return OPIO({"task_dir": task_dir})
+        out = Path(EXPLORED_DIR)
+        for index in range(op_in["step_index"], len(plan.tasks), len(op_in["steps"])):
+            explore_task(
+                op_in["element"],
+                _section(op_in, "initial_data"),
+                plan,
+                index,
+                op_in["models"],
+                Path(op_in["data"]),
+                out / plan.tasks[index].name,
+            )
+        return OPIO({"tasks": out})
 
 
 class Select(StageOP):
     """Classify all explored frames and choose the candidates to label, by the round's plan."""
 
-    inputs = {"element": str, "labeler": dict, "plan": dict, "task_dirs": Artifact(List[Path]), "data": Artifact(Path)}
+    inputs = {"element": str, "labeler": dict, "plan": dict, "explored": Artifact(List[Path]), "data": Artifact(Path)}
     outputs = {"summary": dict, "candidates": Artifact(Path), "label_batches": List[int]}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
         plan = RoundPlan.from_plain(op_in["plan"])
-        summary, candidates = select_round(op_in["element"], plan, op_in["task_dirs"], read_frames(op_in["data"]))
+        task_dirs = sorted({task.parent for folder in op_in["explored"] for task in Path(folder).rglob(TASK_FILE)})
+        summary, candidates = select_round(op_in["element"], plan, task_dirs, read_frames(op_in["data"]))
         return OPIO(
             {
                 "summary": summary,
