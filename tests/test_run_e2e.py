@@ -43,6 +43,7 @@ def test_progress_lines_and_where_the_potential_is(tiny_reference):
         "export   export",
     ):
         assert stage in result.stdout
+    assert "round 0 (cold) explore  2 LAMMPS MD tasks done" in result.stdout  # the plan's tasks, each counted once
     assert f"exported potential: {(run_dir / 'export' / 'compressed_model.pb').resolve()}" in result.stdout
     assert "lmp -in in.lammps" in result.stdout
 

@@ -36,6 +36,7 @@ from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_lin
 from ..train.neighbors import check_user_sel
 from .dflow import build
 from .dflow.local import configure_local, run_workflow, workflow_dir
+from .dflow.ops import EXPLORED_DIR
 from .dflow.progress import StageMonitor, StepGroup, read_output_parameter
 from .processes import leftovers_of_previous_runner, take_over
 
@@ -77,7 +78,7 @@ def _describe_selection(dirs: list[Path]) -> str:
 
 
 def _describe_exploration(dirs: list[Path]) -> str:
-    statuses = [json.loads(p.read_text()) for d in dirs for p in (d / "workdir").rglob("status.json")]
+    statuses = [json.loads(p.read_text()) for d in dirs for p in (d / "workdir" / EXPLORED_DIR).glob("*/status.json")]
     crashed = sum(1 for status in statuses if not status["ok"])
     return f"{len(statuses)} LAMMPS MD tasks done" + (
         f", {crashed} crashed (their frames count as failed)" if crashed else ""
