@@ -146,7 +146,7 @@ def warm_vs_scratch(config, run_dir: Path, work: Path) -> list[dict]:
         ]
         # a member restarted from scratch (a failed parent) is scratch in both columns: the round's figure counts it,
         # the warm-started members' figure does not
-        warm_only = [i for i, m in enumerate(record["training"]["members"]) if m.get("kind", "warm") == "warm"]
+        warm_only = [i for i, m in enumerate(record["training"]["members"]) if m["kind"] == "warm"]
         rows.append(
             {
                 "round": r,
