@@ -177,11 +177,24 @@ VARIANTS = {
         for v in (10,)
         for suffix, extra in (("", []), ("-strain", ["strained"]))
     },
-    "prod-17800-e4": (
-        {**RC62, "production_steps": 17800, "limit_pref_e": 4, "data_subdirs": R3},
-        "production",
-        PARENT_MODEL,
-    ),
+    # a heavier energy weight at the end of the production training (the start and the members unchanged)
+    **{
+        f"prod-17800-e{e:g}": (
+            {**RC62, "production_steps": 17800, "limit_pref_e": e, "data_subdirs": R3},
+            "production",
+            PARENT_MODEL,
+        )
+        for e in (2, 4)
+    },
+    # and the virial with it (C11 stayed 5 % low), with or without the strained cells
+    **{
+        f"prod-17800-e4-v4{suffix}": (
+            {**RC62, "production_steps": 17800, "limit_pref_e": 4, "limit_pref_v": 4, "data_subdirs": [*R3, *extra]},
+            "production",
+            PARENT_MODEL,
+        )
+        for suffix, extra in (("", []), ("-strain", ["strained"]))
+    },
     **{
         f"prod-{steps}{suffix}": (
             {**RC62, "production_steps": steps, "data_subdirs": [*R3, *extra]},
@@ -367,6 +380,8 @@ DATA_SETS = {
     "train_scan_surfaces": "the example's 90 labels (and 18 extra slab frames, or 8 strained cells), production "
     "models continued from its chosen member",
     "train_scan_surfaces_v": "the same, a heavier virial weight",
+    "train_scan_surfaces_e": "the same, a heavier energy weight (and virial weight) at the end of the production "
+    "training",
     "train_scan_w": "W (SNAP referee, `--referee w-snap`): the W example's 132 labels (16-atom cells)",
     "train_scan_w_hot": "W: the same plus 30 referee MD frames at 1200 and 1500 K (16-atom cells)",
     "train_scan_w_md54": "W: the example's initial data plus 120 referee MD frames in 54-atom cells, 300-1800 K",
