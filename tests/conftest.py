@@ -20,6 +20,7 @@ LONGEST_FIRST = (
     "test_run_e2e.py",
     "test_argo.py",
     "test_run_resume.py",
+    "test_slurm.py",
     "test_benchmark_quick.py",
     "test_train.py",
     "test_run_lammps_labeler.py",

@@ -1,5 +1,9 @@
 """ASE calculators that fail the way real reference codes do, importable by path from the labeler's process."""
 
+import os
+import sys
+import time
+
 import numpy as np
 from ase.calculators.emt import EMT
 
@@ -30,3 +34,23 @@ class NoVacancyEMT(EMT):
         if n > 2 and n % 2:
             raise RuntimeError("SCF did not converge")
         super().calculate(atoms, properties, system_changes)
+
+
+class SlowEMT(EMT):
+    """EMT at a reference code's pace (0.5 s a label), so that a test can act on its job while it runs; it fails
+    on expanded cells, as a code fails one calculation."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        time.sleep(0.5)
+        super().calculate(atoms, properties, system_changes)
+        if self.atoms.get_volume() / len(self.atoms) > 12.5:  # fcc Cu at 3.63 A: 11.96 A^3 per atom
+            raise RuntimeError("SCF did not converge")
+
+
+class AbortingEMT(EMT):
+    """A reference code that takes its whole process down (a segfault, an out-of-memory kill)."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        sys.stderr.write("forrtl: severe (174): SIGSEGV, segmentation fault occurred\n")
+        sys.stderr.flush()
+        os.abort()

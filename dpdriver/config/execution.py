@@ -14,7 +14,8 @@ from .base import (
     Strict,
 )
 
-StepKind = Literal["generate", "train", "explore", "select", "label", "advance", "export"]  # a workflow step's kind
+# a workflow step's kind
+StepKind = Literal["generate", "train", "validate", "explore", "select", "label", "advance", "production", "export"]
 
 
 class StepResources(Strict):
@@ -44,11 +45,22 @@ class ArgoConfig(Strict):
 
 
 class DispatcherConfig(Strict):
-    """Stages sent to an HPC queue by dpdispatcher (Slurm, PBS, LSF or a local shell), locally or from Argo."""
+    """Stages sent to an HPC queue by dpdispatcher (Slurm, PBS, LSF or a local shell), locally or from Argo.
+    A job that fails, is cancelled or runs out of time stops the run with its job id and reason, and the same
+    command resumes (machine.retry_count > 0 resubmits it first); a killed runner's jobs are reused, not repeated."""
 
     stages: list[StepKind] = Field(default_factory=lambda: ["label"], min_length=1)
     machine: dict[str, Any]  # dpdispatcher machine: batch_type, context_type, remote_root, remote_profile
     resources: dict[str, Any] = Field(default_factory=dict)  # dpdispatcher resources: queue_name, cpu_per_node, ...
+    stage_resources: dict[StepKind, dict[str, Any]] = Field(default_factory=dict)  # per stage, over `resources`
+    poll_interval_s: float = Field(30.0, gt=0)  # how often a waiting step asks the queue (dpdispatcher's default)
+
+    def machine_for_jobs(self) -> dict[str, Any]:
+        """dpdispatcher resubmits a failed job 3 times by default; here a failure stops the run (rerun resumes)."""
+        return {"retry_count": 0, **self.machine}
+
+    def resources_for(self, stage: str) -> dict[str, Any]:
+        return {**self.resources, **self.stage_resources.get(stage, {})}
 
     @model_validator(mode="after")
     def _dpdispatcher_schema(self):
@@ -60,24 +72,26 @@ class DispatcherConfig(Strict):
             "context_type": "SSHContext",
             "local_root": ".",
             "remote_root": ".",
-            **self.machine,
+            **self.machine_for_jobs(),
         }
-        resources = {
-            "number_node": 1,
-            "cpu_per_node": 1,
-            "group_size": 1,
-            **self.resources,
-            "batch_type": machine["batch_type"],
-        }
-        for name, schema, value in (
-            ("machine", Machine.arginfo(), machine),
-            ("resources", Resources.arginfo(), resources),
-        ):
+        checks = [("machine", Machine.arginfo(), machine)]
+        for stage in [None, *self.stage_resources]:
+            resources = {
+                "number_node": 1,
+                "cpu_per_node": 1,
+                "group_size": 1,
+                **(self.resources if stage is None else self.resources_for(stage)),
+                "batch_type": machine["batch_type"],
+            }
+            checks.append(
+                ("resources" if stage is None else f"stage_resources.{stage}", Resources.arginfo(), resources)
+            )
+        for name, schema, value in checks:
             try:
                 schema.check_value(value, strict=True)
             except Exception as exc:  # dargs raises its own key and value errors
                 message = str(exc).replace("[at root location] ", "").replace("[at location `", "[at `")
-                raise AtError(f"dpdispatcher refuses it: {message}", name) from None
+                raise AtError(f"dpdispatcher refuses it: {message}", *name.split(".")) from None
         return self
 
 

@@ -35,8 +35,9 @@ from ..rundir import (
 from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line
 from ..train.neighbors import check_user_sel
 from .dflow import build
+from .dflow.dispatch import merged
 from .dflow.local import configure_local, run_workflow, workflow_dir
-from .dflow.ops import EXPLORED_DIR
+from .dflow.ops import EXPLORED_DIR, LABEL_REPORT_FILE
 from .dflow.progress import StageMonitor, StepGroup, read_output_parameter
 from .processes import leftovers_of_previous_runner, take_over
 
@@ -53,14 +54,24 @@ def _artifact(wf_dir: Path, key: str, name: str, relative_path: str) -> Path:
     return path
 
 
+def _task_reports(dirs: list[Path]) -> list[dict]:
+    """One report per labeling task, from the data it wrote (where a queue job's results come back too; the
+    steps of a fan-out share one output folder, and on the queue one step runs them all)."""
+    found = {
+        p.resolve() for d in dirs for p in (d / "outputs" / "artifacts" / "data").glob(f"*/batch.*/{LABEL_REPORT_FILE}")
+    }
+    return [json.loads(p.read_text()) for p in sorted(found)]
+
+
 def _label_report(dirs: list[Path]) -> dict:
-    return merge_reports([read_output_parameter(d, "report") for d in dirs])
+    return merge_reports(_task_reports(dirs))
 
 
 def _describe_labels(dirs: list[Path]) -> str:
     report = _label_report(dirs)
     return (
-        f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']} in {len(dirs)} "
+        f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']} in "
+        f"{len(_task_reports(dirs))} "
         f"task(s), {len(report['failed'])} failed" + (" (quarantined with their reasons)" if report["failed"] else "")
     )
 
@@ -78,7 +89,10 @@ def _describe_selection(dirs: list[Path]) -> str:
 
 
 def _describe_exploration(dirs: list[Path]) -> str:
-    statuses = [json.loads(p.read_text()) for d in dirs for p in (d / "workdir" / EXPLORED_DIR).glob("*/status.json")]
+    """Counted from the steps' output (where a queue job's results come back too); the explore steps of a round
+    share one output folder, so each task is counted once."""
+    found = {p.resolve() for d in dirs for p in (d / "outputs" / "artifacts" / EXPLORED_DIR).glob("*/*/status.json")}
+    statuses = [json.loads(p.read_text()) for p in sorted(found)]
     crashed = sum(1 for status in statuses if not status["ok"])
     return f"{len(statuses)} LAMMPS MD tasks done" + (
         f", {crashed} crashed (their frames count as failed)" if crashed else ""
@@ -137,7 +151,7 @@ class Runner:
 
     def _submit(self, wf, prefix: str, stages: list[StepGroup]) -> Path:
         monitor = StageMonitor(workflow_dir(wf), prefix, stages)
-        return run_workflow(wf, self.log, monitor)
+        return run_workflow(wf, self.log, monitor, self.config.execution.dispatcher)
 
     def initial_data(self) -> None:
         """The initial set into data/init and the held-out test set into test_data/, each labeled once."""
@@ -167,7 +181,7 @@ class Runner:
                     StepGroup(
                         label_key,
                         label_key,
-                        lambda key=generate_key: len(read_output_parameter(wf_dir / key, "label_batches")),
+                        lambda key=generate_key: self._label_steps(wf_dir / key),
                         _describe_labels,
                     ),
                 ]
@@ -201,6 +215,12 @@ class Runner:
             )
             if failing:
                 raise UserError(failing)
+
+    def _label_steps(self, planning_step: Path) -> int:
+        """Steps of a labeling fan-out: one per task, or one for all on the queue (dispatch.merged)."""
+        if merged(self.config.execution.dispatcher, "label"):
+            return 1
+        return len(read_output_parameter(planning_step, "label_batches"))
 
     def _install_labels(self, wf_dir: Path, key: str, dataset: str, target: Path) -> dict:
         """The fan-out's data into target and its failures into quarantine/<dataset>; the merged report."""
@@ -251,7 +271,7 @@ class Runner:
             StepGroup(
                 "label",
                 key["label"],
-                lambda: len(read_output_parameter(wf_dir / key["select"], "label_batches")),
+                lambda: self._label_steps(wf_dir / key["select"]),
                 _describe_labels,
             ),
         ]

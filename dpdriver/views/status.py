@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..cells import cell
+from ..engine.dflow.dispatch import jobs_line
 from ..generate.initial_data import REPORT_FILE
 from ..loop import stop_reason_after
 from ..rundir import INIT, RunDir, read_decisions, recorded_config
@@ -127,6 +128,9 @@ def status_table(run_dir: Path) -> str:
     production = _production_line(run_dir)
     if production:
         lines.append(production)
+    queued = jobs_line(dirs.workflows)
+    if queued:
+        lines.append(queued)
     summary_path = dirs.export_summary
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())

@@ -26,6 +26,7 @@ from ...config import RunConfig
 from ...loop import RoundPlan, plan_round
 from ...rundir import ROUND_PREFIX, round_tag
 from . import ops
+from .dispatch import executor
 
 
 def template(
@@ -48,20 +49,6 @@ def template(
         requests=requests or None,
         limits=limits,
         retry_on_failure_and_error=argo.retries if on_argo and argo.retries else None,
-    )
-
-
-def executor(config: RunConfig, stage: str):
-    """dpdispatcher for the stages sent to an HPC queue (Slurm, PBS, LSF, or a local shell)."""
-    dispatcher = config.execution.dispatcher
-    if dispatcher is None or stage not in dispatcher.stages:
-        return None
-    from dflow.plugins.dispatcher import DispatcherExecutor
-
-    return DispatcherExecutor(
-        machine_dict=dict(dispatcher.machine),
-        resources_dict=dict(dispatcher.resources),
-        command=sys.executable if dispatcher.machine.get("context_type") == "LocalContext" else "python3",
     )
 
 
@@ -103,7 +90,7 @@ class Builder:
             parameters={**self.config_inputs(op), **parameters},
             artifacts=artifacts or {},
             key=key,
-            executor=executor(self.config, stage),
+            executor=executor(self.config.execution.dispatcher, stage),
             **kw,
         )
 

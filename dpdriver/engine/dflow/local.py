@@ -11,6 +11,7 @@ from dflow import config as dflow_config
 
 from ...errors import UserError
 from ..processes import stop_idle_workers
+from .dispatch import forget_failed_jobs, job_failure
 
 
 def configure_local(dflow_dir: Path, workers: int) -> None:
@@ -53,6 +54,9 @@ def failure_message(wf_dir: Path) -> str:
     for phase in sorted(wf_dir.glob("*/phase")):
         if phase.read_text().strip() == "Failed":
             log = phase.parent / "log.txt"
+            queued = job_failure(phase.parent)
+            if queued:
+                return f"{queued} (log: {log})"
             lines = log.read_text().strip().splitlines() if log.exists() else []
             errors = [line for line in lines if "Error" in line or "error" in line]
             last = (errors or lines or ["no log"])[-1].strip()
@@ -73,10 +77,11 @@ def submit_debug(wf, log_path: Path, monitor=None, **submit_kw) -> None:
                 monitor.stop()
 
 
-def run_workflow(wf, log_path: Path, monitor=None) -> Path:
+def run_workflow(wf, log_path: Path, monitor=None, dispatcher=None) -> Path:
     """Run (or resume: succeeded steps are skipped) the workflow; raise UserError if it did not succeed."""
-    submit_debug(wf, log_path, monitor)
     wf_dir = workflow_dir(wf)
+    forget_failed_jobs(dispatcher, wf_dir)
+    submit_debug(wf, log_path, monitor)
     status = (wf_dir / "status").read_text().strip() if (wf_dir / "status").exists() else "Unknown"
     if status != "Succeeded":
         raise UserError(
