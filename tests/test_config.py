@@ -84,6 +84,13 @@ REFUSED = {
     "execution: {dispatcher: {machine: {batch_typo: Slurm, context_type: LocalContext}}}\n": "Did you mean: batch_type",
     "execution: {dispatcher: {machine: {batch_type: Slurm, context_type: LocalContext},"
     " resources: {cpu_per_nod: 4}}}\n": "Did you mean: cpu_per_node",
+    "execution: {dispatcher: {machine: {batch_type: Slurm, context_type: LocalContext, remote_root: queue}}}\n": (
+        "remote_root 'queue' must be an absolute path"
+    ),
+    "execution: {dispatcher: {machine: {batch_type: Slurm, context_type: LocalContext, remote_root: /q},"
+    " stage_resources: {train: {gpu_per_nod: 1}}}}\n": "Did you mean: gpu_per_node",
+    "execution: {dispatcher: {machine: {batch_type: Slurm, context_type: LocalContext, remote_root: /q},"
+    " stage_resources: {training: {gpu_per_node: 1}}}}\n": "execution.dispatcher.stage_resources.training",
 }
 
 

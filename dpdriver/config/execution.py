@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import (
@@ -61,6 +62,18 @@ class DispatcherConfig(Strict):
 
     def resources_for(self, stage: str) -> dict[str, Any]:
         return {**self.resources, **self.stage_resources.get(stage, {})}
+
+    @model_validator(mode="after")
+    def _local_root_absolute(self):
+        """Each step runs in a folder of its own: a relative work folder would be a different one for each."""
+        root = self.machine.get("remote_root")
+        if self.machine.get("context_type") == "LocalContext" and root is not None and not Path(root).is_absolute():
+            raise AtError(
+                f"remote_root {root!r} must be an absolute path (a folder the compute nodes see too)",
+                "machine",
+                "remote_root",
+            )
+        return self
 
     @model_validator(mode="after")
     def _dpdispatcher_schema(self):
