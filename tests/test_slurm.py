@@ -48,8 +48,9 @@ def slurm(tmp_path_factory):
         os.environ["SLURM_CONF"] = previous
 
 
-def in_queue(job_id: str) -> bool:
-    return bool(subprocess.run(["squeue", "-h", "-j", job_id], capture_output=True, text=True).stdout.strip())
+def job_state(job_id: str) -> str:
+    """Slurm's short state of a job in the queue (PD, R, CG), empty once it has left."""
+    return subprocess.run(["squeue", "-h", "-o", "%t", "-j", job_id], capture_output=True, text=True).stdout.strip()
 
 
 def dispatcher(queue: Path, stages: str, resources: str = "{cpu_per_node: 1}") -> str:
@@ -81,12 +82,15 @@ def test_a_whole_run_on_slurm_survives_kill_9_of_its_runner_and_gives_the_local_
     slurm, tiny_reference, tmp_path, cli
 ):
     """Every stage that runs a tool goes through sbatch. The runner is killed (SIGKILL) while round 0's models
-    train in their jobs: the jobs run on, the rerun waits for them instead of submitting them again, and the
-    data is the local run's, bit for bit."""
+    train in their jobs, one running and one still queued (another job holds a core): the jobs stay in the queue,
+    the rerun waits for them instead of submitting them again, and the data is the local run's, bit for bit."""
     config = tmp_path / "tiny.yaml"
     one_round = TINY_CU.replace("max_rounds: 2", "max_rounds: 1")
     config.write_text(one_round + dispatcher(tmp_path / "queue", "[train, explore, label, production, export]"))
     run_dir = tmp_path / "run"
+    blocker = subprocess.run(
+        ["sbatch", "--parsable", "-o", "/dev/null", "--wrap", "sleep 600"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     runner = subprocess.Popen(
         ["dpdriver", "run", str(config), "--workdir", str(run_dir)],
         stdout=subprocess.DEVNULL,
@@ -97,11 +101,13 @@ def test_a_whole_run_on_slurm_survives_kill_9_of_its_runner_and_gives_the_local_
         lambda: len(submitted(run_dir / "dflow", "train-r000")) == 2 and submitted(run_dir / "dflow", "train-r000"),
         what="round 0's training jobs",
     )
+    wait_for(lambda: sorted(job_state(job) for job in training) == ["PD", "R"], what="one job running, one queued")
     pid = json.loads((run_dir / "runner.json").read_text())["pid"]
     os.kill(pid, signal.SIGKILL)
     runner.wait()
     time.sleep(2)  # the reaper stops the killed runner's own processes
-    assert any(in_queue(job) for job in training), "the training jobs did not outlive the runner"
+    assert sorted(job_state(job) for job in training) == ["PD", "R"], "the jobs did not outlive the runner"
+    subprocess.run(["scancel", blocker], check=True)
 
     result = cli("run", config, "--workdir", run_dir)
     assert result.returncode == 0, result.stderr[-2000:]
