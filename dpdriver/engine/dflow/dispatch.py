@@ -23,7 +23,7 @@ _SHELL_KILLED = re.compile(r"line \d+: +\d+ ([A-Z][a-z][\w ]*?) +\(")  # bash: "
 _ERROR_WORDS = re.compile(r"error|severe|fatal|abort|killed|segmentation", re.IGNORECASE)
 _SUBMISSION = re.compile(r"submission_hash==(\w+)")
 # Slurm's own words in a job's stderr when it stops a job (scancel, the time limit)
-_CANCELLED = re.compile(r"JOB (\d+) ON \S+ CANCELLED AT (\S+)( DUE TO TIME LIMIT)?")
+_CANCELLED = re.compile(r"JOB \d+ ON \S+ CANCELLED AT \S+( DUE TO TIME LIMIT)?")
 # Slurm's job states that say why a job stopped without failing on its own
 STOPPED_BY_QUEUE = {
     "CANCELLED": "was cancelled (scancel)",
@@ -32,9 +32,9 @@ STOPPED_BY_QUEUE = {
     "NODE_FAIL": "lost its node",
     "PREEMPTED": "was preempted",
 }
+ENDED_UNFINISHED = {4, 7}  # dpdispatcher's JobStatus terminated and failed, as its records store them
 # the job belongs to the queue, not to the runner: a killed runner's reaper (processes.py) must not stop it, so
 # the next runner finds it running and waits for it instead of submitting it again
-ENDED_UNFINISHED = {4, 7}  # dpdispatcher's JobStatus terminated and failed, as its records store them
 QUEUE_MARK_FLAG = "#SBATCH --export=ALL,DPDRIVER_RUNNER=queued"
 
 
@@ -123,7 +123,7 @@ def job_failure(step_dir: Path) -> str | None:
     job_id = failed[-1].group(2)
     stderr = _job_stderr(step_dir, job_id)
     stopped = _CANCELLED.search(stderr)
-    state = "TIMEOUT" if stopped and stopped.group(3) else "CANCELLED" if stopped else _slurm_state(job_id)
+    state = "TIMEOUT" if stopped and stopped.group(1) else "CANCELLED" if stopped else _slurm_state(job_id)
     name = f"step '{step_dir.name}' failed: queue job {job_id}"
     if state in STOPPED_BY_QUEUE:
         return f"{name} {STOPPED_BY_QUEUE[state]}"
