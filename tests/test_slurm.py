@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_CU
+from conftest import DPDRIVER, REPO, TINY_CU
 
 from dpdriver.config import parse_config
 from dpdriver.data import count_frames
@@ -92,7 +92,7 @@ def test_a_whole_run_on_slurm_survives_kill_9_of_its_runner_and_gives_the_local_
         ["sbatch", "--parsable", "-o", "/dev/null", "--wrap", "sleep 600"], capture_output=True, text=True, check=True
     ).stdout.strip()
     runner = subprocess.Popen(
-        ["dpdriver", "run", str(config), "--workdir", str(run_dir)],
+        [*DPDRIVER, "run", str(config), "--workdir", str(run_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

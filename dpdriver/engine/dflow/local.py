@@ -79,9 +79,10 @@ def submit_debug(wf, log_path: Path, monitor=None, **submit_kw) -> None:
 
 def run_workflow(wf, log_path: Path, monitor=None, dispatcher=None) -> Path:
     """Run (or resume: succeeded steps are skipped) the workflow; raise UserError if it did not succeed."""
-    wf_dir = workflow_dir(wf)
-    forget_failed_jobs(dispatcher, wf_dir)
+    if dispatcher is not None and wf.id:  # a workflow named only at submission has no earlier attempt
+        forget_failed_jobs(dispatcher, workflow_dir(wf))
     submit_debug(wf, log_path, monitor)
+    wf_dir = workflow_dir(wf)
     status = (wf_dir / "status").read_text().strip() if (wf_dir / "status").exists() else "Unknown"
     if status != "Succeeded":
         raise UserError(
