@@ -194,7 +194,7 @@ def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
     from dpdriver.engine.runner import Runner
 
     monkeypatch.chdir(tmp_path)
-    # few, large tasks: each task through the queue waits at least one dpdispatcher poll (30 s)
+    # few, large tasks: each step through the queue waits at least one poll
     base = CONFIG.split("execution:")[0].replace(
         "validation: {test_structures: 2}", "validation: {test_structures: 1, families: [rattled]}"
     )
@@ -206,6 +206,7 @@ def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
     stages: [label]
     machine: {{batch_type: Shell, context_type: LocalContext, local_root: ., remote_root: {tmp_path / "queue"}}}
     resources: {{number_node: 1, cpu_per_node: 1, group_size: 1}}
+    poll_interval_s: 1
 """
     )
     configure_local(tmp_path / "run" / "dflow", workers=2)
