@@ -63,16 +63,13 @@ def _task_reports(dirs: list[Path]) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(found)]
 
 
-def _label_report(dirs: list[Path]) -> dict:
-    return merge_reports(_task_reports(dirs))
-
-
 def _describe_labels(dirs: list[Path]) -> str:
-    report = _label_report(dirs)
+    tasks = _task_reports(dirs)
+    report = merge_reports(tasks)
     return (
         f"{report['labeled']} of {report['requested']} structures labeled with {report['labeler']} in "
-        f"{len(_task_reports(dirs))} "
-        f"task(s), {len(report['failed'])} failed" + (" (quarantined with their reasons)" if report["failed"] else "")
+        f"{len(tasks)} task(s), {len(report['failed'])} failed"
+        + (" (quarantined with their reasons)" if report["failed"] else "")
     )
 
 
@@ -225,7 +222,7 @@ class Runner:
     def _install_labels(self, wf_dir: Path, key: str, dataset: str, target: Path) -> dict:
         """The fan-out's data into target and its failures into quarantine/<dataset>; the merged report."""
         dirs = _label_dirs(wf_dir, key)
-        report = _label_report(dirs)
+        report = merge_reports(_task_reports(dirs))
         if report["failed"]:
             install(
                 _artifact(wf_dir, dirs[0].name, "quarantine", str(RunDir(".").quarantine(dataset))),

@@ -21,7 +21,6 @@ _REMOTE_ROOT = re.compile(r"remote_root==(\S+?)\.?$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SHELL_KILLED = re.compile(r"line \d+: +\d+ ([A-Z][a-z][\w ]*?) +\(")  # bash: "line 8: 11024 Aborted  (python ..."
 _ERROR_WORDS = re.compile(r"error|severe|fatal|abort|killed|segmentation", re.IGNORECASE)
-_SUBMISSION = re.compile(r"submission_hash==(\w+)")
 # Slurm's own words in a job's stderr when it stops a job (scancel, the time limit)
 _CANCELLED = re.compile(r"JOB \d+ ON \S+ CANCELLED AT \S+( DUE TO TIME LIMIT)?")
 # Slurm's job states that say why a job stopped without failing on its own
@@ -121,7 +120,7 @@ def job_failure(step_dir: Path) -> str | None:
     if not failed:
         return None
     job_id = failed[-1].group(2)
-    stderr = _job_stderr(step_dir, job_id)
+    stderr = _job_stderr(text, job_id)
     stopped = _CANCELLED.search(stderr)
     state = "TIMEOUT" if stopped and stopped.group(1) else "CANCELLED" if stopped else _slurm_state(job_id)
     name = f"step '{step_dir.name}' failed: queue job {job_id}"
@@ -156,23 +155,15 @@ def _slurm_state(job_id: str) -> str | None:
     return None
 
 
-def _remote(step_dir: Path) -> tuple[Path, str] | None:
-    """The queue's work folder and submission hash of a dispatched step, as dpdispatcher reported them."""
-    log = step_dir / "log.txt"
-    text = log.read_text(errors="replace") if log.exists() else ""
-    root, submission = _REMOTE_ROOT.findall(text), _SUBMISSION.findall(text)
-    return (Path(root[-1]), submission[-1]) if root and submission else None
-
-
-def _job_stderr(step_dir: Path, job_id: str) -> str:
-    """The end of the job's output and Slurm's own words about it, where the queue's work folder is on this
-    machine (LocalContext); empty where it is not."""
-    remote = _remote(step_dir)
-    if remote is None or not remote[0].is_dir():
+def _job_stderr(log_text: str, job_id: str) -> str:
+    """The end of the job's output and Slurm's own words about it, from the queue's work folder that
+    dpdispatcher names in the step's log, where that folder is on this machine (LocalContext); else empty."""
+    roots = _REMOTE_ROOT.findall(log_text)
+    if not roots or not Path(roots[-1]).is_dir():
         return ""
-    files = [*sorted(remote[0].glob("*_last_err_file")), remote[0] / f"slurm-{job_id}.out"]
-    text = "\n".join(path.read_text(errors="replace") for path in files if path.is_file())
-    return _ANSI.sub("", text)
+    root = Path(roots[-1])
+    files = [*sorted(root.glob("*_last_err_file")), root / f"slurm-{job_id}.out"]
+    return _ANSI.sub("", "\n".join(path.read_text(errors="replace") for path in files if path.is_file()))
 
 
 def forget_failed_jobs(dispatcher: DispatcherConfig | None, workflow_dir: Path) -> list[Path]:

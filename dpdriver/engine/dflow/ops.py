@@ -270,7 +270,7 @@ class Label(StageOP):
     """Label one task's share of the structures; failures go to quarantine with their reasons."""
 
     inputs = {"element": str, "labeler": dict, "dataset": str, "batch": int, "structures": Artifact(Path)}
-    outputs = {"data": Artifact(Path), "quarantine": Artifact(Path), "report": dict}
+    outputs = {"data": Artifact(Path), "quarantine": Artifact(Path)}
 
     @OP.exec_sign_check
     def execute(self, op_in: OPIO) -> OPIO:
@@ -290,8 +290,8 @@ class Label(StageOP):
             first_index=share.start,
             quarantine_dir=quarantined,
         )
-        (out / LABEL_REPORT_FILE).write_text(json.dumps(report))  # travels with the data to `advance`
-        return OPIO({"data": out, "quarantine": quarantined, "report": report})
+        (out / LABEL_REPORT_FILE).write_text(json.dumps(report))  # travels with the data (read by runner, advance)
+        return OPIO({"data": out, "quarantine": quarantined})
 
 
 class Gather(StageOP):
