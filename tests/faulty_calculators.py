@@ -47,6 +47,14 @@ class SlowEMT(EMT):
             raise RuntimeError("SCF did not converge")
 
 
+class StallingEMT(EMT):
+    """A calculation that outlasts Slurm's time-limit check (every 30 s), so that the limit, not the end, stops it."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        time.sleep(60)
+        super().calculate(atoms, properties, system_changes)
+
+
 class AbortingEMT(EMT):
     """A reference code that takes its whole process down (a segfault, an out-of-memory kill)."""
 

@@ -187,6 +187,23 @@ def test_a_cancelled_job_stops_the_run_naming_it_and_the_same_command_resumes(sl
     assert len({json.dumps(r, sort_keys=True) for r in reasons}) >= expanded
 
 
+def test_a_job_killed_by_its_time_limit_stops_the_run_naming_it_and_saying_what_to_give_it(
+    slurm, tmp_path, monkeypatch
+):
+    """Slurm itself ends the job for its time limit (lowered to zero by the administrator while it runs, since a
+    limit is whole minutes): the stop names the job and asks for more time in the stage's resources."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    config = SLOW.replace("SlowEMT", "StallingEMT") + dispatcher(tmp_path / "queue", "[label]")
+    thread, outcome = run_in_thread(config, tmp_path / "run")
+    job = wait_for(lambda: submitted(tmp_path / "run" / "dflow", "label"), what="the labeling job")[0]
+    wait_for(lambda: any((tmp_path / "queue").glob("*/log")), what="the job to start labeling")
+    subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=0"], check=True)
+    thread.join(timeout=300)
+    assert f"queue job {job} reached its time limit" in outcome.get("error", ""), outcome
+    assert "resources" in outcome["error"] and "\n" not in outcome["error"]
+
+
 def test_a_job_that_dies_stops_the_run_with_its_id_and_last_error_line(slurm, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
