@@ -35,7 +35,7 @@ from ..rundir import (
 from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line
 from ..train.neighbors import check_user_sel
 from .dflow import build
-from .dflow.dispatch import merged
+from .dflow.dispatch import local_workers, merged
 from .dflow.local import configure_local, run_workflow, workflow_dir
 from .dflow.ops import EXPLORED_DIR, LABEL_REPORT_FILE
 from .dflow.progress import StageMonitor, StepGroup, read_output_parameter
@@ -390,7 +390,7 @@ def run(config: RunConfig, run_dir: Path, echo=print) -> dict:
     leftovers_of_previous_runner(run_dir)  # a live runner there: refused before anything is written
     changes = claim_run_dir(run_dir, config.to_plain(), RUN_CHANGES_ALLOWED)
     stopped = take_over(run_dir)
-    configure_local(RunDir(run_dir).workflows, workers=config.training.parallel)
+    configure_local(RunDir(run_dir).workflows, workers=local_workers(config))
     if stopped:
         echo(f"stopped {stopped} leftover process(es) of the interrupted run")
     if changes is not None:

@@ -18,6 +18,7 @@ from ...config import RunConfig
 from ...errors import UserError, one_line
 from ...files import write_atomically
 from ...rundir import RunDir, recorded_config
+from .dispatch import local_workers
 
 CREDENTIAL_ENV = {
     "token": "DPDRIVER_ARGO_TOKEN",
@@ -186,7 +187,7 @@ def submit_local(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
     reused = reusable_steps(run_dir) if resume else None
     attempt = 1 + (json.loads(RunDir(run_dir).submitted.read_text()).get("attempt", 1) if resume else 0)
     dirs = RunDir(run_dir)
-    configure_local(dirs.workflows, workers=config.training.parallel)
+    configure_local(dirs.workflows, workers=local_workers(config))
     wf = loop_workflow(config, on_argo=False, name="dpdriver-loop" + (f"-{attempt}" if attempt > 1 else ""))
     submit_debug(wf, dirs.log, reuse_step=reused)
     _submission_record(

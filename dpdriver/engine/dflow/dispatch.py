@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...config import DispatcherConfig
+from ...config import DispatcherConfig, RunConfig
 
 DISPATCHER_LOG = "workdir/dpdispatcher.log"  # in a dispatched step's folder (dflow's debug layout)
 _SUBMITTED = re.compile(r"job (\w+) (?:was submitted; job_id is|re-submit after terminated; new job_id is) (\S+)")
@@ -42,6 +42,16 @@ def merged(dispatcher: DispatcherConfig | None, stage: str) -> bool:
     instead of a submission and a polling process per task (hundreds of them for a large batch). The train and
     explore fan-outs have a few tasks each and stay a step per task."""
     return dispatcher is not None and stage in dispatcher.stages and stage == "label"
+
+
+def local_workers(config: RunConfig) -> int:
+    """Steps the runner keeps going at once. A step waiting on the queue holds a worker but no CPU: with training
+    and labeling on the queue, every member is submitted at once instead of `training.parallel` at a time."""
+    dispatcher = config.execution.dispatcher
+    parallel = config.training.parallel
+    if dispatcher is not None and {"train", "label"} <= set(dispatcher.stages):
+        return max(parallel, config.training.models)
+    return parallel
 
 
 def executor(dispatcher: DispatcherConfig | None, stage: str):
