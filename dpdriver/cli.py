@@ -197,8 +197,9 @@ def cmd_validate(args) -> int:
     from .config import RunConfig, load_config
     from .engine.dflow.local import output_to
     from .label import make_labeler
+    from .rundir import VALIDATION
     from .validate import test_errors
-    from .validate.check import VALIDATION_FILE, format_table, validate_model
+    from .validate.check import format_table, validate_model
 
     model = Path(args.model)
     if not model.is_file():
@@ -224,9 +225,9 @@ def cmd_validate(args) -> int:
         if created and {p.name for p in out.iterdir()} <= {"validate.log"}:  # a refused model leaves no folder
             shutil.rmtree(out)  # behind; finished reference tasks are always kept
         raise
-    (out / VALIDATION_FILE).write_text(json.dumps(result, indent=1))
+    (out / VALIDATION).write_text(json.dumps(result, indent=1))
     print(format_table(result))
-    print(f"written: {out / VALIDATION_FILE}")
+    print(f"written: {out / VALIDATION}")
     return 1 if args.require_pass and result["passed"] < result["checked"] else 0
 
 

@@ -14,6 +14,9 @@ from .files import write_atomically
 
 IDENTITY = "run.json"
 ROUND_RECORD = "round.json"
+# what an export folder holds (the run's export/, or any folder `dpdriver export` is given)
+EXPORTED_MODEL, FROZEN_MODEL = "compressed_model.pb", "frozen_model.pb"
+EXPORT_SUMMARY, VALIDATION = "summary.json", "validation.json"
 INIT, TEST = "init", "test"  # the datasets of the initial data and of the held-out set
 ROUND_PREFIX = "round."
 
@@ -53,7 +56,9 @@ class RunDir:
     test_data = property(lambda self: self.root / "test_data")
     production = property(lambda self: self.root / "production")
     export = property(lambda self: self.root / "export")
-    export_summary = property(lambda self: self.root / "export" / "summary.json")
+    export_summary = property(lambda self: self.root / "export" / EXPORT_SUMMARY)
+    exported_model = property(lambda self: self.root / "export" / EXPORTED_MODEL)
+    export_validation = property(lambda self: self.root / "export" / VALIDATION)
     decide = property(lambda self: self.root / "decide")
     workflows = property(lambda self: self.root / "dflow")
     log = property(lambda self: self.root / "dpdriver.log")

@@ -41,7 +41,7 @@ from dpdriver.config import load_config  # noqa: E402
 from dpdriver.data import system_dirs  # noqa: E402
 from dpdriver.files import write_atomically  # noqa: E402
 from dpdriver.generate.lattice import reference_lattice_constant_A  # noqa: E402
-from dpdriver.rundir import RunDir, read_decisions  # noqa: E402
+from dpdriver.rundir import INIT, RunDir, read_decisions, round_dataset  # noqa: E402
 from dpdriver.seeds import derive_seed  # noqa: E402
 from dpdriver.tools import fast_tensorflow_import  # noqa: E402
 from dpdriver.train import train_model, train_production, with_decisions  # noqa: E402
@@ -119,12 +119,12 @@ def warm_vs_scratch(config, run_dir: Path, work: Path) -> list[dict]:
     """Each round after the first, trained again from scratch on the data that round had, same seeds."""
     training = with_decisions(config.training, read_decisions(run_dir))
     rows = []
-    for record_path in sorted(run_dir.glob("rounds/round.*/round.json"))[1:]:
-        record = json.loads(record_path.read_text())
+    dirs = RunDir(run_dir)
+    for record in dirs.history()[1:]:
         r = record["round"]
         if "warm" not in record["training"]["kinds"]:
             continue
-        data = [run_dir / "data" / "init"] + [run_dir / "data" / f"round.{k:03d}" for k in range(r)]
+        data = [dirs.dataset(INIT)] + [dirs.dataset(round_dataset(k)) for k in range(r)]
         systems = [s for d in data if d.exists() for s in system_dirs(d)]
         scratch = []
         for i in range(len(record["training"]["members"])):
@@ -133,14 +133,12 @@ def warm_vs_scratch(config, run_dir: Path, work: Path) -> list[dict]:
             if not graph.exists():
                 train_model(training, [config.element], systems, out, derive_seed(config.seed, "train", r, i))
             stats = json.loads((out / "train_stats.json").read_text())
-            scratch.append({"steps": stats["steps"], "cpu_s": stats["cpu_s"], **held_out(graph, run_dir / "test_data")})
+            scratch.append({"steps": stats["steps"], "cpu_s": stats["cpu_s"], **held_out(graph, dirs.test_data)})
         warm = [
             {
                 "steps": m["steps"],
                 "cpu_s": m["cpu_s"],
-                **held_out(
-                    run_dir / "rounds" / f"round.{r:03d}" / "models" / f"graph.{i:03d}.pb", run_dir / "test_data"
-                ),
+                **held_out(dirs.model(r, i), dirs.test_data),
             }
             for i, m in enumerate(record["training"]["members"])
         ]
@@ -192,8 +190,8 @@ def cost_curve(config, run_dir: Path, work: Path, sets: dict, results: dict) -> 
                 config.element,
                 parent,
                 summary["member"],
-                system_dirs(run_dir / "data"),
-                run_dir / "test_data",
+                system_dirs(RunDir(run_dir).data),
+                RunDir(run_dir).test_data,
                 out,
                 derive_seed(config.seed, "production"),
             )
@@ -219,7 +217,7 @@ def machine_speed(config, run_dir: Path, work: Path) -> dict:
     training = with_decisions(config.training, read_decisions(run_dir)).model_copy(update={"steps": PROBE_STEPS})
     out = work / "machine"
     shutil.rmtree(out, ignore_errors=True)
-    train_model(training, [config.element], system_dirs(run_dir / "data" / "init"), out, seed=1, threads=1)
+    train_model(training, [config.element], system_dirs(RunDir(run_dir).dataset(INIT)), out, seed=1, threads=1)
     stats = json.loads((out / "train_stats.json").read_text())
     return {"steps": PROBE_STEPS, "cpu_s": stats["cpu_s"], "wall_s": stats["wall_s"]}
 
@@ -369,11 +367,11 @@ def main() -> None:
         results["machine"] = machine_speed(config, run_dir, work)
         save(results, path)
     if "unseen" in args.parts and "unseen" not in results:
-        model = run_dir / "export" / "compressed_model.pb"
+        model = RunDir(run_dir).exported_model
         results["unseen"] = {name: unseen_errors(model, frames) for name, frames in sets.items()}
         results["validation"] = {
             k: v
-            for k, v in json.loads((run_dir / "export" / "validation.json").read_text()).items()
+            for k, v in json.loads(RunDir(run_dir).export_validation.read_text()).items()
             if k in ("passed", "checked", "rows")
         }
         save(results, path)

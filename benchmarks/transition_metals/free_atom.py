@@ -21,6 +21,7 @@ import ase.io
 from dpdriver.config import TrainingConfig
 from dpdriver.data import system_dirs
 from dpdriver.label.lammps import LammpsLabeler
+from dpdriver.rundir import RunDir, read_decisions
 from dpdriver.train import train_model
 from dpdriver.train.decide import free_atom_energy_eV
 
@@ -38,13 +39,13 @@ def main() -> None:
     parser.add_argument("--work", default=str(RESULTS / "work" / "free_atom"))
     args = parser.parse_args()
     run_dir, work = Path(args.run_dir), Path(args.work)
-    sel = json.loads((run_dir / "run.json").read_text())["decisions"]["sel"]
+    sel = read_decisions(run_dir)["sel"]
     lone_eV = free_atom_energy_eV(LammpsLabeler("W-snap-2017", None, [], []), "W", work / "free-atom")
     variants = {"atom": lone_eV, "noatom": None}
 
     def one(name: str) -> Path:
         training = TrainingConfig.model_validate({"steps": STEPS, "sel": sel, "free_atom_energy_eV": variants[name]})
-        return train_model(training, ["W"], system_dirs(run_dir / "data"), work / name, seed=SEED)
+        return train_model(training, ["W"], system_dirs(RunDir(run_dir).data), work / name, seed=SEED)
 
     with ThreadPoolExecutor(2) as pool:
         graphs = dict(zip(variants, pool.map(one, variants)))

@@ -28,6 +28,7 @@ from variant import write_variant_config  # noqa: E402
 
 from dpdriver.config import load_config  # noqa: E402
 from dpdriver.label import make_labeler  # noqa: E402
+from dpdriver.rundir import RunDir  # noqa: E402
 from dpdriver.tools import fast_tensorflow_import  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "transition_metals"
@@ -61,9 +62,10 @@ def run_example(name: str, work: Path, config_path: Path | None = None, timed: b
         if proc.returncode != 0:
             raise SystemExit(f"{name}: dpdriver run failed: {proc.stderr.strip().splitlines()[-1]}")
     config = load_config(config_path)
-    validation = json.loads((run_dir / "export" / "validation.json").read_text())
-    rounds = sorted(run_dir.glob("rounds/round.*/round.json"))
-    last = json.loads(rounds[-1].read_text())
+    dirs = RunDir(run_dir)
+    validation = json.loads(dirs.export_validation.read_text())
+    rounds = dirs.history()
+    last = rounds[-1]
     lattice_constant = validation["reference_values"]["lattice_constant_A"]
     sets = unseen_sets(
         config.element,
@@ -74,7 +76,7 @@ def run_example(name: str, work: Path, config_path: Path | None = None, timed: b
         repeats=4,
         sets=SETS,
     )
-    model = run_dir / "export" / "compressed_model.pb"
+    model = dirs.exported_model
     unseen = {set_name: errors(model, frames) for set_name, frames in sets.items()}
     properties = {}
     for row in validation["rows"]:

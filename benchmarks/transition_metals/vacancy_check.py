@@ -18,7 +18,7 @@ from ase.build import bulk
 from ase.optimize import BFGS
 
 from dpdriver.label import make_labeler
-from dpdriver.rundir import recorded_config
+from dpdriver.rundir import RunDir, recorded_config
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "transition_metals"
 
@@ -51,10 +51,10 @@ def main() -> None:
     rows = {}
     for run_dir in map(Path, args.run_dirs):
         config = recorded_config(run_dir)
-        validation = json.loads((run_dir / "export" / "validation.json").read_text())
+        validation = json.loads(RunDir(run_dir).export_validation.read_text())
         a_A = validation["reference_values"]["lattice_constant_A"]
         perfect = bulk(config.element, config.initial_data.lattice, a=a_A, cubic=True).repeat(4)
-        model = str(run_dir / "export" / "compressed_model.pb")
+        model = str(RunDir(run_dir).exported_model)
         rows[config.element] = {
             "model": formation_energies(perfect, lambda model=model: DP(model)),
             "referee": formation_energies(perfect, make_labeler(config.labeler).calculator),

@@ -11,17 +11,18 @@ from pathlib import Path
 
 from ..cells import cell
 from ..label import PROVENANCE_FILE, make_labeler
+from ..rundir import EXPORT_SUMMARY, EXPORTED_MODEL, FROZEN_MODEL, VALIDATION
 from ..templates import render
 from ..train import with_decisions
 
 CARD_JSON, CARD_MD = "model_card.json", "README.md"
 FILE_ROLES = {
-    "compressed_model.pb": "compressed model (use this)",
-    "frozen_model.pb": "the same model, uncompressed",
+    EXPORTED_MODEL: "compressed model (use this)",
+    FROZEN_MODEL: "the same model, uncompressed",
     "in.lammps": "ready NVT run",
     "conf.lmp": "ideal crystal for in.lammps",
-    "summary.json": "run summary",
-    "validation.json": "properties and test errors, model and reference",
+    EXPORT_SUMMARY: "run summary",
+    VALIDATION: "properties and test errors, model and reference",
 }
 
 
@@ -116,10 +117,10 @@ def write_model_card(
         },
         "validation": {k: validation[k] for k in ("reference", "passed", "checked", "rows")},
         "lammps": {
-            "model": "compressed_model.pb",
+            "model": EXPORTED_MODEL,
             "mass_amu": mass_amu,
             "timestep_ps": 0.002,
-            "deviation_pair_style": "pair_style deepmd compressed_model.pb "
+            "deviation_pair_style": f"pair_style deepmd {EXPORTED_MODEL} "
             + " ".join(ensemble[1:])
             + " out_freq 100 out_file model_devi.out"
             if len(ensemble) > 1

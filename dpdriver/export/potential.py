@@ -9,14 +9,15 @@ from pathlib import Path
 import ase.io
 
 from ..generate import ideal_crystal
+from ..label import make_labeler
+from ..rundir import EXPORT_SUMMARY, EXPORTED_MODEL, FROZEN_MODEL, VALIDATION
 from ..structures import atomic_mass_amu
 from ..templates import render
 from ..tools import executable, run_tool, timed
 from ..train import PRODUCTION_SUMMARY
-
-FROZEN = "frozen_model.pb"
-COMPRESSED = "compressed_model.pb"
-SUMMARY = "summary.json"
+from ..validate import test_errors
+from ..validate.check import validate_model
+from .model_card import write_model_card
 
 
 def compress_model(frozen: Path, out: Path, workdir: Path) -> Path:
@@ -70,31 +71,26 @@ def export_potential(
     ensemble, in.lammps, the validation (properties against the reference, held-out errors) and the model card
     with checksums. reference None: the labeler where it runs in-process; for VASP the model's values alone
     (`dpdriver export RUN` runs the VASP reference as label tasks in reference_tasks)."""
-    from ..label import make_labeler
-    from ..validate import test_errors
-    from ..validate.check import VALIDATION_FILE, validate_model
-    from .model_card import write_model_card
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     production_summary = None
     if production is not None:
-        shutil.copyfile(Path(production) / "graph.pb", out_dir / FROZEN)
+        shutil.copyfile(Path(production) / "graph.pb", out_dir / FROZEN_MODEL)
         production_summary = json.loads((Path(production) / PRODUCTION_SUMMARY).read_text())
     else:
-        shutil.copyfile(models[0], out_dir / FROZEN)
+        shutil.copyfile(models[0], out_dir / FROZEN_MODEL)
     for i, model in enumerate(models):
         (out_dir / "ensemble").mkdir(exist_ok=True)
         shutil.copyfile(model, out_dir / "ensemble" / f"graph.{i:03d}.pb")
-    compress_model(out_dir / FROZEN, out_dir / COMPRESSED, out_dir / "compress")
-    write_lammps_example(config, out_dir, COMPRESSED)
+    compress_model(out_dir / FROZEN_MODEL, out_dir / EXPORTED_MODEL, out_dir / "compress")
+    write_lammps_example(config, out_dir, EXPORTED_MODEL)
     labeler = make_labeler(config.labeler)
     if reference is None:
         reference = "labeler" if labeler.in_process else "none"
     with timed("validate"):
-        errors = test_errors(out_dir / COMPRESSED, test_data, config.element, labeler.name)
-        validation = validate_model(out_dir / COMPRESSED, config, reference, errors, reference_tasks)
-    (out_dir / VALIDATION_FILE).write_text(json.dumps(validation, indent=1))
+        errors = test_errors(out_dir / EXPORTED_MODEL, test_data, config.element, labeler.name)
+        validation = validate_model(out_dir / EXPORTED_MODEL, config, reference, errors, reference_tasks)
+    (out_dir / VALIDATION).write_text(json.dumps(validation, indent=1))
     summary = {
         "element": config.element,
         "labeler": config.labeler.kind,
@@ -105,11 +101,11 @@ def export_potential(
         "accurate_ratios": [r["selection"]["accurate_ratio"] for r in history],
         "test_errors": errors,
         "validation": {"passed": validation["passed"], "checked": validation["checked"]},
-        "model": COMPRESSED,
+        "model": EXPORTED_MODEL,
         "production": production_summary,
         "lammps_input": "in.lammps",
     }
-    (out_dir / SUMMARY).write_text(json.dumps(summary, indent=2))
+    (out_dir / EXPORT_SUMMARY).write_text(json.dumps(summary, indent=2))
     write_model_card(
         config,
         out_dir,

@@ -15,8 +15,6 @@ from ..label import EMTLabeler, make_labeler
 from .compute import TaskEvaluator
 from .properties import properties
 
-VALIDATION_FILE = "validation.json"
-
 
 def _row(name: str, unit: str, model, reference, tolerance: float, relative: bool = False, error=None) -> dict:
     """error: given (e.g. a band RMSE), or |model - reference| (relative to the reference where relative)."""

@@ -187,14 +187,13 @@ def write_report(run_dir: Path) -> Path:
     out = run_dir / REPORT_DIR
     out.mkdir(exist_ok=True)
     records = dirs.history()
-    export = dirs.export
-    validation = json.loads((export / "validation.json").read_text()) if (export / "validation.json").exists() else None
+    validation = json.loads(dirs.export_validation.read_text()) if dirs.export_validation.exists() else None
     frames = []
-    if (export / "compressed_model.pb").exists() and dirs.test_data.is_dir():
+    if dirs.exported_model.exists() and dirs.test_data.is_dir():
         from ..validate import test_frames  # DeePMD-kit takes seconds to import: only a report with a model pays
 
         element = recorded_config(run_dir).element
-        frames = test_frames(export / "compressed_model.pb", dirs.test_data, element)
+        frames = test_frames(dirs.exported_model, dirs.test_data, element)
     figures = {
         "rounds": round_progress(records, out),
         "learning": learning_curves(records, run_dir, out),
