@@ -14,7 +14,7 @@ from dpdriver.config import parse_config
 from dpdriver.data import count_frames
 from dpdriver.errors import UserError
 from dpdriver.generate import generate
-from dpdriver.label import PROVENANCE_FILE, ASELabeler, EMTLabeler, label_to_data, make_labeler
+from dpdriver.label import PROVENANCE_FILE, ASELabeler, Calculation, EMTLabeler, label_to_data, make_labeler
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vasp"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"VASP fixtures not found at {FIXTURES}")
@@ -63,9 +63,9 @@ def test_emt_labels_match_ase_with_virials_and_provenance_per_frame(tmp_path):
 class CountingEMT(EMTLabeler):
     calls = 0
 
-    def label_one(self, atoms, task_dir):
+    def label_one(self, atoms, task_dir, calculation):
         CountingEMT.calls += 1
-        return super().label_one(atoms, task_dir)
+        return super().label_one(atoms, task_dir, calculation)
 
 
 def test_finished_labels_of_an_interrupted_task_are_never_computed_again(tmp_path):
@@ -298,13 +298,15 @@ def test_vasp_property_tasks_relax_and_free_atom_inputs(tmp_path):
 
     labeler = vasp_labeler(tmp_path, incar={"NCORE": 4})
     _, (fault, _) = planar_fault_cells("Cu", "fcc", 3.6, 1.0)
-    labeler.write_inputs(fault, tmp_path / "relax", relax_fmax_eV_A=1e-4)
+    labeler.write_inputs(fault, tmp_path / "relax", Calculation(relax_fmax_eV_A=1e-4))
     tags = incar_tags(tmp_path / "relax" / "INCAR")
     assert (tags["IBRION"], tags["ISIF"], tags["NSW"], tags["EDIFFG"], tags["NCORE"]) == ("2", "2", "100", "-0.01", "4")
     poscar = (tmp_path / "relax" / "POSCAR").read_text().splitlines()
     assert poscar[7] == "Selective dynamics" and all(line.split()[3:] == ["F", "F", "T"] for line in poscar[9 : 9 + 24])
     labeler.write_inputs(
-        Atoms("Cu", positions=[[10, 10, 10]], cell=[20] * 3, pbc=True), tmp_path / "atom", isolated_atom=True
+        Atoms("Cu", positions=[[10, 10, 10]], cell=[20] * 3, pbc=True),
+        tmp_path / "atom",
+        Calculation(isolated_atom=True),
     )
     tags = incar_tags(tmp_path / "atom" / "INCAR")
     assert (tags["ISPIN"], tags["ISMEAR"], tags["NSW"]) == ("2", "0", "0") and float(tags["MAGMOM"]) > 0
@@ -322,11 +324,13 @@ def test_vasp_relaxation_result_is_its_last_step_and_only_if_it_converged(tmp_pa
         (tmp_path / name).mkdir()
         (tmp_path / name / "source").write_text(str(outcar))
     start = ase.io.read(relaxed, index=0, format="vasp-out")
-    system = labeler.compute(start, tmp_path / "relaxed", relax_fmax_eV_A=0.01)
+    system = labeler.compute(start, tmp_path / "relaxed", Calculation(relax_fmax_eV_A=0.01))
     steps = dpdata.LabeledSystem(str(relaxed), fmt="vasp/outcar")
     assert len(steps) == 8 and system["energies"][0] == pytest.approx(steps["energies"][-1])
     assert np.allclose(system["coords"][0], steps["coords"][-1]) and not np.allclose(
         steps["coords"][0], steps["coords"][-1]
     )
     with pytest.raises(ValueError, match="did not reach EDIFFG"):
-        labeler.compute(ase.io.read(stopped, index=0, format="vasp-out"), tmp_path / "stopped", relax_fmax_eV_A=0.01)
+        labeler.compute(
+            ase.io.read(stopped, index=0, format="vasp-out"), tmp_path / "stopped", Calculation(relax_fmax_eV_A=0.01)
+        )

@@ -81,9 +81,10 @@ def submitted(workflows: Path, prefix: str) -> list[str]:
 def test_a_whole_run_on_slurm_survives_kill_9_of_its_runner_and_gives_the_local_runs_data(
     slurm, tiny_reference, tmp_path, cli
 ):
-    """Every stage that runs a tool goes through sbatch, the two members at once. The runner is killed (SIGKILL) while round 0's models
-    train in their jobs, one running and one still queued (another job holds a core): the jobs stay in the queue,
-    the rerun waits for them instead of submitting them again, and the data is the local run's, bit for bit."""
+    """Every stage that runs a tool goes through sbatch, the two members at once. The runner is killed (SIGKILL)
+    while round 0's models train in their jobs, one running and one still queued (another job holds a core): the
+    jobs stay in the queue, the rerun waits for them instead of submitting them again, and the data is the local
+    run's, bit for bit."""
     config = tmp_path / "tiny.yaml"
     one_round = TINY_CU.replace("max_rounds: 2", "max_rounds: 1")
     # one member at a time where it runs here; on the queue, which holds the CPUs, both are submitted at once

@@ -1,13 +1,15 @@
 """One labeler interface for every reference method: EMT, any ASE calculator, a LAMMPS potential, VASP."""
 
 from .ase_calculator import ASELabeler, EMTLabeler
-from .base import PROVENANCE_FILE, Labeler, LabelResult, label_to_data, merge_reports
+from .base import PROVENANCE_FILE, SINGLE_POINT, Calculation, Labeler, LabelResult, label_to_data, merge_reports
 from .lammps import LammpsLabeler
 from .vasp import VaspLabeler
 
 __all__ = [
     "Labeler",
     "LabelResult",
+    "Calculation",
+    "SINGLE_POINT",
     "EMTLabeler",
     "ASELabeler",
     "LammpsLabeler",

@@ -14,7 +14,7 @@ from ase import Atoms
 from ase.optimize import FIRE
 
 from ..errors import UserError
-from .base import Labeler
+from .base import SINGLE_POINT, Calculation, Labeler
 
 
 @contextmanager
@@ -52,20 +52,13 @@ class ASECalculatorLabeler(Labeler):
         """The calculator of one label: a fresh one, unless a labeler keeps one alive between labels."""
         return self.calculator()
 
-    def label_one(
-        self,
-        atoms: Atoms,
-        task_dir: Path,
-        relax_fmax_eV_A: float | None = None,
-        relax_steps: int = 300,
-        isolated_atom: bool = False,
-    ) -> dpdata.LabeledSystem:
+    def label_one(self, atoms: Atoms, task_dir: Path, calculation: Calculation = SINGLE_POINT) -> dpdata.LabeledSystem:
         frame = atoms.copy()
         frame.info = {}
         with working_directory(task_dir) if self.writes_files else nullcontext():  # some open files when built
             frame.calc = self.label_calculator()
-            if relax_fmax_eV_A is not None:
-                FIRE(frame, logfile=None).run(fmax=relax_fmax_eV_A, steps=relax_steps)
+            if calculation.relax_fmax_eV_A is not None:
+                FIRE(frame, logfile=None).run(fmax=calculation.relax_fmax_eV_A, steps=calculation.relax_steps)
             return dpdata.LabeledSystem(frame, fmt="ase/structure")
 
 

@@ -26,6 +26,20 @@ class LabelFailed(RuntimeError):
     """A task that failed in an earlier attempt; its message is the reason recorded then, as it was."""
 
 
+@dataclass(frozen=True)
+class Calculation:
+    """What a reference calculation does beyond a single point: relax the positions at a fixed cell first
+    (constraints kept; the frame is the relaxed one), or compute a free atom in a box (spin-polarized, one
+    k-point where the code needs to be told)."""
+
+    relax_fmax_eV_A: float | None = None
+    relax_steps: int = 300
+    isolated_atom: bool = False
+
+
+SINGLE_POINT = Calculation()
+
+
 @dataclass
 class LabelResult:
     systems: list[dpdata.LabeledSystem] = field(default_factory=list)
@@ -50,21 +64,12 @@ class Labeler(ABC):
         """None means any element."""
 
     @abstractmethod
-    def label_one(
-        self,
-        atoms: Atoms,
-        task_dir: Path,
-        relax_fmax_eV_A: float | None = None,
-        relax_steps: int = 300,
-        isolated_atom: bool = False,
-    ) -> dpdata.LabeledSystem:
-        """One labeled frame, or an exception whose message says why not. relax_fmax_eV_A: positions relaxed
-        at a fixed cell first (constraints kept), the frame is the relaxed one; isolated_atom: a free atom in
-        a box (spin-polarized, one k-point where the code needs to be told)."""
+    def label_one(self, atoms: Atoms, task_dir: Path, calculation: Calculation = SINGLE_POINT) -> dpdata.LabeledSystem:
+        """One labeled frame, or an exception whose message says why not."""
 
-    def compute(self, atoms: Atoms, task_dir: Path, **task) -> dpdata.LabeledSystem:
+    def compute(self, atoms: Atoms, task_dir: Path, calculation: Calculation = SINGLE_POINT) -> dpdata.LabeledSystem:
         """One reference calculation for the property set, kept in task_dir and read back once finished."""
-        return self._finished_label(task_dir) or self._label_and_keep(atoms, task_dir, **task)
+        return self._finished_label(task_dir) or self._label_and_keep(atoms, task_dir, calculation)
 
     def calculator(self):
         """A fresh ASE calculator, for generators that run the labeler step by step."""
@@ -115,8 +120,10 @@ class Labeler(ABC):
             return dpdata.LabeledSystem(str(task_dir / LABELED_DIR), fmt="deepmd/npy")
         return None
 
-    def _label_and_keep(self, atoms: Atoms, task_dir: Path, **task) -> dpdata.LabeledSystem:
-        system = self.label_one(atoms, task_dir, **task)
+    def _label_and_keep(
+        self, atoms: Atoms, task_dir: Path, calculation: Calculation = SINGLE_POINT
+    ) -> dpdata.LabeledSystem:
+        system = self.label_one(atoms, task_dir, calculation)
         bad = non_finite_labels(system)
         if bad:
             raise ValueError(f"the labeler returned NaN or infinity in {', '.join(bad)}; the frame is not kept")

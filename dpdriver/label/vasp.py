@@ -18,7 +18,7 @@ from ase import Atoms
 
 from ..errors import UserError
 from ..templates import render
-from .base import Labeler
+from .base import SINGLE_POINT, Calculation, Labeler
 
 INITIAL_MAGMOM_MU_B = {"Fe": 3.0, "Co": 2.0, "Ni": 1.0}  # ferromagnetic starting moments; magmom_per_atom overrides
 DONE = "label.json"
@@ -113,29 +113,22 @@ class VaspLabeler(Labeler):
         return {name: _incar_value(value) for name, value in tags.items()}
 
     @staticmethod
-    def task_tags(atoms: Atoms, relax_fmax_eV_A: float | None, relax_steps: int, isolated_atom: bool) -> dict:
+    def task_tags(atoms: Atoms, calculation: Calculation) -> dict:
         """What makes a property task differ from a label: a relaxation of positions (selective dynamics from
         the structure's constraints), or a free atom (spin-polarized, Gaussian smearing)."""
         tags = {}
-        if relax_fmax_eV_A is not None:
+        if calculation.relax_fmax_eV_A is not None:
             tags.update(
                 IBRION=2,
-                NSW=min(relax_steps, RELAX_MAX_IONIC_STEPS),
+                NSW=min(calculation.relax_steps, RELAX_MAX_IONIC_STEPS),
                 ISIF=2,
-                EDIFFG=-max(relax_fmax_eV_A, RELAX_FMAX_FLOOR_eV_A),
+                EDIFFG=-max(calculation.relax_fmax_eV_A, RELAX_FMAX_FLOOR_eV_A),
             )
-        if isolated_atom:
+        if calculation.isolated_atom:
             tags.update(ISPIN=2, MAGMOM=[3.0] * len(atoms), ISMEAR=0, SIGMA=0.01)
         return tags
 
-    def write_inputs(
-        self,
-        atoms: Atoms,
-        task_dir: Path,
-        relax_fmax_eV_A: float | None = None,
-        relax_steps: int = 300,
-        isolated_atom: bool = False,
-    ) -> None:
+    def write_inputs(self, atoms: Atoms, task_dir: Path, calculation: Calculation = SINGLE_POINT) -> None:
         task_dir.mkdir(parents=True, exist_ok=True)
         frame = atoms[np.argsort(atoms.get_chemical_symbols(), kind="stable")]  # species grouped, order kept within
         frame.info = {}
@@ -143,15 +136,12 @@ class VaspLabeler(Labeler):
         species = (task_dir / "POSCAR").read_text().splitlines()[5].split()
         tags = {
             **self.incar_tags(frame, species),
-            **{
-                k: _incar_value(v)
-                for k, v in self.task_tags(frame, relax_fmax_eV_A, relax_steps, isolated_atom).items()
-            },
+            **{k: _incar_value(v) for k, v in self.task_tags(frame, calculation).items()},
         }
         (task_dir / "INCAR").write_text(
             render("INCAR.j2", tags=tags, comment=f"dpdriver label {frame.get_chemical_formula()}")
         )
-        mesh = [1, 1, 1] if isolated_atom else kpoint_mesh(frame, self.config.kspacing_per_A)
+        mesh = [1, 1, 1] if calculation.isolated_atom else kpoint_mesh(frame, self.config.kspacing_per_A)
         (task_dir / "KPOINTS").write_text(
             f"k-spacing {self.config.kspacing_per_A} 1/A\n0\nGamma\n{mesh[0]} {mesh[1]} {mesh[2]}\n0 0 0\n"
         )
@@ -199,15 +189,8 @@ class VaspLabeler(Labeler):
             raise ValueError(f"OUTCAR holds {dict(found)}, but the task's structure is {dict(expected)}")
         return system
 
-    def label_one(
-        self,
-        atoms: Atoms,
-        task_dir: Path,
-        relax_fmax_eV_A: float | None = None,
-        relax_steps: int = 300,
-        isolated_atom: bool = False,
-    ) -> dpdata.LabeledSystem:
+    def label_one(self, atoms: Atoms, task_dir: Path, calculation: Calculation = SINGLE_POINT) -> dpdata.LabeledSystem:
         if not (task_dir / DONE).exists():  # a finished task is read again, never recomputed
-            self.write_inputs(atoms, task_dir, relax_fmax_eV_A, relax_steps, isolated_atom)
+            self.write_inputs(atoms, task_dir, calculation)
             self.run(task_dir)
-        return self.read(atoms, task_dir, relaxed=relax_fmax_eV_A is not None)
+        return self.read(atoms, task_dir, relaxed=calculation.relax_fmax_eV_A is not None)

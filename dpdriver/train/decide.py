@@ -10,6 +10,7 @@ from pathlib import Path
 from ase import Atoms
 
 from ..errors import UserError
+from ..label import Calculation
 from .neighbors import decide_sel, neighbor_stat
 
 FREE_ATOM_BOX_A = 20.0
@@ -20,7 +21,7 @@ def free_atom_energy_eV(labeler, element: str, task_dir: Path) -> float:
     spin-polarized free-atom task)."""
     atom = Atoms(element, positions=[[FREE_ATOM_BOX_A / 2] * 3], cell=[FREE_ATOM_BOX_A] * 3, pbc=True)
     try:
-        energy = float(labeler.compute(atom, Path(task_dir), isolated_atom=True)["energies"][0])
+        energy = float(labeler.compute(atom, Path(task_dir), Calculation(isolated_atom=True))["energies"][0])
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the reference code, reported with its folder

@@ -15,6 +15,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.optimize import FIRE
 
 from ..errors import UserError
+from ..label import SINGLE_POINT, Calculation
 
 
 class CalculatorEvaluator:
@@ -60,10 +61,10 @@ class TaskEvaluator:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings, indent=1))
 
-    def _result(self, atoms: Atoms, name: str, **task) -> Atoms:
+    def _result(self, atoms: Atoms, name: str, calculation: Calculation = SINGLE_POINT) -> Atoms:
         task_dir = self.work_dir / name
         try:
-            system = self.labeler.compute(atoms, task_dir, **task)
+            system = self.labeler.compute(atoms, task_dir, calculation)
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of the reference code, reported with its folder
@@ -84,10 +85,10 @@ class TaskEvaluator:
         return self._result(atoms, name)
 
     def relax(self, atoms: Atoms, name: str, fmax_eV_A: float = 0.005, steps: int = 300) -> Atoms:
-        return self._result(atoms, name, relax_fmax_eV_A=fmax_eV_A, relax_steps=steps)
+        return self._result(atoms, name, Calculation(relax_fmax_eV_A=fmax_eV_A, relax_steps=steps))
 
     def isolated_atom(self, atoms: Atoms, name: str) -> Atoms:
-        return self._result(atoms, name, isolated_atom=True)
+        return self._result(atoms, name, Calculation(isolated_atom=True))
 
 
 def as_evaluator(calc_or_evaluator):
