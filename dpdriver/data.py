@@ -9,6 +9,8 @@ from pathlib import Path
 import dpdata
 import numpy as np
 
+from .errors import UserError
+
 LABELED_ARRAYS = ("energies", "forces", "virials", "coords", "cells")  # dpdata's keys of one labeled frame
 
 
@@ -55,7 +57,6 @@ def count_frames(root: Path) -> int:
 
 def check_data_dir(path: Path, type_map: list[str]) -> int:
     """Frames in a given DeePMD data folder, after checking that it exists and holds only the run's elements."""
-    from .errors import UserError
 
     path = Path(path)
     systems = system_dirs(path) if path.is_dir() else []

@@ -1,4 +1,7 @@
-"""`dpdriver doctor`: check the stack a run needs, and say how to fix each failure."""
+"""`dpdriver doctor`: check the stack a run needs, and say how to fix each failure.
+
+Each check imports what it checks inside it, on purpose: a broken package fails its own check line, not the
+command."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import mmap
 import re
 import shutil
 import tempfile
@@ -119,7 +120,6 @@ def _dpdata_read(path: Path, fmt: str, **options) -> dpdata.LabeledSystem:
 
 def read_vasprun_in_chunks(path: Path, steps: list[IonicStep]) -> dpdata.LabeledSystem:
     """dpdata builds the whole XML tree; for a long run, feed it the calculations a chunk at a time."""
-    import mmap
 
     with (
         open(path, "rb") as f,

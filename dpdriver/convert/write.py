@@ -94,7 +94,7 @@ def write_output(
             system.append(frame.system)
         system.apply_type_map(type_map)
         if fmt == "deepmd/hdf5":
-            import h5py
+            import h5py  # only for the hdf5 output format
 
             target = f"{out_dir / part}.hdf5#/{name}"
             with h5py.File(out_dir / f"{part}.hdf5", "a") as h5:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from ..config import RunConfig
 from ..data import check_data_dir, count_frames
+from ..doctor import check_pair_style
 from ..errors import UserError
+from ..export import export_potential
 from ..files import discard, install, partial_path, write_atomically
 from ..generate import ideal_crystal
 from ..generate.initial_data import REPORT_FILE, dry_run
@@ -36,7 +39,7 @@ from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_lin
 from ..train.neighbors import check_user_sel
 from .dflow import build
 from .dflow.dispatch import local_workers, merged
-from .dflow.local import configure_local, run_workflow, workflow_dir
+from .dflow.local import configure_local, output_to, run_workflow, workflow_dir
 from .dflow.ops import EXPLORED_DIR, LABEL_REPORT_FILE
 from .dflow.progress import StageMonitor, StepGroup, read_output_parameter
 from .processes import leftovers_of_previous_runner, take_over
@@ -373,9 +376,6 @@ def check_config(config: RunConfig, planning_only: bool = False) -> str:
 
 def preflight(config: RunConfig) -> None:
     """Fail in seconds, before anything is written, on what would fail a round later."""
-    import tempfile
-
-    from ..doctor import check_pair_style
 
     check_config(config)
     with tempfile.TemporaryDirectory(prefix="dpdriver-preflight-") as tmp:
@@ -408,8 +408,6 @@ def export_run(run_dir: Path, reference: str = "labeler", reference_tasks: Path 
     """`dpdriver export RUN`: the last finished round's models exported in this process, for a run stopped before
     it converged, or to validate against a VASP reference (label tasks, RUN/reference-tasks by default). The
     previous export is set aside, never overwritten."""
-    from ..export import export_potential
-    from .dflow.local import output_to
 
     dirs = RunDir(run_dir)
     dirs.require_run()

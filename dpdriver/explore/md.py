@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import ase.io
+import dpdata
 import numpy as np
 from ase import Atoms
 
+from ..data import system_dirs
 from ..errors import ToolError
 from ..rundir import ROUND_PREFIX
 from ..seeds import derive_seed
@@ -68,9 +70,6 @@ def start_pools(sources: list[str], ideal: Atoms, data_dir: Path | None) -> dict
     """Starting structures by source: the ideal crystal, the initial data's and earlier rounds' bulk cells (the
     ideal crystal's atom count), and `vacancy`: labeled cells one atom short of it, so that MD samples the
     defect's surroundings at temperature. A slab or any other cell is no start."""
-    import dpdata
-
-    from ..data import system_dirs
 
     pools: dict[str, list[tuple[Atoms, dict]]] = {}
     if "ideal" in sources:

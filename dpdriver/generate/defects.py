@@ -9,6 +9,7 @@ from ase import Atoms
 from ase.build import surface
 from scipy.optimize import minimize
 
+from ..errors import UserError
 from .transforms import Generated
 
 DEFAULT_MILLER = {
@@ -109,7 +110,6 @@ def random_structures(
     restarts: int = 20,
 ) -> Generated:
     """Random cell (skewed up to max_skew, at a drawn density) filled by random sequential insertion."""
-    from ..errors import UserError
 
     out = []
     for _ in range(count):

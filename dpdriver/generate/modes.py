@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from ase import Atoms, units
+from ase.constraints import FixCom
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from .transforms import Generated
 
@@ -82,9 +85,6 @@ def labeler_md(
     rng: np.random.Generator,
 ) -> Generated:
     """Langevin NVT driven by the labeler's forces; one snapshot every `stride` steps after equilibration."""
-    from ase.constraints import FixCom
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
     out = []
     for temperature in temperatures_K:

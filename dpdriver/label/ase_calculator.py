@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dpdata
 from ase import Atoms
+from ase.calculators.emt import EMT, parameters
 from ase.optimize import FIRE
 
 from ..errors import UserError
@@ -71,13 +72,9 @@ class EMTLabeler(ASECalculatorLabeler):
     }
 
     def supported_elements(self) -> set[str]:
-        from ase.calculators.emt import parameters
-
         return {symbol for symbol in parameters if symbol not in {"H", "C", "N", "O"}}
 
     def calculator(self):
-        from ase.calculators.emt import EMT
-
         return EMT()
 
 

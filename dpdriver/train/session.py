@@ -16,7 +16,7 @@ BEST_STEP_FILE = "best_step"
 
 
 def main(spec_path: str) -> None:
-    from deepmd.main import main as dp
+    from deepmd.main import main as dp  # TensorFlow: imported in the training process, after its thread settings
     from deepmd.tf.env import tf
 
     spec = json.loads(Path(spec_path).read_text())

@@ -169,7 +169,7 @@ def test_rows(errors: dict | None, tol) -> list[dict]:
 
 
 def model_calculator(model: Path, element: str):
-    from deepmd.calculator import DP
+    from deepmd.calculator import DP  # TensorFlow takes seconds: only a validation with a model pays
     from deepmd.infer import DeepPot
 
     type_map = DeepPot(str(model)).get_type_map()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dpdata
 import numpy as np
 
 from ..data import system_dirs
@@ -88,7 +89,6 @@ def families_of(system_dir: Path, frames: int) -> list[str]:
 
 def test_frames(model: Path, test_data: Path | None, element: str) -> list[dict]:
     """Every held-out frame with its family and the model's and reference's values."""
-    import dpdata
 
     frames = []
     for system_dir in system_dirs(test_data) if test_data else []:

@@ -22,7 +22,7 @@ REPORT_DIR = "report"
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # only a report draws: status and the run do not import it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

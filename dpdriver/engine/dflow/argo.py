@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import yaml
+from dflow import Workflow, download_artifact, s3_config, upload_artifact
 from dflow import config as dflow_config
-from dflow import s3_config
 from dflow.utils import StorageClient
 
 from ...config import RunConfig
@@ -102,9 +103,7 @@ def _with_credentials(credentials: dict[str, str], call):
 
 def workflow_for_submit(config: RunConfig, credentials: dict[str, str]):
     """The loop workflow with the given data uploaded, built while no credential is in dflow's config."""
-    from dflow import upload_artifact
-
-    from .build import loop_workflow
+    from .build import loop_workflow  # the OPs import every stage: download and status do without them
 
     configure_argo(config, credentials)
     given = [str(Path(d)) for d in config.initial_data.data_dirs]
@@ -200,7 +199,6 @@ def submit_local(config: RunConfig, run_dir: Path, resume: bool = False) -> str:
 
 def _reopen(run_dir: Path):
     """The submitted workflow of run_dir, through the dflow API (Argo, or debug mode for --local)."""
-    from dflow import Workflow
 
     path = RunDir(run_dir).submitted
     if not path.exists():
@@ -222,7 +220,6 @@ def _artifact_path(art, into: Path) -> Path:
     """A step's output artifact as a local folder (downloaded from S3 on Argo)."""
     if getattr(art, "local_path", None):
         return Path(art.local_path)
-    from dflow import download_artifact
 
     return Path(download_artifact(art, path=str(into))[0])
 
@@ -255,7 +252,6 @@ def workflow_progress(run_dir: Path) -> tuple[str, list[dict]]:
 
 def download(run_dir: Path) -> dict:
     """Data, round records and the export of a submitted run, into the local run layout."""
-    import shutil
 
     run_dir, dirs = Path(run_dir), RunDir(run_dir)
     wf, _ = _reopen(run_dir)
