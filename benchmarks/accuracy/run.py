@@ -33,9 +33,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 from unseen import errors as unseen_errors  # noqa: E402
 from unseen import unseen_sets  # noqa: E402
+from variant import is_variant, write_variant_config  # noqa: E402
 
 from dpdriver.config import load_config  # noqa: E402
 from dpdriver.data import system_dirs  # noqa: E402
@@ -336,7 +338,11 @@ PART_RESULTS = {
 def main() -> None:
     fast_tensorflow_import()
     parser = argparse.ArgumentParser()
-    parser.add_argument("--config", default=str(REPO / "examples" / "cu-emt" / "config.yaml"))
+    parser.add_argument(
+        "--config",
+        default=str(REPO / "examples" / "cu-emt" / "config.yaml"),
+        help="the example's config, or a variant of it (benchmarks/variant.py)",
+    )
     parser.add_argument("--work", default=str(RESULTS / "work"))
     parser.add_argument("--parts", nargs="*", default=list(PART_RESULTS), choices=list(PART_RESULTS))
     parser.add_argument(
@@ -349,7 +355,10 @@ def main() -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / "results.json"
     results = load(path)
-    config = load_config(args.config)
+    config_path = Path(args.config)
+    if is_variant(config_path):
+        config_path = write_variant_config(config_path, work)
+    config = load_config(config_path)
     run_dir, timing_log = work / "cu-emt", work / "cu-emt.timing.jsonl"
     for part in args.redo:
         for key in PART_RESULTS[part]:
@@ -359,7 +368,7 @@ def main() -> None:
         timing_log.unlink(missing_ok=True)
     sets = unseen_sets("Cu", reference_lattice_constant_A("Cu", "fcc"), EMT, RESULTS / "unseen_cu_emt")
     if "example" in args.parts and "example" not in results:
-        example = run_example(Path(args.config), run_dir, timing_log)
+        example = run_example(config_path, run_dir, timing_log)
         results["overhead"] = overhead(timing_log, example.pop("start"), example.pop("end"))
         results["example"] = example
         save(results, path)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path[:0] = [str(REPO / "benchmarks" / "accuracy"), str(HERE)]
+sys.path[:0] = [str(REPO / "benchmarks" / "accuracy"), str(REPO / "benchmarks"), str(HERE)]
 
 from unseen import errors, unseen_sets  # noqa: E402
 from variant import write_variant_config  # noqa: E402
@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--examples", nargs="*", default=["w-snap", "mo-snap"])
     parser.add_argument("--work", default=str(RESULTS / "work"))
     parser.add_argument(
-        "--config", help="a variant of the example (variants/*.yaml, variant.py), e.g. other temperatures"
+        "--config", help="a variant of the example (variants/*.yaml, benchmarks/variant.py), e.g. other temperatures"
     )
     parser.add_argument("--judge-only", action="store_true", help="judge runs already finished in WORK/<name>")
     parser.add_argument("--results", default="results", help="the results files' name (.json, .md)")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def merged(base: dict, changes: dict) -> dict:
@@ -22,8 +22,14 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
+def is_variant(path: Path) -> bool:
+    spec = yaml.safe_load(Path(path).read_text())
+    return isinstance(spec, dict) and "base" in spec and "set" in spec
+
+
 def write_variant_config(variant: Path, out_dir: Path) -> Path:
     """The variant's full config, written as out_dir/<variant name>.yaml for `dpdriver run` to read."""
+    variant = Path(variant).resolve()
     spec = yaml.safe_load(variant.read_text())
     if not isinstance(spec, dict) or set(spec) != {"base", "set"}:
         raise SystemExit(f"{variant}: a variant has exactly two keys, 'base' (an example's config) and 'set'")
