@@ -53,12 +53,13 @@ def run_example(name: str, work: Path, config_path: Path | None = None, timed: b
     config_path = write_variant_config(config_path, work) if config_path else REPO / shown_config
     run_dir = work / name
     wall = None
+    resumed = RunDir(run_dir).is_run()  # a run continued after an interruption: its wall time is not known
     if timed:
         started = time.monotonic()
         proc = subprocess.run(
             DPDRIVER + ["run", str(config_path), "--workdir", str(run_dir)], capture_output=True, text=True
         )
-        wall = time.monotonic() - started
+        wall = None if resumed else time.monotonic() - started
         if proc.returncode != 0:
             raise SystemExit(f"{name}: dpdriver run failed: {proc.stderr.strip().splitlines()[-1]}")
     config = load_config(config_path)
@@ -92,6 +93,7 @@ def run_example(name: str, work: Path, config_path: Path | None = None, timed: b
             }
     return {
         "wall_min": round(wall / 60, 1) if wall is not None else None,
+        "not_timed": None if wall is not None else "resumed after an interruption" if timed else "judged after the run",
         "config": str(shown_config),
         "rounds": len(rounds),
         "labels": last["frames_trained_on"] + last["frames_added"],
@@ -113,7 +115,11 @@ def report(results: dict) -> str:
         "",
     ]
     for name, r in results.items():
-        wall = f"{r['wall_min']} min wall" if r["wall_min"] else "not timed (judged after the run)"
+        wall = (
+            f"{r['wall_min']} min wall"
+            if r["wall_min"]
+            else f"not timed ({r.get('not_timed', 'judged after the run')})"
+        )
         lines += [
             f"## {name}",
             "",
