@@ -13,7 +13,7 @@ from dpdriver.config import load_config
 from dpdriver.data import count_frames
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks" / "transition_metals"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 from variant import write_variant_config  # noqa: E402
 
 SMALL = """\
@@ -33,7 +33,7 @@ initial_data:
 def test_dry_run_of_every_example_prints_the_plan_and_writes_nothing(cli, tmp_path, monkeypatch, capsys):
     variants = [
         write_variant_config(v, tmp_path / "variants")  # the benchmarks run them
-        for v in sorted((REPO / "benchmarks" / "transition_metals" / "variants").glob("*.yaml"))
+        for v in sorted((REPO / "benchmarks").glob("*/variants/*.yaml"))
     ]
     examples = [
         REPO / "examples" / e / "config.yaml" for e in ("cu-init-mix", "ni-vasp", "cu-emt", "w-snap", "mo-snap")
