@@ -15,6 +15,7 @@ from dpdriver.config import RunConfig, TrainingConfig
 from dpdriver.errors import UserError
 from dpdriver.loop import plan_round, train_member, warm_start_possible
 from dpdriver.train import model_shape, plan_schedule
+from dpdriver.train.dp import display_every, render_training_input, validation_draws
 from dpdriver.train.lcurve import best_step, read_lcurve
 from dpdriver.train.neighbors import decide_sel
 
@@ -252,10 +253,14 @@ def test_a_user_sel_smaller_than_the_data_needs_is_refused_before_training(tmp_p
     assert (tmp_path / "run" / "data" / "init").is_dir()  # the labels are kept for the rerun
 
 
+def test_validation_draws_three_per_frame_unless_that_outweighs_the_training_between_two_rows():
+    assert validation_draws(40, display_every(26400)) == 120  # the Cu example's production: 3 per held-out frame
+    assert validation_draws(16, display_every(100)) == 16  # a 100-step production: each frame once, not 48 draws
+    assert validation_draws(16, display_every(1000)) == 48
+
+
 def test_an_unset_sel_is_left_to_deepmd_kit_with_the_margin():
     """Outside a run (doctor, benchmarks), DeePMD-kit's own 'auto' decides from the data it trains on."""
-    from dpdriver.train.dp import render_training_input
-
     training = TrainingConfig(sel_margin=1.3)
     script = render_training_input(training, ["Cu"], ["data"], 1, plan_schedule(training, 10))
     assert script["model"]["descriptor"]["sel"] == "auto:1.3"

@@ -23,6 +23,13 @@ VALIDATION_PASSES = 3  # DeePMD-kit draws validation frames at random: about thr
 CHECKPOINT = "model.ckpt"
 
 
+def validation_draws(frames: int, disp_freq: int) -> int:
+    """Validation frames drawn at each lcurve row: VALIDATION_PASSES per held-out frame, but no more than the
+    training steps between two rows (at least each frame once), so that a short training on a small set does not
+    spend most of its time validating (a 100-step production: 48 draws at each of 21 rows)."""
+    return min(VALIDATION_PASSES * frames, max(frames, disp_freq))
+
+
 def render_training_input(
     training,
     type_map: list[str],
@@ -43,7 +50,7 @@ def render_training_input(
         sel=sel,
         systems=systems,
         validation_systems=validation_systems or [],
-        validation_batches=VALIDATION_PASSES * sum(count_frames(Path(d)) for d in validation_systems or []),
+        validation_batches=validation_draws(sum(count_frames(Path(d)) for d in validation_systems or []), disp_freq),
         seed=seed,
         schedule=schedule,
         disp_freq=disp_freq,
