@@ -233,9 +233,9 @@ def report(results: dict) -> str:
     ]
     ex = results.get("example")
     if ex:
+        shown = ex.get("config", "examples/cu-emt/config.yaml")
         lines += [
-            f"- Wall time of `dpdriver run examples/cu-emt/config.yaml`: {ex['wall_s'] / 60:.1f} min "
-            f"(target < {TARGETS['wall_min']:.0f})."
+            f"- Wall time of `dpdriver run {shown}`: {ex['wall_s'] / 60:.1f} min (target < {TARGETS['wall_min']:.0f})."
         ]
     probe = results.get("machine")
     if probe:
@@ -371,6 +371,9 @@ def main() -> None:
         example = run_example(config_path, run_dir, timing_log)
         results["overhead"] = overhead(timing_log, example.pop("start"), example.pop("end"))
         results["example"] = example
+        save(results, path)
+    if "example" in results and "config" not in results["example"]:  # the config (or variant) this folder ran
+        results["example"]["config"] = str(Path(args.config).resolve().relative_to(REPO))
         save(results, path)
     if "machine" in args.parts and "machine" not in results:
         results["machine"] = machine_speed(config, run_dir, work)
