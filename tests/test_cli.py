@@ -2,8 +2,12 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from dpdriver.cli import EXIT_INTERNAL, _run
+from dpdriver.errors import one_line
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,7 +98,6 @@ def test_lmp_that_cannot_load_the_plugin(cli, tmp_path):
 
 
 def test_long_reasons_are_cut_at_a_word():
-    from dpdriver.errors import one_line
 
     text = one_line(ConnectionError("connection refused by the server " * 20 + "\nsecond line"), limit=60)
     assert text.startswith("ConnectionError: connection refused") and text.endswith(" ...") and "second" not in text
@@ -105,9 +108,6 @@ def test_long_reasons_are_cut_at_a_word():
 
 def test_an_internal_error_is_one_line_and_its_traceback_goes_outside_the_working_folder(tmp_path, monkeypatch, capsys):
     """A bug of ours never writes into the folder the user runs from."""
-    from types import SimpleNamespace
-
-    from dpdriver.cli import EXIT_INTERNAL, _run
 
     def bug(args):
         raise KeyError("a bug")

@@ -4,7 +4,8 @@ which stage the next round explores."""
 import json
 
 from dpdriver.config import RunConfig
-from dpdriver.loop import RoundPlan, plan_round, round_config, stage_for_round, stop_reason_after
+from dpdriver.loop import RoundPlan, plan_round, round_config, run_shape, stage_for_round, stop_reason_after
+from dpdriver.train import choose_member
 
 
 def config_with(stages=None, **convergence):
@@ -133,7 +134,6 @@ def test_a_round_is_planned_once_and_its_plan_travels_as_json():
 
 
 def test_the_production_parent_is_the_member_of_lowest_held_out_error():
-    from dpdriver.train import choose_member
 
     def row(i, e_meV, f):
         return {
@@ -151,7 +151,6 @@ def test_the_production_parent_is_the_member_of_lowest_held_out_error():
 
 def test_a_member_whose_training_failed_restarts_from_scratch_and_the_plan_says_so():
     """One seed stuck at 4x its peers' held-out force error must not pass that on to its warm starts."""
-    from dpdriver.loop import run_shape
 
     config = config_with()
     history = rounds((0.03, 30))

@@ -1,6 +1,7 @@
 """The whole loop, as a user runs it: real dflow (debug mode), DeePMD-kit, LAMMPS and EMT, tiny sizes."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -9,10 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.calculators.emt import EMT
+from conftest import run_cli
+from dflow.python import OPIO
+from test_label import potcar_library
 
-from dpdriver.config import load_config
+from dpdriver.config import RunConfig, load_config
 from dpdriver.data import count_frames
+from dpdriver.engine.dflow import ops
+from dpdriver.engine.dflow.build import explore_steps
+from dpdriver.export.model_card import sha256
 from dpdriver.generate import deformed, ideal_crystal, rattle
+from dpdriver.loop import plan_round
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +116,6 @@ def test_models_frozen_compressed_and_summarised(finished_run):
 
 
 def test_export_carries_the_ensemble_validation_and_a_model_card_with_checksums(finished_run):
-    from dpdriver.export.model_card import sha256
 
     run_dir, _, _ = finished_run
     export = run_dir / "export"
@@ -132,7 +139,6 @@ def test_export_carries_the_ensemble_validation_and_a_model_card_with_checksums(
 
 
 def test_validate_command_on_the_exported_model(finished_run, tmp_path):
-    from conftest import run_cli
 
     run_dir, config, _ = finished_run
     result = run_cli(
@@ -158,8 +164,6 @@ def test_validate_command_on_the_exported_model(finished_run, tmp_path):
 def test_validate_against_vasp_runs_reference_tasks_and_keeps_them(finished_run, tmp_path):
     """VASP cannot run here: every reference task fails; the model's table is still written, each reference row
     a FAIL naming the task's folder, which is kept for the user to look into."""
-    from conftest import run_cli
-    from test_label import potcar_library
 
     run_dir, _, _ = finished_run
     library = potcar_library(tmp_path / "potcars", {"Cu/POTCAR": ("Cu", 295.4)})
@@ -182,7 +186,6 @@ def test_validate_against_vasp_runs_reference_tasks_and_keeps_them(finished_run,
 
 
 def test_export_command_exports_the_last_round_again_and_keeps_the_previous(finished_run, tmp_path):
-    from conftest import run_cli
 
     run_dir, _, _ = finished_run
     copy = shutil.copytree(run_dir, tmp_path / "run", ignore=shutil.ignore_patterns("dflow"))
@@ -240,7 +243,6 @@ def test_exported_model_agrees_with_emt_on_fresh_structures(finished_run):
 
 
 def test_same_command_again_resumes_without_redoing_work(finished_run):
-    from conftest import run_cli
 
     run_dir, config, _ = finished_run
     frames = count_frames(run_dir / "data")
@@ -253,7 +255,6 @@ def test_same_command_again_resumes_without_redoing_work(finished_run):
 
 
 def test_status_shows_every_round_and_never_nan(finished_run):
-    from conftest import run_cli
 
     run_dir, _, _ = finished_run
     result = run_cli("status", run_dir)
@@ -266,9 +267,6 @@ def test_status_shows_every_round_and_never_nan(finished_run):
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_report_opens_in_headless_chromium_with_every_image(finished_run):
-    import re
-
-    from conftest import run_cli
 
     run_dir, _, _ = finished_run
     result = run_cli("report", run_dir)
@@ -310,12 +308,6 @@ def test_report_opens_in_headless_chromium_with_every_image(finished_run):
 def test_an_explore_step_runs_its_share_of_the_tasks_and_select_finds_them(finished_run, tmp_path, monkeypatch):
     """Locally an explore step runs tasks k, k + n, ... of the plan (a new Python per worker, not per task); the
     select step finds every task inside the steps' folders. The finished run's round-1 models, 4 tasks, 2 steps."""
-    from dflow.python import OPIO
-
-    from dpdriver.config import RunConfig
-    from dpdriver.engine.dflow import ops
-    from dpdriver.engine.dflow.build import explore_steps
-    from dpdriver.loop import plan_round
 
     run_dir, config_path, _ = finished_run
     config = load_config(config_path).model_dump()

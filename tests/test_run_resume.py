@@ -2,14 +2,23 @@
 a stopped run continued with changed settings. Each starts from a copy of the shared tiny Cu run (conftest)."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DPDRIVER, run_cli
 
 from dpdriver.data import count_frames
+from dpdriver.engine.processes import RUNNER_ENV, marked_processes
+from dpdriver.rundir import RunDir
+from dpdriver.train.dp import checkpoint_step
+from dpdriver.train.lcurve import read_lcurve
+from dpdriver.train.production import PRODUCTION_SAVES
 
 pytestmark = pytest.mark.slow
 
@@ -57,11 +66,6 @@ def _copy_until(reference: Path, run_dir: Path, rounds: int) -> None:
 def _kill_runner(proc: subprocess.Popen, run_dir: Path, when_killed=lambda: None):
     """kill -9 the runner, then wait until its reaper has stopped every step and tool it started; returns
     when_killed() as it was the moment the runner died."""
-    import signal
-    import time
-
-    from dpdriver.engine.processes import marked_processes
-    from dpdriver.rundir import RunDir
 
     mark = json.loads(RunDir(run_dir).runner.read_text())["mark"]
     proc.send_signal(signal.SIGKILL)
@@ -80,7 +84,6 @@ def _kill_runner(proc: subprocess.Popen, run_dir: Path, when_killed=lambda: None
 
 
 def _wait_for(condition, proc: subprocess.Popen, what: str, timeout_s: float = 900) -> None:
-    import time
 
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -92,15 +95,6 @@ def test_sigkill_mid_exploration_and_mid_production_then_same_command_gives_iden
     """kill -9 while LAMMPS runs in round 1, rerun, kill -9 again once the production model has a checkpoint,
     rerun: nothing of a killed run runs on; no finished step reruns (no label computed twice, the production
     training resumes its checkpoint); the data, round records and exported files are the uninterrupted run's."""
-    import os
-
-    from conftest import DPDRIVER, run_cli
-
-    from dpdriver.engine.processes import RUNNER_ENV, marked_processes
-    from dpdriver.rundir import RunDir
-    from dpdriver.train.dp import checkpoint_step
-    from dpdriver.train.lcurve import read_lcurve
-    from dpdriver.train.production import PRODUCTION_SAVES
 
     reference, config, _ = tiny_reference
     run_dir = tmp_path / "run"
@@ -158,7 +152,6 @@ def test_status_of_a_stopped_run_whose_export_is_missing(tiny_reference, tmp_pat
 
 
 def test_stopped_run_takes_safe_config_changes_and_refuses_unsafe_ones(tiny_reference, tmp_path):
-    from conftest import run_cli
 
     reference, config, _ = tiny_reference
     run_dir = tmp_path / "run"

@@ -1,11 +1,17 @@
 import json
 
+import dpdata
 import numpy as np
-from ase.build import bulk
+from ase import Atoms
+from ase.build import bulk, fcc111
+from ase.calculators.emt import EMT
+from ase.neighborlist import neighbor_list
 
 from dpdriver.config import RunConfig
+from dpdriver.data import count_frames, read_frames, system_dirs, write_systems
 from dpdriver.explore import TASK_FILE, MDTask, read_model_devi
 from dpdriver.select import ACCURATE, CANDIDATE, FAILED, classify, select_candidates
+from dpdriver.select.fingerprint import pair_distances_A
 
 HEADER = (
     "#       step"
@@ -140,11 +146,6 @@ def test_adaptive_lower_trust_level_from_a_candidate_fraction(tmp_path):
 
 
 def test_pair_distances_are_those_of_ase_neighbor_list_for_every_cell_kind():
-    from ase import Atoms
-    from ase.build import fcc111
-    from ase.neighborlist import neighbor_list
-
-    from dpdriver.select.fingerprint import pair_distances_A
 
     sheared = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
     sheared.set_cell(sheared.cell.array + [[0, 0, 0], [1.5, 0, 0], [0.7, -0.4, 0]], scale_atoms=True)
@@ -166,10 +167,6 @@ def test_pair_distances_are_those_of_ase_neighbor_list_for_every_cell_kind():
 def test_labeled_data_handed_over_as_a_link_is_seen(tmp_path):
     """dflow gives a step its input folders as symbolic links; the labeled frames behind them must count
     (FPS keeps away from them, duplicates of them are skipped)."""
-    import dpdata
-    from ase.calculators.emt import EMT
-
-    from dpdriver.data import count_frames, read_frames, system_dirs, write_systems
 
     frames = []
     for stdev in (0.02, 0.04, 0.06):

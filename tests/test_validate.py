@@ -4,11 +4,18 @@ table's pass/fail logic; the command's errors."""
 import numpy as np
 import pytest
 from ase.calculators.emt import EMT
+from ase.constraints import FixScaled
+from ase.units import GPa
+from faulty_calculators import NoMinimumEMT, NoVacancyEMT
 
 from dpdriver.config import RunConfig
+from dpdriver.errors import UserError
+from dpdriver.generate.held_out import held_out_structures
+from dpdriver.generate.lattice import ideal_crystal, primitive_cell
 from dpdriver.label import EMTLabeler
 from dpdriver.validate.check import format_table, property_rows
-from dpdriver.validate.properties import properties
+from dpdriver.validate.compute import TaskEvaluator
+from dpdriver.validate.properties import equation_of_state, planar_fault_cells, planar_fault_energy, properties
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +26,6 @@ def emt_cu():
 @pytest.mark.parametrize("guess_A", [3.52, 3.61, 3.66])
 def test_bulk_modulus_is_the_curvature_at_the_calculators_own_minimum(guess_A):
     """The EOS window is centred on each calculator's own a0, so a guess 2 % off does not bias B."""
-    from ase.units import GPa
-
-    from dpdriver.generate.lattice import primitive_cell
-    from dpdriver.validate.properties import equation_of_state
 
     eos = equation_of_state("Cu", "fcc", guess_A, 1.0, EMT())
     v0 = eos["lattice_constant_A"] ** 3 / 4
@@ -65,9 +68,6 @@ def test_hcp_has_its_elastic_set_and_basal_fault(emt_cu):
 
 
 def test_bcc_unstable_fault_is_half_a_burgers_vector():
-    from ase.constraints import FixScaled
-
-    from dpdriver.validate.properties import planar_fault_cells, planar_fault_energy
 
     a0 = 2.87
     perfect, (half,) = planar_fault_cells("Cu", "bcc", a0, 1.0)
@@ -87,8 +87,6 @@ def test_bcc_unstable_fault_is_half_a_burgers_vector():
 
 def test_reference_through_label_tasks_equals_in_process_and_resumes(emt_cu, tmp_path):
     """The task path VASP takes, run with the EMT labeler: the same numbers, and finished tasks are not redone."""
-    from dpdriver.errors import UserError
-    from dpdriver.validate.compute import TaskEvaluator
 
     structure = {"element": "Cu", "lattice": "fcc", "a_guess_A": 3.61, "c_over_a": 1.633}
     through_tasks = properties("Cu", "fcc", 3.61, 1.633, TaskEvaluator(EMTLabeler(), tmp_path / "ref", structure))
@@ -153,7 +151,6 @@ def test_emts_planar_fault_is_shown_but_not_judged_and_a_relative_fault_toleranc
 def test_a_property_that_cannot_be_computed_is_a_failed_row_with_its_reason(emt_cu):
     """A model without an energy minimum (the EOS fit cannot work) and a reference whose odd-sized cells fail:
     those rows fail and say why; every other property is still computed and judged."""
-    from faulty_calculators import NoMinimumEMT, NoVacancyEMT
 
     tolerances = RunConfig().validation.tolerances
     poor = properties("Cu", "fcc", 3.61, 1.633, NoMinimumEMT())
@@ -182,10 +179,6 @@ def test_validate_command_errors_are_one_line(cli, tmp_path):
 
 
 def test_held_out_md_is_a_family_per_temperature_and_the_liquid_is_molten():
-    from ase.calculators.emt import EMT
-
-    from dpdriver.generate.held_out import held_out_structures
-    from dpdriver.generate.lattice import ideal_crystal
 
     config = RunConfig.model_validate(
         {
