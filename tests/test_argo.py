@@ -5,10 +5,16 @@ watch, download, status), and a stage sent through dpdispatcher's local shell.""
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
 from dpdriver.config import parse_config
+from dpdriver.data import count_frames
+from dpdriver.engine.dflow.argo import load_credentials, workflow_for_submit
+from dpdriver.engine.dflow.local import configure_local
+from dpdriver.engine.runner import Runner
+from dpdriver.errors import UserError
 
 SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "argo-workflows-v3.5.15.schema.json"
 needs_schema = pytest.mark.skipif(not SCHEMA.is_file(), reason=f"Argo schema not found at {SCHEMA}")
@@ -50,7 +56,6 @@ execution:
 
 
 def workflow_validator():
-    import jsonschema
 
     schema = json.loads(SCHEMA.read_text())
     # Argo takes integers where its schema says IntOrString is a string (e.g. retryStrategy.limit)
@@ -98,7 +103,6 @@ def test_rendered_manifest_is_a_valid_argo_workflow_with_the_step_settings(cli, 
 
 
 def test_no_credential_in_the_workflow_that_is_submitted(monkeypatch):
-    from dpdriver.engine.dflow.argo import load_credentials, workflow_for_submit
 
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
@@ -120,8 +124,6 @@ def test_credentials_in_the_config_are_refused_with_the_line(cli, tmp_path):
 
 
 def test_credentials_file_must_be_private(tmp_path):
-    from dpdriver.engine.dflow.argo import load_credentials
-    from dpdriver.errors import UserError
 
     secret = tmp_path / "argo-credentials.yaml"
     secret.write_text("token: tok\ns3_access_key: ak\ns3_secret_key: sk\n")
@@ -149,7 +151,6 @@ def test_submit_without_token_or_server_is_one_line(cli, tmp_path):
 
 @pytest.mark.slow
 def test_the_argo_workflow_runs_in_debug_mode_and_downloads_like_a_local_run(cli, tmp_path):
-    from dpdriver.data import count_frames
 
     config = tmp_path / "c.yaml"
     config.write_text(CONFIG)
@@ -189,9 +190,6 @@ def test_the_argo_workflow_runs_in_debug_mode_and_downloads_like_a_local_run(cli
 
 
 def test_a_stage_runs_through_dpdispatcher_local_shell(tmp_path, monkeypatch):
-    from dpdriver.data import count_frames
-    from dpdriver.engine.dflow.local import configure_local
-    from dpdriver.engine.runner import Runner
 
     monkeypatch.chdir(tmp_path)
     # few, large tasks: each step through the queue waits at least one poll

@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import dpdata
 import numpy as np
 import pytest
 
@@ -135,7 +136,6 @@ def test_hdf5_output(tmp_path):
     summary = convert(
         [FIXTURES / "dpdata/tests/poscars/OUTCAR.ch4.unconverged"], tmp_path / "h5", fmt="deepmd/hdf5", valid_fraction=0
     )
-    import dpdata
 
     system = dpdata.LabeledSystem(str(tmp_path / "h5/train.hdf5") + "#/H4C1", fmt="deepmd/hdf5")
     assert len(system) == summary["frames_written"] == 2

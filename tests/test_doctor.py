@@ -1,5 +1,8 @@
 import pytest
 
+from dpdriver import doctor
+from dpdriver.errors import UserError
+
 pytestmark = pytest.mark.slow
 
 
@@ -12,8 +15,6 @@ def test_doctor_passes_on_this_install(cli):
 
 def test_a_probe_of_lmp_that_never_ends_is_one_line_after_a_retry(tmp_path, monkeypatch):
     """A hung `lmp` (seen once in a loaded CI run) is reported with what to do, not as an internal error."""
-    from dpdriver import doctor
-    from dpdriver.errors import UserError
 
     hung = tmp_path / "lmp"
     hung.write_text(f"#!/bin/sh\necho started >> {tmp_path / 'calls'}\nexec sleep 30\n")

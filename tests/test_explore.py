@@ -11,6 +11,7 @@ from dpdriver.data import write_systems
 from dpdriver.errors import UserError
 from dpdriver.explore import draw_start, plan_tasks, start_pools
 from dpdriver.generate import ideal_crystal, rattle
+from dpdriver.tools import ToolError, executable, run_tool
 
 
 def labeled(frames):
@@ -109,7 +110,6 @@ def test_stage_and_trust_typos_are_refused_with_the_key(text, message):
 
 
 def test_a_crashed_tool_reports_its_own_error_line_not_the_loader_noise(tmp_path):
-    from dpdriver.tools import ToolError, executable, run_tool
 
     (tmp_path / "in.bad").write_text(
         "units metal\nregion box block 0 3 0 3 0 3\ncreate_box 1 box\n"

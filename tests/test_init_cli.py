@@ -4,7 +4,10 @@ import json
 import sys
 from pathlib import Path
 
+import dpdata
 import numpy as np
+from ase.build import bulk
+from ase.calculators.emt import EMT
 from test_cli import assert_one_line_error
 from test_label import potcar_library
 
@@ -144,9 +147,6 @@ def test_nan_stress_is_never_kept_and_init_applies_the_loops_failure_policy(cli,
 
 
 def test_given_data_with_nan_is_refused_before_anything_runs(cli, tmp_path):
-    import dpdata
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
 
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
     atoms.calc = EMT()

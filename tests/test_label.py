@@ -1,12 +1,15 @@
 """Labelers: EMT, any ASE calculator, VASP (inputs by content; outputs from the real files in ../shared)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import ase.io
 import dpdata
 import numpy as np
 import pytest
+from ase import Atoms
+from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
@@ -15,6 +18,7 @@ from dpdriver.data import count_frames
 from dpdriver.errors import UserError
 from dpdriver.generate import generate
 from dpdriver.label import PROVENANCE_FILE, ASELabeler, Calculation, EMTLabeler, label_to_data, make_labeler
+from dpdriver.validate.properties import planar_fault_cells
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "vasp"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"VASP fixtures not found at {FIXTURES}")
@@ -73,7 +77,6 @@ def test_finished_labels_of_an_interrupted_task_are_never_computed_again(tmp_pat
     first = label_to_data(CountingEMT(), frames, tmp_path / "data", ["Cu"], tmp_path / "tasks")
     assert CountingEMT.calls == 6
     # as after a kill during task 3: its result never landed, the others did
-    import shutil
 
     shutil.rmtree(tmp_path / "tasks" / "task.000003" / "labeled")
     again = label_to_data(CountingEMT(), frames, tmp_path / "again", ["Cu"], tmp_path / "tasks")
@@ -142,7 +145,6 @@ def test_any_ase_calculator_by_import_path(tmp_path):
 
 def test_gpaw_labels_a_small_cu_cell_and_writes_into_its_task_folder(tmp_path, monkeypatch):
     pytest.importorskip("gpaw", reason="GPAW is optional (see examples/cu-gpaw/config.yaml to install it)")
-    from ase.build import bulk
 
     monkeypatch.chdir(tmp_path)
     labeler = ASELabeler(
@@ -292,9 +294,6 @@ def test_vasp_command_not_found_stops_with_one_line(tmp_path):
 def test_vasp_property_tasks_relax_and_free_atom_inputs(tmp_path):
     """What the VASP reference of `dpdriver validate` runs: positions relaxed at a fixed cell (the fault cells with
     selective dynamics along the cell's third vector only), and a spin-polarized free atom at one k-point."""
-    from ase import Atoms
-
-    from dpdriver.validate.properties import planar_fault_cells
 
     labeler = vasp_labeler(tmp_path, incar={"NCORE": 4})
     _, (fault, _) = planar_fault_cells("Cu", "fcc", 3.6, 1.0)

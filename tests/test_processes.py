@@ -7,11 +7,14 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
+from dpdriver.config import parse_config
 from dpdriver.engine.processes import RUNNER_ENV, descendants, marked_processes, take_over
+from dpdriver.engine.runner import run
 from dpdriver.errors import UserError
-from dpdriver.rundir import RunDir
+from dpdriver.rundir import RunDir, claim_run_dir
 
 
 def marked_sleeper(mark: str) -> subprocess.Popen:
@@ -53,9 +56,6 @@ def test_a_live_runner_is_not_displaced(tmp_path):
 
 def test_a_refused_second_runner_writes_nothing(tmp_path):
     """A second `dpdriver run` on a live run, with a changed config, is refused before it records its changes."""
-    from dpdriver.config import parse_config
-    from dpdriver.engine.runner import run
-    from dpdriver.rundir import claim_run_dir
 
     first = parse_config("element: Cu\nconvergence: {max_rounds: 2}\n")
     claim_run_dir(tmp_path, first.to_plain())
@@ -164,7 +164,6 @@ def test_no_pool_worker_outlives_its_local_workflow(tmp_path):
 
 
 def test_descendants_are_found_through_the_process_tree():
-    import psutil
 
     shell = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"])
     try:

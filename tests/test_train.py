@@ -10,14 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from dpdriver.config import RunConfig, TrainingConfig
+from dpdriver.data import system_dirs
 from dpdriver.errors import UserError
+from dpdriver.generate.initial_data import build_initial_data
 from dpdriver.loop import plan_round, train_member, warm_start_possible
-from dpdriver.train import model_shape, plan_schedule
-from dpdriver.train.dp import display_every, render_training_input, validation_draws
+from dpdriver.train import model_shape, plan_schedule, train_model
+from dpdriver.train.dp import PROGRESS_FILE, display_every, render_training_input, validation_draws
 from dpdriver.train.lcurve import best_step, read_lcurve
-from dpdriver.train.neighbors import decide_sel
+from dpdriver.train.neighbors import decide_sel, neighbor_stat
 
 FREE_ATOM_EV = 3.51  # EMT's Cu atom alone
 
@@ -102,8 +105,6 @@ def test_warm_start_only_from_a_round_of_the_same_shape():
 @pytest.fixture(scope="module")
 def emt_data(tmp_path_factory):
     """24 rattled 32-atom Cu frames at three volumes, and 6 more as a check set, labeled by EMT."""
-    from dpdriver.data import system_dirs
-    from dpdriver.generate.initial_data import build_initial_data
 
     root = tmp_path_factory.mktemp("train")
     for name, seed, per in (("data", 1, 8), ("check", 2, 2)):
@@ -153,7 +154,6 @@ def _lone_atom_energy(model: Path) -> float:
 
 @pytest.mark.slow
 def test_neighbour_statistics_of_real_data(emt_data):
-    from dpdriver.train.neighbors import neighbor_stat
 
     root, _, _ = emt_data
     stat = neighbor_stat(root / "data", 5.0, ["Cu"], root / "stat")
@@ -165,7 +165,6 @@ def test_neighbour_statistics_of_real_data(emt_data):
 def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_data):
     """A member warm-started from its parent starts at the parent's error, not from scratch; a model built
     with the free-atom energy gives exactly that energy for an atom alone in a large box, and its child too."""
-    from dpdriver.train import train_model
 
     root, data, check = emt_data
     training = _training(steps=600, free_atom_energy_eV=FREE_ATOM_EV, warm_start_fraction=0.25)
@@ -199,8 +198,6 @@ def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_da
 def test_training_progress_and_log_keep_up_while_it_trains(emt_data):
     """The progress file (the run's progress line reads it) and train.log (a user follows it) keep up with DeePMD-kit's
     own learning curve while the model trains, not 8 kB (some 25 display intervals) at a time."""
-    from dpdriver.train import train_model
-    from dpdriver.train.dp import PROGRESS_FILE, display_every
 
     root, data, _ = emt_data
     workdir = root / "progress"
@@ -240,7 +237,6 @@ validation: {test_structures: 1, families: [rattled]}
 def test_a_user_sel_smaller_than_the_data_needs_is_refused_before_training(tmp_path):
     """A sel the ideal crystal already exceeds is refused before anything runs (test_init_cli); one that only the
     labeled data exceeds, once the initial data is labeled, before any training."""
-    from conftest import run_cli
 
     config = tmp_path / "small.yaml"
     config.write_text(SMALL_SEL)
