@@ -99,7 +99,7 @@ class Labeler(ABC):
             index = first_index + offset
             task_dir = work_dir / f"task.{index:06d}"
             try:
-                system = self._finished_label(task_dir) or self._label_and_keep(atoms, task_dir)
+                system = self.compute(atoms, task_dir)
             except UserError:
                 raise
             except Exception as exc:  # a reference code may fail in any way; record, go on
@@ -120,9 +120,7 @@ class Labeler(ABC):
             return dpdata.LabeledSystem(str(task_dir / LABELED_DIR), fmt="deepmd/npy")
         return None
 
-    def _label_and_keep(
-        self, atoms: Atoms, task_dir: Path, calculation: Calculation = SINGLE_POINT
-    ) -> dpdata.LabeledSystem:
+    def _label_and_keep(self, atoms: Atoms, task_dir: Path, calculation: Calculation) -> dpdata.LabeledSystem:
         system = self.label_one(atoms, task_dir, calculation)
         bad = non_finite_labels(system)
         if bad:
