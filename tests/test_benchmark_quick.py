@@ -1,5 +1,5 @@
-"""The data-efficiency study at toy sizes (--quick): every strategy's data is labeled, a model trained and
-evaluated on every held-out family and the property set; the outputs are written; a second run reuses all."""
+"""The data-efficiency study at toy sizes (--quick): every strategy's data is made, a model trained under the one
+rule and evaluated on every held-out family and the property set; the outputs are written; a second run reuses all."""
 
 import json
 import subprocess
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "data_efficiency" / "run.py"
+STRATEGIES = {"1", "2", "3", "4", "5", "6", "7f", "7c", "8", "9"}
 
 
 def run_study(out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -24,22 +25,27 @@ def test_quick_study_runs_every_strategy_end_to_end(tmp_path):
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     points = results["points"]
-    assert {p["strategy"] for p in points} == set("abcdefg")
-    families = {"md_300K", "liquid", "vacancy", "surface", "strained", "all"}
+    assert {p["strategy"] for p in points} == STRATEGIES
+    families = {"md_450K", "liquid", "vacancy", "surface", "strained", "all"}
     for p in points:
         assert set(p["test"]) == families, p["strategy"]
         assert all(e["force_rmse_eV_A"] > 0 and e["frames"] > 0 for e in p["test"].values())
         assert "a0" in p["properties"] or "error" in p["properties"]
-    # budgets are labels actually in the training set: 8 frames for a-e, the whole 40-frame pool for g
-    assert all(p["labels"] == 8 for p in points if p["strategy"] in "abcde")
-    assert [p["labels"] for p in points if p["strategy"] == "g"] == [40]
-    # active learning: 4 initial frames, then a round capped to land on the budget (fewer if nothing is selected)
-    active = [p for p in points if p["strategy"] == "f"]
-    assert [p["round"] for p in active] == [0, 1] and active[0]["labels"] == 4 < active[1]["labels"] <= 8
-    assert active[0]["selection"]["selected"] == active[1]["labels"] - 4
+        assert p["training"]["cpu_s"] > 0 and p["training"]["steps"] >= 40
+    # budgets are labels in the training set: 8 frames for 1-7c, the whole 32-frame pool for 9 (and its longer check)
+    assert all(p["labels"] == 8 for p in points if p["strategy"] not in ("8", "9"))
+    assert sorted((p["labels"], p["steps_factor"]) for p in points if p["strategy"] == "9") == [(32, 1.0), (32, 1.5)]
+    assert results["convergence_check"]["steps"] == [40, 60]
+    # the loop: 4 initial frames (the quick loop's volume scan), then a round capped to land on the budget
+    loop = sorted((p for p in points if p["strategy"] == "8"), key=lambda p: p["labels"])
+    assert [p["round"] for p in loop] == [None, 0] and loop[0]["labels"] == 4 < loop[1]["labels"] <= 8
+    assert loop[1]["selection"]["selected"] == loop[1]["labels"] - 4
     table = (out / "table.md").read_text()
-    assert all(f"({s})" in table for s in "abcdefg") and "nan" not in table.lower()
-    assert "(g) whole MD pool" in (out / "summary.md").read_text()
+    assert all(f"({s})" in table for s in STRATEGIES) and "nan" not in table.lower()
+    assert "labels to (9)'s forces" in table
+    summary = (out / "summary.md").read_text()
+    assert "(9) all 32 pool frames" in summary and "Convergence: (9) trained 1.5x longer (40 -> 60 steps)" in summary
+    assert "C44" in (out / "properties.md").read_text()
     for png in ("force_rmse.png", "energy_rmse.png", "property_errors.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "settings.json").read_text())["budgets"] == [8]

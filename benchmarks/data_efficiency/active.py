@@ -1,56 +1,71 @@
-"""Strategy (f): dpdriver's own loop, round by round through its Python API (dpdriver.loop.run_round: the same
-round the local runner and the Argo workflow run), each round's label cap set so that the labels land on the
-study's budgets."""
+"""Strategy (8): dpdriver's own loop, round by round through its Python API (dpdriver.loop.run_round: the same
+round the local runner and the Argo workflow run), from the example's own initial data, with the example's
+exploration and selection; each round's label cap is set so that the labels land on the study's budgets. After
+each round its labels so far are a data set of the study, trained under the study's one rule like every other."""
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
-from datasets import DONE, label, strategy_structures
+from datasets import DONE, read_data, write_picked
 
 from dpdriver.config import RunConfig
 from dpdriver.data import count_frames
-from dpdriver.generate.lattice import ideal_crystal
-from dpdriver.loop import plan_round, run_round, train_member
-from dpdriver.rundir import INIT, RunDir
+from dpdriver.generate.initial_data import build_initial_data
+from dpdriver.loop import run_round
+from dpdriver.rundir import INIT, RunDir, round_dataset
 
 SELECTION_KEYS = ("accurate", "candidate", "failed", "selected", "accurate_ratio")
+MAX_ROUNDS = 12
 
 
-def _landing_on(config: RunConfig, budget: int, initial: int) -> RunConfig:
-    """The config whose label budget ends the rounds' labels at `budget` frames in all (initial ones included)."""
-    convergence = config.convergence.model_copy(update={"max_total_labels": max(1, budget - initial)})
-    selection = config.selection.model_copy(update={"max_labels_per_round": max(1, budget)})
-    return config.model_copy(update={"convergence": convergence, "selection": selection})
+def _landing_on(config: RunConfig, budget: int, labels: int) -> RunConfig:
+    """The config whose next round's labels end at `budget` frames in all (initial ones included)."""
+    selection = config.selection.model_copy(update={"max_labels_per_round": max(1, budget - labels)})
+    convergence = config.convergence.model_copy(update={"max_rounds": MAX_ROUNDS + 1})
+    return config.model_copy(update={"selection": selection, "convergence": convergence})
 
 
-def active_learning(config: RunConfig, budgets: tuple[int, ...], seed: int, work: Path, models: int) -> list[dict]:
-    """Points (labels, model 0 of the round's ensemble, round's selection) from an initial mix of budgets[0] // 2
-    frames up to the last budget, whose point is one model trained from scratch on all the labels."""
+def snapshot(datasets: list[Path], out: Path, element: str) -> Path:
+    """The loop's labels up to a round as one data set of the study (kept)."""
+    if not (out / DONE).exists():
+        shutil.rmtree(out, ignore_errors=True)
+        systems = [s for d in datasets if d.exists() for s in read_data(d)]
+        write_picked(systems, range(sum(len(s) for s in systems)), out, element)
+    return out
+
+
+def active_learning(
+    config: RunConfig, decisions: dict, budgets: tuple[int, ...], seed: int, work: Path, sets: Path
+) -> list[dict]:
+    """Points (round, its selection, the labels so far as a data set) from the initial data and after each round,
+    until the labels reach the last budget or a round selects nothing; the loop's models share the study's
+    decisions (sel, free-atom energy). A rerun returns the rounds already run (run_round keeps them)."""
     dirs = RunDir(work)
-    config = config.model_copy(update={"seed": seed, "training": config.training.model_copy(update={"models": models})})
+    config = config.model_copy(update={"seed": seed})
     init = dirs.dataset(INIT)
     if not (init / DONE).exists():
         shutil.rmtree(init, ignore_errors=True)
-        label(strategy_structures("c", ideal_crystal(config), max(1, budgets[0] // 2), seed), init, config)
-    initial = count_frames(init)
-    history, points = [], []
-    for budget in budgets:
-        record = run_round(_landing_on(config, budget, initial), None, history, work)
+        with tempfile.TemporaryDirectory() as tasks:
+            build_initial_data(config, init, Path(tasks), dirs.quarantine(INIT))
+        (init / DONE).write_text("")
+    datasets = [init]
+    points = [{"round": None, "selection": None, "data": snapshot(datasets, sets / f"8-r000-s{seed}", config.element)}]
+    history: list[dict] = []
+    while len(history) < MAX_ROUNDS:
+        labels = count_frames(points[-1]["data"])
+        next_budget = next((b for b in budgets if b > labels), None)
+        if next_budget is None:
+            break
+        record = run_round(_landing_on(config, next_budget, labels), decisions, history, work)
         history.append(record)
+        datasets.append(dirs.dataset(round_dataset(record["round"])))
+        data = snapshot(datasets, sets / f"8-r{record['round'] + 1:03d}-s{seed}", config.element)
         points.append(
-            {
-                "labels": record["frames_trained_on"],
-                "model": str(dirs.model(record["round"], 0)),
-                "round": record["round"],
-                "selection": {k: record["selection"][k] for k in SELECTION_KEYS},
-            }
+            {"round": record["round"], "selection": {k: record["selection"][k] for k in SELECTION_KEYS}, "data": data}
         )
-    final = plan_round(config, history, None)
-    graph = dirs.round_dir(final.index) / "final" / "graph.pb"
-    if not graph.exists():  # a restarted study keeps what it trained
-        data = [d for d in sorted(dirs.data.iterdir()) if d.is_dir()]
-        train_member(config.training, config.element, config.seed, final, 0, data, graph.parent, parents=[])
-    points.append({"labels": count_frames(dirs.data), "model": str(graph), "round": final.index, "selection": None})
+        if not record["selection"]["selected"]:
+            break
     return points

@@ -58,8 +58,9 @@ def property_errors(model: Path, config, reference: dict) -> dict:
     return {_property_key(r["property"]): {"model": r["model"], "error": r["error"], "pass": r["pass"]} for r in rows}
 
 
-def evaluate(model: Path, test_root: Path, config, reference: dict) -> dict:
+def evaluate(model: Path, test_root: Path, config, reference: dict | None) -> dict:
+    """Test errors per family, and the property set where there is a reference (None: not computed)."""
     return {
         "test": family_errors(model, test_root, config.element),
-        "properties": property_errors(model, config, reference),
+        "properties": property_errors(model, config, reference) if reference else {},
     }

@@ -1,9 +1,10 @@
-"""Which training data is worth labeling? Strategies (a)-(g) at label budgets, with EMT as the referee (free,
-exact labels: only the choice of data differs), one held-out test suite and the property set of
-`dpdriver validate`. Restartable: what is done (data, models, evaluations) is kept and reused.
+"""Which training data is worth labeling? Strategies 1-9 at label budgets, for one referee (EMT for fcc Cu, SNAP for
+bcc W): free, exact labels, so only the choice of data differs. Every model trains under one rule (training.py),
+is judged on one held-out test suite and the property set of `dpdriver validate`. Restartable: what is done
+(data, models, evaluations) is kept and reused; finished results can be committed part by part.
 
-    python benchmarks/data_efficiency/run.py            # the study (about 50 min on 2 cores)
-    python benchmarks/data_efficiency/run.py --quick    # every step at toy sizes, in minutes: not the numbers
+    python benchmarks/data_efficiency/run.py --referee cu-emt        # the study for one referee
+    python benchmarks/data_efficiency/run.py --quick                 # every step at toy sizes: not the numbers
 """
 
 from __future__ import annotations
@@ -19,130 +20,88 @@ from dataclasses import replace
 from pathlib import Path
 
 import datasets
+import numpy as np
+import picking
 import yaml
 from active import active_learning
-from settings import FULL, QUICK, STRATEGIES, Settings
+from referee import calculator_factory, lattice_constant_A, loop_config, referee_config, reference_properties
+from settings import FULL, QUICK, REFEREES, STRATEGIES, Settings
+from training import GRAPH, train_point, training_stats
 
 from dpdriver.config import RunConfig
-from dpdriver.data import count_frames, system_dirs
-from dpdriver.generate.lattice import ideal_crystal
+from dpdriver.data import count_frames
+from dpdriver.label import make_labeler
+from dpdriver.seeds import derive_seed
 from dpdriver.tools import fast_tensorflow_import
-from dpdriver.train import train_model
+from dpdriver.train import decide_model, with_decisions
 
 HERE = Path(__file__).resolve().parent
 TEST_SEED = 424242  # the test suite is the same for every seed of the study
 POOL_SEED = 777
+EVALUATION = "evaluation.json"
 
 
-def study_config(settings: Settings, a0_A: float) -> RunConfig:
-    """dpdriver's own config: the same training, exploration and selection settings a user would run."""
-    return RunConfig.model_validate(
-        {
-            "element": settings.element,
-            "initial_data": {"lattice_constant_A": a0_A, "supercell": [settings.repeat] * 3},
-            "labeler": {"kind": "emt"},
-            "training": {
-                "models": settings.al_models,
-                "steps": settings.training_steps,
-                "parallel": settings.workers,
-                **{k: getattr(settings, k) for k in ("rcut_A", "rcut_smth_A") if getattr(settings, k) is not None},
-            },
-            "exploration": {
-                "temperatures_K": list(settings.al_temperatures_K),
-                "ensembles": ["nvt", "npt"],
-                "md_steps": settings.al_md_steps,
-                "deviation_every_steps": settings.al_deviation_every_steps,
-                "starts_from": ["ideal", "rounds"],
-            },
-            "selection": {
-                "force_trust_lo_eV_A": settings.al_force_trust_lo_eV_A,
-                "force_trust_hi_eV_A": settings.al_force_trust_hi_eV_A,
-            },
-        }
-    )
-
-
-def _emt_lattice_constant(element: str) -> float:
-    from ase.calculators.emt import EMT
-
-    from dpdriver.generate.lattice import reference_lattice_constant_A
-    from dpdriver.validate.properties import equation_of_state
-
-    return equation_of_state(element, "fcc", reference_lattice_constant_A(element, "fcc"), 1.0, EMT())[
-        "lattice_constant_A"
-    ]
-
-
-def _reference(config: RunConfig, path: Path) -> dict:
-    if not path.exists():
-        from ase.calculators.emt import EMT
-
-        from dpdriver.validate.properties import properties
-
-        path.write_text(
-            json.dumps(properties(config.element, "fcc", config.initial_data.lattice_constant_A, 1.0, EMT()))
-        )
-    return json.loads(path.read_text())
+def _spawn_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for Python-bound work (referee MD, labeling, evaluation), each with its own LAMMPS."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _pool_part(config_json: str, settings: Settings, temperature_K: float, out: str) -> int:
-    """One temperature of the MD pool, labeled (a separate process: EMT MD is Python-bound)."""
     config = RunConfig.model_validate_json(config_json)
-    part = replace(settings, pool_temperatures_K=(temperature_K,))
-    frames = datasets.md_pool(ideal_crystal(config), part, POOL_SEED + int(temperature_K))
+    frames = datasets.pool_part(
+        config, settings, temperature_K, POOL_SEED + int(temperature_K), calculator_factory(config)
+    )
     return datasets.label(frames, Path(out), config)["labeled"]
 
 
+def pool_parts(settings: Settings, pool: Path) -> list[Path]:
+    """One folder per pool temperature, in the settings' order (the pool's frame order)."""
+    return [pool / f"{i}-{t:g}K" for i, t in enumerate(settings.pool_temperatures_K)]
+
+
 def build_pool(config: RunConfig, settings: Settings, pool: Path) -> None:
-    todo = [t for t in settings.pool_temperatures_K if not (pool / f"{t:g}K" / datasets.DONE).exists()]
-    for t in todo:
-        shutil.rmtree(pool / f"{t:g}K", ignore_errors=True)
-    with ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn")) as workers:
+    todo = [
+        (t, p)
+        for t, p in zip(settings.pool_temperatures_K, pool_parts(settings, pool))
+        if not (p / datasets.DONE).exists()
+    ]
+    for _, part in todo:
+        shutil.rmtree(part, ignore_errors=True)
+    with _spawn_pool(settings.workers) as workers:
         list(
-            workers.map(
-                _pool_part,
-                [config.model_dump_json()] * len(todo),
-                [settings] * len(todo),
-                todo,
-                [str(pool / f"{t:g}K") for t in todo],
-            )
-        )
+            workers.map(_pool_part, *zip(*[(config.model_dump_json(), settings, t, str(p)) for t, p in todo]))
+        ) if todo else None
 
 
 def build_tests(config: RunConfig, settings: Settings, test_root: Path) -> None:
     if (test_root / datasets.DONE).exists():
         return
     shutil.rmtree(test_root, ignore_errors=True)
-    for family, structures in datasets.test_structures(config, settings, TEST_SEED).items():
-        datasets.label(structures, test_root / family, config)
+    structures = datasets.test_structures(config, settings, TEST_SEED, calculator_factory(config))
+    for family, frames in structures.items():
+        datasets.label(frames, test_root / family, config)
     (test_root / datasets.DONE).write_text("")
 
 
-def training_set(strategy: str, budget: int, seed: int, config: RunConfig, work: Path) -> Path:
-    """The labeled set of a (non-active) strategy at a budget; (g) is the whole pool, whatever the budget."""
-    out = work / "sets" / f"{strategy}-{budget}-s{seed}"
-    if (out / datasets.DONE).exists():
-        return out
-    shutil.rmtree(out, ignore_errors=True)
-    if strategy in ("e", "g"):
-        datasets.subsample(work / "pool", budget, seed, out, config.element)
-    else:
-        datasets.label(datasets.strategy_structures(strategy, ideal_crystal(config), budget, seed), out, config)
+def _generated_set(strategy: str, budget: int, seed: int, config_json: str, out: str) -> str:
+    """A set of strategies 1-4, in a worker process (labeling and random insertion are Python-bound)."""
+    config = RunConfig.model_validate_json(config_json)
+    if not (Path(out) / datasets.DONE).exists():
+        shutil.rmtree(out, ignore_errors=True)
+        structures = datasets.strategy_structures(strategy, config, budget, seed, calculator_factory(config))
+        datasets.label(structures, Path(out), config)
     return out
 
 
-def _training_set_job(strategy: str, budget: int, seed: int, config_json: str, work: str) -> str:
-    """training_set in a worker process (labeling and random insertion are Python-bound)."""
-    return str(training_set(strategy, budget, seed, RunConfig.model_validate_json(config_json), Path(work)))
+def _picked_set(pool, picked, out: Path, element: str) -> Path:
+    if not (out / datasets.DONE).exists():
+        shutil.rmtree(out, ignore_errors=True)
+        datasets.write_picked(pool, picked, out, element)
+    return out
 
 
-def _train(config: RunConfig, data: Path, out: Path, seed: int) -> Path:
-    graph = out / "graph.pb"
-    return graph if graph.exists() else train_model(config.training, [config.element], system_dirs(data), out, seed)
-
-
-def _evaluate(model: str, test_root: str, config_json: str, reference: dict) -> dict:
-    from evaluate import evaluate
+def _evaluate(model: str, test_root: str, config_json: str, reference: dict | None) -> dict:
+    from evaluate import evaluate  # TensorFlow: in the worker only
 
     from dpdriver.engine.dflow.local import output_to
 
@@ -150,97 +109,234 @@ def _evaluate(model: str, test_root: str, config_json: str, reference: dict) -> 
         return evaluate(Path(model), Path(test_root), RunConfig.model_validate_json(config_json), reference)
 
 
+class Study:
+    """One referee's study in one folder: labels/ (pool and sets), test/, models/, loop-s<seed>/, results."""
+
+    def __init__(self, referee: str, settings: Settings, out: Path):
+        self.referee, self.settings, self.out = referee, settings, out
+        self.work = out / "work"
+        self.labels, self.models = self.work / "labels", self.work / "models"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
+        config = referee_config(REFEREES[referee], settings)
+        self.config = referee_config(REFEREES[referee], settings, lattice_constant_A(config, self.work / "a0.json"))
+
+    def say(self, message: str) -> None:
+        print(f"[{time.time() - self.started:6.0f} s] {message}", flush=True)
+
+    def model_dir(self, name: str) -> Path:
+        return self.models / name
+
+    def jobs(self, strategies) -> list[tuple[str, int, int]]:
+        return [
+            (s, b, seed)
+            for b in self.settings.budgets
+            for seed in self.settings.seeds_at(b)
+            for s in self.settings.strategies
+            if s in strategies
+        ]
+
+    def build_data(self) -> list[dict]:
+        """Every data set of strategies 1-7f and 9 (labeled or picked), and the pool."""
+        s, config = self.settings, self.config
+        build_tests(config, s, self.work / "test")
+        self.say(
+            "held-out test suite: " + ", ".join(p.name for p in sorted((self.work / "test").iterdir()) if p.is_dir())
+        )
+        build_pool(config, s, self.labels / "pool")
+        parts = [datasets.read_data(p) for p in pool_parts(s, self.labels / "pool")]
+        pool = [system for part in parts for system in part]
+        sizes = [sum(len(x) for x in part) for part in parts]
+        self.pool = pool
+        self.say(f"MD pool: {sum(sizes)} frames")
+        generated = self.jobs(("1", "2", "3", "4"))
+        with _spawn_pool(s.workers) as workers:
+            dirs = (
+                list(
+                    workers.map(
+                        _generated_set,
+                        *zip(
+                            *[
+                                (st, b, seed, config.model_dump_json(), str(self.labels / f"{st}-{b}-s{seed}"))
+                                for st, b, seed in generated
+                            ]
+                        ),
+                    )
+                )
+                if generated
+                else []
+            )
+        points = [self.point(st, b, seed, Path(d)) for (st, b, seed), d in zip(generated, dirs)]
+        features = picking.pool_fingerprints(self.labels / "pool") if "7f" in s.strategies else None
+        hot = s.pool_temperatures_K.index(s.one_temperature_K)
+        for st, b, seed in self.jobs(("5", "6", "7f")):
+            if st == "5":
+                picked = picking.consecutive(sizes, hot, b, seed)
+            elif st == "6":
+                picked = picking.uniform(sum(sizes), b, seed)
+            else:
+                picked = picking.farthest_points(features, b, seed)
+            points.append(
+                self.point(st, b, seed, _picked_set(pool, picked, self.labels / f"{st}-{b}-s{seed}", config.element))
+            )
+        if "9" in s.strategies:
+            whole = _picked_set(pool, np.arange(sum(sizes)), self.labels / "9-all", config.element)
+            points.append(self.point("9", sum(sizes), s.seeds[0], whole))
+            points.append(self.point("9", sum(sizes), s.seeds[0], whole, steps_factor=s.converged_check_factor))
+        self.say(f"data sets of strategies 1-7f and 9 ready: {len(points)}")
+        return points
+
+    def point(
+        self, strategy: str, budget: int, seed: int, data: Path, steps_factor: float = 1.0, name: str | None = None
+    ) -> dict:
+        name = name or f"{strategy}-{budget}-s{seed}" + (f"-x{steps_factor:g}" if steps_factor != 1.0 else "")
+        return {
+            "strategy": strategy,
+            "budget": budget,
+            "seed": seed,
+            "data": str(data),
+            "labels": count_frames(data),
+            "steps_factor": steps_factor,
+            "model": str(self.model_dir(name) / GRAPH),
+        }
+
+    def decide(self) -> None:
+        """sel and the free-atom energy, once for the whole study, from all of its labels (the test suite apart)."""
+        path = self.work / "decisions.json"
+        if not path.exists():
+            decisions = decide_model(
+                self.config.training,
+                self.config.element,
+                self.labels,
+                make_labeler(self.config.labeler),
+                self.work / "decide",
+            )
+            path.write_text(json.dumps(decisions))
+        self.decisions = json.loads(path.read_text())
+        training = with_decisions(self.config.training, self.decisions)
+        self.config = self.config.model_copy(update={"training": training})
+        self.say(f"decided once: sel {self.decisions['sel']}, free-atom energy {self.decisions['free_atom_energy_eV']}")
+
+    def train(self, points: list[dict]) -> None:
+        def one(p: dict) -> Path:
+            seed = derive_seed(p["seed"], "study", p["strategy"], p["budget"])
+            return train_point(
+                self.config, self.settings, Path(p["data"]), Path(p["model"]).parent, seed, p["steps_factor"]
+            )
+
+        with ThreadPoolExecutor(self.settings.workers) as pool:
+            list(pool.map(one, points))
+
+    def committee_sets(self) -> list[dict]:
+        """(7c): per seed, an ensemble trained on a uniform seed set ranks every pool frame by its disagreement."""
+        s, points = self.settings, []
+        total = sum(len(x) for x in self.pool)
+        for seed in s.seeds:
+            seed_set = picking.uniform(total, s.committee_seed_labels, derive_seed(seed, "committee"))
+            data = _picked_set(self.pool, seed_set, self.labels / f"7c-seed-s{seed}", self.config.element)
+            members = [
+                self.point("7c-seed", s.committee_seed_labels, seed, data, name=f"7c-committee-s{seed}-m{m}")
+                for m in range(s.committee_models)
+            ]
+            for m, member in enumerate(members):
+                member["seed"] = derive_seed(seed, "committee", m)
+            self.train(members)
+            deviation_file = self.work / f"7c-deviation-s{seed}.npy"
+            if not deviation_file.exists():
+                models = [Path(m["model"]) for m in members]
+                np.save(deviation_file, picking.max_force_deviation(models, self.pool, self.config.element))
+            deviation = np.load(deviation_file)
+            for b in s.budgets:
+                if seed in s.seeds_at(b):
+                    picked = picking.committee(deviation, seed_set, b)
+                    points.append(
+                        self.point(
+                            "7c",
+                            b,
+                            seed,
+                            _picked_set(self.pool, picked, self.labels / f"7c-{b}-s{seed}", self.config.element),
+                        )
+                    )
+        return points
+
+    def loop_points(self) -> list[dict]:
+        points = []
+        for seed in self.settings.seeds:
+            last = max(
+                self.settings.all_seeds_at
+                if seed != self.settings.seeds[0] and self.settings.all_seeds_at
+                else self.settings.budgets
+            )
+            budgets = tuple(b for b in self.settings.budgets if b <= last)
+            self.say(f"active loop, seed {seed}")
+            for p in active_learning(
+                loop_config(self.config, self.settings),
+                self.decisions,
+                budgets,
+                seed,
+                self.work / f"loop-s{seed}",
+                self.work / "loop-sets",
+            ):
+                labels = count_frames(p["data"])
+                point = self.point("8", labels, seed, p["data"], name=Path(p["data"]).name)
+                points.append({**point, "round": p["round"], "selection": p["selection"]})
+        return points
+
+    def evaluate(self, points: list[dict], reference: dict | None) -> None:
+        todo = [p for p in points if not (Path(p["model"]).parent / EVALUATION).exists()]
+        with _spawn_pool(self.settings.workers) as workers:
+            results = workers.map(
+                _evaluate,
+                [p["model"] for p in todo],
+                [str(self.work / "test")] * len(todo),
+                [self.config.model_dump_json()] * len(todo),
+                [reference] * len(todo),
+            )
+            for p, result in zip(todo, results):
+                (Path(p["model"]).parent / EVALUATION).write_text(json.dumps(result))
+        for p in points:
+            p.update(json.loads((Path(p["model"]).parent / EVALUATION).read_text()))
+            p["training"] = training_stats(Path(p["model"]).parent)
+
+
 def main(argv: list[str] | None = None) -> int:
     fast_tensorflow_import()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--referee", choices=list(REFEREES), default="cu-emt")
     parser.add_argument("--quick", action="store_true", help="toy sizes: checks the pipeline, not the numbers")
-    parser.add_argument("--out", help="results folder (default benchmarks/results/data_efficiency[-quick])")
-    parser.add_argument("--seeds", type=int, nargs="+", help="override the settings' seeds")
+    parser.add_argument("--out", help="results folder (default benchmarks/results/data_efficiency/<referee>[-quick])")
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="a subset of the strategies")
+    parser.add_argument("--data-only", action="store_true", help="stop after the data sets and decisions (a part)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    if args.seeds:
-        settings = replace(settings, seeds=tuple(args.seeds))
     if args.strategies:
         settings = replace(settings, strategies=tuple(s for s in STRATEGIES if s in args.strategies))
-    out = Path(args.out or HERE.parent / "results" / ("data_efficiency-quick" if args.quick else "data_efficiency"))
-    work = out / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    start = time.time()
+    name = args.referee + ("-quick" if args.quick else "")
+    out = Path(args.out or HERE.parent / "results" / "data_efficiency" / name)
+    study = Study(args.referee, settings, out)
+    (out / "settings.json").write_text(json.dumps({"referee": args.referee, **settings.as_dict()}, indent=1))
+    reference = reference_properties(study.config, study.work / "reference.json") if settings.properties else None
+    if reference:
+        study.say(f"referee properties: a0 {reference['lattice_constant_A']:.4f} A")
+    points = study.build_data()
+    study.decide()
+    (out / "config.yaml").write_text(yaml.safe_dump(json.loads(study.config.model_dump_json()), sort_keys=False))
+    if args.data_only:
+        return 0
+    if "7c" in settings.strategies:
+        points += study.committee_sets()
+    study.say(f"training {len(points)} models, {settings.workers} at a time")
+    study.train(points)
+    if "8" in settings.strategies:
+        loop = study.loop_points()
+        study.train(loop)
+        points += loop
+    study.say(f"evaluating {len(points)} models on the test suite" + (" and the property set" if reference else ""))
+    study.evaluate(points, reference)
+    from report import write_results  # matplotlib: only when writing
 
-    def say(message: str) -> None:
-        print(f"[{time.time() - start:6.0f} s] {message}", flush=True)
-
-    a0_file = work / "a0.json"
-    if not a0_file.exists():
-        a0_file.write_text(json.dumps(_emt_lattice_constant(settings.element)))
-    config = study_config(settings, json.loads(a0_file.read_text()))
-    (out / "settings.json").write_text(json.dumps(settings.as_dict(), indent=1))
-    (out / "config.yaml").write_text(yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False))
-    reference = _reference(config, work / "reference.json")
-    say(f"referee (EMT) properties: a0 {reference['lattice_constant_A']:.3f} A")
-    build_tests(config, settings, work / "test")
-    say("held-out test suite labeled: " + ", ".join(p.name for p in sorted((work / "test").iterdir()) if p.is_dir()))
-    if {"e", "g"} & set(settings.strategies):
-        build_pool(config, settings, work / "pool")
-        say(f"MD pool labeled: {len(settings.pool_temperatures_K) * settings.pool_frames_per_temperature} frames")
-
-    pool_size = len(settings.pool_temperatures_K) * settings.pool_frames_per_temperature
-    jobs = [
-        (strategy, budget, seed)
-        for seed in settings.seeds
-        for strategy in settings.strategies
-        if strategy != "f"
-        for budget in ([pool_size] if strategy == "g" else settings.budgets)
-    ]
-    with ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn")) as workers:
-        data_dirs = (
-            list(
-                workers.map(
-                    _training_set_job, *zip(*jobs), [config.model_dump_json()] * len(jobs), [str(work)] * len(jobs)
-                )
-            )
-            if jobs
-            else []
-        )
-    points = [
-        {
-            "strategy": strategy,
-            "seed": seed,
-            "budget": budget,
-            "data": data,  # one per model evaluated
-            "model": str(work / "models" / f"{strategy}-{budget}-s{seed}" / "graph.pb"),
-        }
-        for (strategy, budget, seed), data in zip(jobs, data_dirs)
-    ]
-    say(f"training sets ready; training {len(points)} models, {settings.workers} at a time")
-    with ThreadPoolExecutor(settings.workers) as pool:
-        list(pool.map(lambda p: _train(config, Path(p["data"]), Path(p["model"]).parent, p["seed"]), points))
-    for p in points:
-        p["labels"] = count_frames(Path(p["data"]))
-    if "f" in settings.strategies:
-        for seed in settings.seeds:
-            say(f"active learning, seed {seed}")
-            for point in active_learning(config, settings.budgets, seed, work / f"active-s{seed}", settings.al_models):
-                points.append({"strategy": "f", "seed": seed, "budget": point["labels"], **point})
-    say(f"evaluating {len(points)} models on the test suite and the property set")
-    todo = [p for p in points if not (Path(p["model"]).parent / "evaluation.json").exists()]
-    with ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn")) as workers:
-        results = workers.map(
-            _evaluate,
-            [p["model"] for p in todo],
-            [str(work / "test")] * len(todo),
-            [config.model_dump_json()] * len(todo),
-            [reference] * len(todo),
-        )
-        for p, result in zip(todo, results):
-            (Path(p["model"]).parent / "evaluation.json").write_text(json.dumps(result))
-    for p in points:
-        p.update(json.loads((Path(p["model"]).parent / "evaluation.json").read_text()))
-    from report import write_results
-
-    written = write_results(points, settings, reference, out, elapsed_s=time.time() - start)
-    say("written: " + ", ".join(str(path) for path in written))
+    written = write_results(points, settings, reference, out, elapsed_s=time.time() - study.started)
+    study.say("written: " + ", ".join(str(path) for path in written))
     return 0
 
 
