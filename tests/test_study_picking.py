@@ -4,9 +4,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "data_efficiency"))
 import picking  # noqa: E402
+from summary import labels_for  # noqa: E402
 
 
 def test_consecutive_frames_stay_inside_one_trajectory_and_differ_by_seed():
@@ -36,3 +38,9 @@ def test_committee_keeps_its_seed_set_and_adds_the_most_disputed_frames():
     deviation = np.array([0.1, 0.9, 0.2, 0.8, 0.05, 0.7])
     picked = picking.committee(deviation, np.array([1, 4]), 4)
     assert list(picked) == [1, 3, 4, 5]  # seed set 1 and 4; then 3 (0.8) and 5 (0.7), 1 (0.9) already in it
+
+
+def test_labels_for_a_force_rmse_interpolates_the_learning_curve_log_log():
+    curve = [(25.0, 0.4, 0.0), (100.0, 0.1, 0.0), (400.0, 0.05, 0.0)]
+    assert labels_for(curve, 0.2) == pytest.approx(50.0)  # halfway in log between 25 and 100
+    assert labels_for(curve, 0.5) == 25.0 and labels_for(curve, 0.01) is None

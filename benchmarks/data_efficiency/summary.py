@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from report import ALL, _fmt, _mean_spread, force, groups, labels_to_target, whole_pool
+from report import ALL, _fmt, _mean_spread, curves, force, groups, labels_to_target, whole_pool
 from settings import STRATEGIES
 
 DATA_LIMITED = 0.05  # (9) is data-limited when training it longer changes its errors by less than this
@@ -31,6 +31,29 @@ def _compare(points: list[dict], strategies: tuple[str, ...], budget: int) -> st
 def _reach(reached: dict, s: str) -> str:
     row = reached.get(s) or {}
     return f"({s}) {_fmt(row['forces'], 0)} labels" if row.get("forces") else f"({s}) not within its budgets"
+
+
+def labels_for(curve: list[tuple[float, float, float]], rmse: float) -> float | None:
+    """Labels at which a learning curve (labels, mean RMSE, spread) first comes down to rmse, interpolated
+    log-log between its points; None where it never does."""
+    for (x0, y0, _), (x1, y1, _) in zip(curve, curve[1:]):
+        if y1 <= rmse < y0:
+            return float(np.exp(np.interp(np.log(rmse), [np.log(y1), np.log(y0)], [np.log(x1), np.log(x0)])))
+    return curve[0][0] if curve and curve[0][1] <= rmse else None
+
+
+def loop_against_md(points: list[dict]) -> str:
+    """The loop's last point against (6): the labels (6) needs for the same force RMSE over all families."""
+    by_strategy = curves(points, force(ALL))
+    if "8" not in by_strategy or "6" not in by_strategy:
+        return ""
+    labels, rmse, _ = min(by_strategy["8"], key=lambda point: point[1])
+    md = labels_for(by_strategy["6"], rmse)
+    ratio = f"{md / labels:.1f}x the labels" if md else "more than its largest budget"
+    return (
+        f"The loop's best, {rmse:.3f} eV/A at {labels:.0f} labels: (6) needs "
+        f"{_fmt(md, 0) if md else 'more'} labels for the same force RMSE ({ratio})."
+    )
 
 
 def summary_lines(points: list[dict], results: dict) -> list[str]:
@@ -70,4 +93,5 @@ def summary_lines(points: list[dict], results: dict) -> list[str]:
         f"{'met' if target else 'not met'} ({_fmt(loop, 0) if loop else 'not reached'} against (6)'s "
         f"{_fmt(md, 0) if md else 'not reached'})."
     )
-    return lines
+    comparison = loop_against_md(points)
+    return lines + ([comparison] if comparison else [])
