@@ -24,6 +24,8 @@ RULES = {  # training keys set on the study's rule (settings.training)
     "half": {"epochs": 50.0, "min_steps": 1000, "max_steps": 10000},
     "study": {},
     "double": {"epochs": 200.0, "min_steps": 4000, "max_steps": 40000},
+    "batch4": {"batch_atoms": 128},  # 4 frames of 32 atoms per step (3 of 54): each step sees more data
+    "batch4-double": {"batch_atoms": 128, "epochs": 200.0, "min_steps": 4000, "max_steps": 40000},
 }
 SETS = ("6-100-s1", "3-400-s1", "9-all")
 
@@ -32,13 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     fast_tensorflow_import()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--referee", choices=list(REFEREES), default="cu-emt")
-    parser.add_argument("--rules", nargs="+", choices=list(RULES), default=list(RULES))
     args = parser.parse_args(argv)
     out = HERE.parent / "results" / "data_efficiency" / args.referee
     study = Study(args.referee, FULL, out)
     study.build_data()
     study.decide()
-    jobs = [(rule, name) for rule in args.rules for name in SETS]
+    jobs = [(rule, name) for rule in RULES for name in SETS]
 
     def train(job: tuple[str, str]) -> Path:
         rule, name = job
@@ -67,19 +68,23 @@ def main(argv: list[str] | None = None) -> int:
                 "force_rmse_eV_A": test["all"]["force_rmse_eV_A"],
                 "energy_rmse_meV_atom": test["all"]["energy_rmse_meV_atom"],
                 "families": {f: v["force_rmse_eV_A"] for f, v in test.items() if f != "all"},
+                "family_energies": {f: v["energy_rmse_meV_atom"] for f, v in test.items() if f != "all"},
             }
         )
-    (out / "rule_scan.json").write_text(
-        json.dumps({"rules": {r: RULES[r] for r in args.rules}, "base": FULL.training, "rows": rows}, indent=1)
-    )
+    (out / "rule_scan.json").write_text(json.dumps({"rules": RULES, "base": FULL.training, "rows": rows}, indent=1))
+    families = sorted(rows[0]["families"])
     lines = [
-        "| set | rule | training frames | steps | CPU (s) | F all (eV/A) | E all (meV/atom) |",
-        "|---|---|---|---|---|---|---|",
+        "| set | rule | training frames | steps | CPU (s) | F all (eV/A) | E all (meV/atom) | "
+        + " | ".join(f"F {f}" for f in families)
+        + " |",
+        "|" + "---|" * (7 + len(families)),
     ]
     for r in sorted(rows, key=lambda r: (SETS.index(r["set"]), list(RULES).index(r["rule"]))):
         lines.append(
             f"| {r['set']} | {r['rule']} | {r['frames']} | {r['steps']} | {r['cpu_s']:.0f} | "
-            f"{r['force_rmse_eV_A']:.4f} | {r['energy_rmse_meV_atom']:.2f} |"
+            f"{r['force_rmse_eV_A']:.4f} | {r['energy_rmse_meV_atom']:.2f} | "
+            + " | ".join(f"{r['families'][f]:.4f}" for f in families)
+            + " |"
         )
     (out / "rule_scan.md").write_text(
         f"# Training rules on the {args.referee} study's data\n\n"

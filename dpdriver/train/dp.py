@@ -97,7 +97,7 @@ def train_model(
         raise ValueError(f"a {kind} training needs a parent model")
     systems = [str(Path(d).resolve()) for d in data_dirs]
     validation = [str(Path(d).resolve()) for d in validation_dirs or []]
-    schedule = plan_schedule(training, batches_per_epoch(data_dirs), kind)
+    schedule = plan_schedule(training, batches_per_epoch(data_dirs, training.batch_atoms), kind)
     script = render_training_input(training, type_map, systems, seed, schedule, validation, saves)
     input_path = workdir / "input.json"
     same_input = input_path.exists() and json.loads(input_path.read_text()) == script

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ..data import count_frames
 
-BATCH_ATOMS = 32  # DeePMD-kit's batch_size "auto": frames per batch = ceil(32 / atoms per frame)
 KINDS = ("scratch", "warm", "production")
 
 
@@ -41,13 +40,13 @@ class Schedule:
         return {**asdict(self), "decay_steps": self.decay_steps}
 
 
-def batches_per_epoch(system_dirs: list[Path]) -> int:
-    """Training steps that show each frame once, with DeePMD-kit's automatic batch size."""
+def batches_per_epoch(system_dirs: list[Path], batch_atoms: int) -> int:
+    """Training steps that show each frame once, at DeePMD-kit's batch size "auto:batch_atoms"."""
     total = 0
     for system in system_dirs:
         atoms = len((Path(system) / "type.raw").read_text().split())
         frames = count_frames(Path(system))
-        total += math.ceil(frames / math.ceil(BATCH_ATOMS / atoms))
+        total += math.ceil(frames / math.ceil(batch_atoms / atoms))
     return max(1, total)
 
 
