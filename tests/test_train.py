@@ -21,6 +21,7 @@ from dpdriver.train import model_shape, plan_schedule, train_model
 from dpdriver.train.dp import PROGRESS_FILE, display_every, render_training_input, validation_draws
 from dpdriver.train.lcurve import best_step, read_lcurve
 from dpdriver.train.neighbors import decide_sel, neighbor_stat
+from dpdriver.train.schedule import batches_per_epoch
 
 FREE_ATOM_EV = 3.51  # EMT's Cu atom alone
 
@@ -30,6 +31,21 @@ def test_from_scratch_steps_follow_the_data_within_bounds():
     assert plan_schedule(t, 20).steps == 2000
     assert plan_schedule(t, 2).steps == 500 and plan_schedule(t, 200).steps == 5000
     assert plan_schedule(t.model_copy(update={"steps": 123}), 200).steps == 123  # the user's value wins
+
+
+def test_batch_atoms_sets_frames_per_step_and_so_the_steps_of_an_epoch(tmp_path):
+    """DeePMD-kit's "auto:N": ceil(N / atoms) frames per step; an epoch of 10 frames of 32 atoms and 3 of 54."""
+    for name, atoms, frames in (("a", 32, 10), ("b", 54, 3)):
+        system = tmp_path / name
+        (system / "set.000").mkdir(parents=True)
+        (system / "type.raw").write_text("0\n" * atoms)
+        np.save(system / "set.000" / "energy.npy", np.zeros(frames))
+    systems = [tmp_path / "a", tmp_path / "b"]
+    assert batches_per_epoch(systems, 32) == 10 + 3  # one frame per step
+    assert batches_per_epoch(systems, 128) == 3 + 1  # 4 frames of 32 atoms, 3 of 54 atoms per step
+    training = TrainingConfig(batch_atoms=128)
+    script = render_training_input(training, ["Cu"], ["data"], 1, plan_schedule(training, 4))
+    assert script["training"]["training_data"]["batch_size"] == "auto:128"
 
 
 def test_warm_and_production_schedules():
