@@ -2,6 +2,7 @@
 rule and evaluated on every held-out family and the property set; the outputs are written; a second run reuses all."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,4 +56,12 @@ def test_quick_study_runs_every_strategy_end_to_end(tmp_path):
     again = run_study(out)
     assert again.returncode == 0, again.stderr[-2000:]
     assert [m.stat().st_mtime_ns for m in sorted((out / "work").rglob("graph.pb"))] == stamps  # nothing retrained
+    assert json.loads((out / "results.json").read_text())["points"] == points
+
+    # a study continued elsewhere (its work folder's models gone): the committed point records are reused
+    assert len(list((out / "points").glob("*.json"))) == len(points)
+    shutil.rmtree(out / "work" / "models")
+    elsewhere = run_study(out)
+    assert elsewhere.returncode == 0, elsewhere.stderr[-2000:]
+    assert not list((out / "work" / "models").rglob("graph.pb"))  # nothing trained again (7c's ranking is kept too)
     assert json.loads((out / "results.json").read_text())["points"] == points

@@ -20,11 +20,11 @@ from training import train_point, training_stats
 
 from dpdriver.tools import fast_tensorflow_import
 
-RULES = {  # training keys set on the study's rule (settings.training)
+RULES = {  # the training keys of each rule; steps = epochs x batches of the data, within [min_steps, max_steps]
     "half": {"epochs": 50.0, "min_steps": 1000, "max_steps": 10000},
-    "study": {},
+    "dpdriver": {"epochs": 100.0, "min_steps": 2000, "max_steps": 20000},  # dpdriver's defaults
     "double": {"epochs": 200.0, "min_steps": 4000, "max_steps": 40000},
-    "batch4": {"batch_atoms": 128},  # 4 frames of 32 atoms per step (3 of 54): each step sees more data
+    "batch4": {"batch_atoms": 128, "epochs": 100.0, "min_steps": 2000, "max_steps": 20000},  # 4 frames per step
     "batch4-double": {"batch_atoms": 128, "epochs": 200.0, "min_steps": 4000, "max_steps": 40000},
 }
 SETS = ("6-100-s1", "3-400-s1", "9-all")
@@ -88,9 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     (out / "rule_scan.md").write_text(
         f"# Training rules on the {args.referee} study's data\n\n"
-        f"`python benchmarks/data_efficiency/rule_scan.py --referee {args.referee}`; base rule {FULL.training}.\n\n"
-        + "\n".join(lines)
-        + "\n"
+        f"`python benchmarks/data_efficiency/rule_scan.py --referee {args.referee}`; "
+        f"the study trains with {FULL.training} (double).\n\n" + "\n".join(lines) + "\n"
     )
     print("\n".join(lines))
     return 0

@@ -30,6 +30,7 @@ from training import GRAPH, train_point, training_stats
 
 from dpdriver.config import RunConfig
 from dpdriver.data import count_frames
+from dpdriver.files import write_atomically
 from dpdriver.label import make_labeler
 from dpdriver.seeds import derive_seed
 from dpdriver.tools import fast_tensorflow_import
@@ -38,7 +39,7 @@ from dpdriver.train import decide_model, with_decisions
 HERE = Path(__file__).resolve().parent
 TEST_SEED = 424242  # the test suite is the same for every seed of the study
 POOL_SEED = 777
-EVALUATION = "evaluation.json"
+EVALUATION = "evaluation.json"  # beside a model of the rule scan
 
 
 def _spawn_pool(workers: int) -> ProcessPoolExecutor:
@@ -117,6 +118,7 @@ class Study:
         self.work = out / "work"
         self.labels, self.models = self.work / "labels", self.work / "models"
         self.work.mkdir(parents=True, exist_ok=True)
+        (out / "points").mkdir(exist_ok=True)
         self.started = time.time()
         config = referee_config(REFEREES[referee], settings)
         self.config = referee_config(REFEREES[referee], settings, lattice_constant_A(config, self.work / "a0.json"))
@@ -217,7 +219,14 @@ class Study:
         self.config = self.config.model_copy(update={"training": training})
         self.say(f"decided once: sel {self.decisions['sel']}, free-atom energy {self.decisions['free_atom_energy_eV']}")
 
+    def record(self, point: dict) -> Path:
+        """A finished point's record (its evaluation and training statistics), kept with the results: a study run
+        in parts over several machines or sessions trains and evaluates each point once."""
+        return self.out / "points" / f"{Path(point['model']).parent.name}.json"
+
     def train(self, points: list[dict]) -> None:
+        points = [p for p in points if not self.record(p).exists()]
+
         def one(p: dict) -> Path:
             seed = derive_seed(p["seed"], "study", p["strategy"], p["budget"])
             return train_point(
@@ -240,9 +249,9 @@ class Study:
             ]
             for m, member in enumerate(members):
                 member["seed"] = derive_seed(seed, "committee", m)
-            self.train(members)
             deviation_file = self.work / f"7c-deviation-s{seed}.npy"
-            if not deviation_file.exists():
+            if not deviation_file.exists():  # the committee's ranking of the pool, kept
+                self.train(members)
                 models = [Path(m["model"]) for m in members]
                 np.save(deviation_file, picking.max_force_deviation(models, self.pool, self.config.element))
             deviation = np.load(deviation_file)
@@ -283,7 +292,7 @@ class Study:
         return points
 
     def evaluate(self, points: list[dict], reference: dict | None) -> None:
-        todo = [p for p in points if not (Path(p["model"]).parent / EVALUATION).exists()]
+        todo = [p for p in points if not self.record(p).exists()]
         with _spawn_pool(self.settings.workers) as workers:
             results = workers.map(
                 _evaluate,
@@ -293,10 +302,10 @@ class Study:
                 [reference] * len(todo),
             )
             for p, result in zip(todo, results):
-                (Path(p["model"]).parent / EVALUATION).write_text(json.dumps(result))
+                result["training"] = training_stats(Path(p["model"]).parent)
+                write_atomically(self.record(p), json.dumps(result))
         for p in points:
-            p.update(json.loads((Path(p["model"]).parent / EVALUATION).read_text()))
-            p["training"] = training_stats(Path(p["model"]).parent)
+            p.update(json.loads(self.record(p).read_text()))
 
 
 def main(argv: list[str] | None = None) -> int:
