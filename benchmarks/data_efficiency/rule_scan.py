@@ -14,12 +14,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from run import EVALUATION, HERE, Study, _evaluate
+from run import HERE, Study, _evaluate
 from settings import FULL, REFEREES
 from training import train_point, training_stats
 
 from dpdriver.tools import fast_tensorflow_import
 
+EVALUATION = "evaluation.json"  # beside each model
 RULES = {  # the training keys of each rule; steps = epochs x batches of the data, within [min_steps, max_steps]
     "half": {"epochs": 50.0, "min_steps": 1000, "max_steps": 10000},
     "dpdriver": {"epochs": 100.0, "min_steps": 2000, "max_steps": 20000},  # dpdriver's defaults

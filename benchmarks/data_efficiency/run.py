@@ -39,7 +39,6 @@ from dpdriver.train import decide_model, with_decisions
 HERE = Path(__file__).resolve().parent
 TEST_SEED = 424242  # the test suite is the same for every seed of the study
 POOL_SEED = 777
-EVALUATION = "evaluation.json"  # beside a model of the rule scan
 
 
 def _spawn_pool(workers: int) -> ProcessPoolExecutor:
@@ -119,6 +118,7 @@ class Study:
         self.labels, self.models = self.work / "labels", self.work / "models"
         self.work.mkdir(parents=True, exist_ok=True)
         (out / "points").mkdir(exist_ok=True)
+        self.evaluators: ProcessPoolExecutor | None = None
         self.started = time.time()
         config = referee_config(REFEREES[referee], settings)
         self.config = referee_config(REFEREES[referee], settings, lattice_constant_A(config, self.work / "a0.json"))
@@ -224,17 +224,27 @@ class Study:
         in parts over several machines or sessions trains and evaluates each point once."""
         return self.out / "points" / f"{Path(point['model']).parent.name}.json"
 
-    def train(self, points: list[dict]) -> None:
+    def train(self, points: list[dict], reference: dict | None = None, evaluate: bool = True) -> None:
+        """Train each point not yet recorded, and evaluate it at once (its record lands as soon as it is done)."""
         points = [p for p in points if not self.record(p).exists()]
 
-        def one(p: dict) -> Path:
+        def one(p: dict) -> None:
             seed = derive_seed(p["seed"], "study", p["strategy"], p["budget"])
-            return train_point(
-                self.config, self.settings, Path(p["data"]), Path(p["model"]).parent, seed, p["steps_factor"]
-            )
+            train_point(self.config, self.settings, Path(p["data"]), Path(p["model"]).parent, seed, p["steps_factor"])
+            if evaluate:
+                self.finish(p, reference)
 
         with ThreadPoolExecutor(self.settings.workers) as pool:
             list(pool.map(one, points))
+
+    def finish(self, point: dict, reference: dict | None) -> None:
+        """Evaluate a trained point in the evaluation workers (each loads TensorFlow once) and record it."""
+        if self.evaluators is None:
+            self.evaluators = _spawn_pool(self.settings.workers)
+        args = (point["model"], str(self.work / "test"), self.config.model_dump_json(), reference)
+        result = self.evaluators.submit(_evaluate, *args).result()
+        result["training"] = training_stats(Path(point["model"]).parent)
+        write_atomically(self.record(point), json.dumps(result))
 
     def committee_sets(self) -> list[dict]:
         """(7c): per seed, an ensemble trained on a uniform seed set ranks every pool frame by its disagreement."""
@@ -251,7 +261,7 @@ class Study:
                 member["seed"] = derive_seed(seed, "committee", m)
             deviation_file = self.work / f"7c-deviation-s{seed}.npy"
             if not deviation_file.exists():  # the committee's ranking of the pool, kept
-                self.train(members)
+                self.train(members, evaluate=False)
                 models = [Path(m["model"]) for m in members]
                 np.save(deviation_file, picking.max_force_deviation(models, self.pool, self.config.element))
             deviation = np.load(deviation_file)
@@ -291,21 +301,9 @@ class Study:
                 points.append({**point, "round": p["round"], "selection": p["selection"]})
         return points
 
-    def evaluate(self, points: list[dict], reference: dict | None) -> None:
-        todo = [p for p in points if not self.record(p).exists()]
-        with _spawn_pool(self.settings.workers) as workers:
-            results = workers.map(
-                _evaluate,
-                [p["model"] for p in todo],
-                [str(self.work / "test")] * len(todo),
-                [self.config.model_dump_json()] * len(todo),
-                [reference] * len(todo),
-            )
-            for p, result in zip(todo, results):
-                result["training"] = training_stats(Path(p["model"]).parent)
-                write_atomically(self.record(p), json.dumps(result))
-        for p in points:
-            p.update(json.loads(self.record(p).read_text()))
+    def results(self, points: list[dict]) -> list[dict]:
+        """Every point with its record."""
+        return [{**p, **json.loads(self.record(p).read_text())} for p in points]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,14 +332,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if "7c" in settings.strategies:
         points += study.committee_sets()
-    study.say(f"training {len(points)} models, {settings.workers} at a time")
-    study.train(points)
+    study.say(f"training and evaluating {len(points)} models, {settings.workers} at a time")
+    study.train(points, reference)
     if "8" in settings.strategies:
         loop = study.loop_points()
-        study.train(loop)
+        study.train(loop, reference)
         points += loop
-    study.say(f"evaluating {len(points)} models on the test suite" + (" and the property set" if reference else ""))
-    study.evaluate(points, reference)
+    points = study.results(points)
+    if study.evaluators:
+        study.evaluators.shutdown()
     from report import write_results  # matplotlib: only when writing
 
     written = write_results(points, settings, reference, out, elapsed_s=time.time() - study.started)
