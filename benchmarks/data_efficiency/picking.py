@@ -4,7 +4,6 @@ function of the pool, a budget and a seed that returns the picked frames' indice
 from __future__ import annotations
 
 import numpy as np
-from datasets import read_data
 
 from dpdriver.select.fingerprint import farthest_point_sample, fingerprints
 from dpdriver.validate.rmse import frame_differences
@@ -29,9 +28,9 @@ def farthest_points(features: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.array([first, *[i for i in rest if i != first]][:n]))
 
 
-def pool_fingerprints(pool_root) -> np.ndarray:
-    """The fingerprint of every pool frame, in pool order."""
-    frames = [atoms for system in read_data(pool_root) for atoms in system.to_ase_structure()]
+def pool_fingerprints(pool: list) -> np.ndarray:
+    """The fingerprint of every pool frame (the pool's labeled systems), in pool order."""
+    frames = [atoms for system in pool for atoms in system.to_ase_structure()]
     return fingerprints(frames)
 
 

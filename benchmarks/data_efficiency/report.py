@@ -222,7 +222,7 @@ def write_results(points: list[dict], settings, reference: dict | None, out: Pat
     def relative(point: dict) -> dict:  # results that read the same wherever the study ran
         return {k: (str(Path(v).relative_to(out)) if k in ("model", "data") else v) for k, v in point.items()}
 
-    from summary import summary_lines
+    from summary import summary_lines  # here, not at the top: summary is built on this module
 
     results = {
         "settings": settings.as_dict(),

@@ -25,6 +25,7 @@ import picking
 import yaml
 from active import active_learning
 from referee import calculator_factory, lattice_constant_A, loop_config, referee_config, reference_properties
+from report import write_results
 from settings import FULL, QUICK, REFEREES, STRATEGIES, Settings
 from training import GRAPH, train_point, training_stats
 
@@ -169,7 +170,7 @@ class Study:
                 else []
             )
         points = [self.point(st, b, seed, Path(d)) for (st, b, seed), d in zip(generated, dirs)]
-        features = picking.pool_fingerprints(self.labels / "pool") if "7f" in s.strategies else None
+        features = picking.pool_fingerprints(pool) if "7f" in s.strategies else None
         hot = s.pool_temperatures_K.index(s.one_temperature_K)
         for st, b, seed in self.jobs(("5", "6", "7f")):
             if st == "5":
@@ -254,11 +255,15 @@ class Study:
             seed_set = picking.uniform(total, s.committee_seed_labels, derive_seed(seed, "committee"))
             data = _picked_set(self.pool, seed_set, self.labels / f"7c-seed-s{seed}", self.config.element)
             members = [
-                self.point("7c-seed", s.committee_seed_labels, seed, data, name=f"7c-committee-s{seed}-m{m}")
+                self.point(
+                    "7c-seed",
+                    s.committee_seed_labels,
+                    derive_seed(seed, "committee", m),
+                    data,
+                    name=f"7c-committee-s{seed}-m{m}",
+                )
                 for m in range(s.committee_models)
             ]
-            for m, member in enumerate(members):
-                member["seed"] = derive_seed(seed, "committee", m)
             deviation_file = self.work / f"7c-deviation-s{seed}.npy"
             if not deviation_file.exists():  # the committee's ranking of the pool, kept
                 self.train(members, evaluate=False)
@@ -341,8 +346,6 @@ def main(argv: list[str] | None = None) -> int:
     points = study.results(points)
     if study.evaluators:
         study.evaluators.shutdown()
-    from report import write_results  # matplotlib: only when writing
-
     written = write_results(points, settings, reference, out, elapsed_s=time.time() - study.started)
     study.say("written: " + ", ".join(str(path) for path in written))
     return 0

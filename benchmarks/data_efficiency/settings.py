@@ -16,7 +16,6 @@ STRATEGIES = {
     "8": "dpdriver's active loop",
     "9": "all pool frames",
 }
-POOL_STRATEGIES = ("5", "6", "7f", "7c", "9")  # drawn from the labeled MD pool ("the AIMD")
 
 # each referee: an example's config (its element, lattice, supercell, labeler, model shape, loop settings)
 REFEREES = {

@@ -44,7 +44,11 @@ def train_point(config: RunConfig, settings, data: Path, out: Path, seed: int, s
     training = config.training
     if steps_factor != 1.0:
         t = training
-        longer = {"epochs": t.epochs * steps_factor, "max_steps": round(t.max_steps * steps_factor)}
+        longer = {
+            "epochs": t.epochs * steps_factor,
+            "min_steps": round(t.min_steps * steps_factor),
+            "max_steps": round(t.max_steps * steps_factor),
+        }
         if t.steps:
             longer["steps"] = round(t.steps * steps_factor)
         training = training.model_copy(update=longer)

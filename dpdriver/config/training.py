@@ -24,11 +24,11 @@ class TrainingConfig(Strict):
     steps: Optional[int] = Field(None, ge=1)  # fixed steps of a from-scratch member; default: epochs x batches
     epochs: float = Field(100.0, gt=0)  # passes over the training data of a from-scratch member
     min_steps: int = Field(2000, ge=1)
+    max_steps: int = Field(20000, ge=1)
     # atoms per training step (DeePMD-kit's batch_size "auto:N": ceil(N / atoms per frame) frames). Measured on the
-    # data-efficiency study's Cu sets: 4 frames of 32 atoms per step cost 2-2.6x a frame's CPU time and were not
+    # data-efficiency study's Cu sets: 4 frames of 32 atoms per step cost 1.9-2.6x a frame's CPU time and were not
     # more accurate per CPU-second than one frame (benchmarks/results/data_efficiency/cu-emt/rule_scan.md)
     batch_atoms: int = Field(32, ge=1)
-    max_steps: int = Field(20000, ge=1)
     warm_start: bool = True  # member i of round N+1 continues member i of round N (init-frz-model)
     # measured (README: Warm starts): 0.25 at 5e-4 stayed 25 % above scratch's force error; 0.5 at 2e-4 came within 10 %
     # a member whose held-out force error in the last round is this many times the ensemble's median trains again from
