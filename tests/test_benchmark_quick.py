@@ -65,3 +65,29 @@ def test_quick_study_runs_every_strategy_end_to_end(tmp_path):
     assert elsewhere.returncode == 0, elsewhere.stderr[-2000:]
     assert not list((out / "work" / "models").rglob("graph.pb"))  # nothing trained again (7c's ranking is kept too)
     assert json.loads((out / "results.json").read_text())["points"] == points
+
+    # a report from the records alone (the work folder gone, the study cut short before (9)): partial, and says so
+    shutil.rmtree(out / "work")
+    for record in (out / "points").glob("9-*.json"):
+        record.unlink()
+    partial = run_study(out, "--report")
+    assert partial.returncode == 0, partial.stderr[-2000:]
+    reported = json.loads((out / "results.json").read_text())
+    assert reported["partial"] is True
+    assert sorted((p["strategy"], p["labels"], p["test"]["all"]["force_rmse_eV_A"]) for p in reported["points"]) == (
+        sorted(
+            (p["strategy"], p["labels"], p["test"]["all"]["force_rmse_eV_A"]) for p in points if p["strategy"] != "9"
+        )
+    )
+    assert not list((out / "work").rglob("graph.pb"))  # nothing trained
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith(f"**Partial results: the {len(points) - 2} points recorded so far")
+    assert "(9) was not run" in summary and "(7f)" in (out / "table.md").read_text()
+
+
+def test_a_report_without_recorded_points_is_one_line(tmp_path):
+    empty = run_study(tmp_path / "none", "--report")
+    assert empty.returncode == 1 and not empty.stdout
+    assert empty.stderr.strip().splitlines() == [
+        f"no recorded points in {tmp_path / 'none' / 'points'}: run the study first"
+    ]

@@ -216,8 +216,12 @@ def _plot_panels(path: Path, panels: list[tuple[str, dict]], ylabel: str) -> Pat
     return path
 
 
-def write_results(points: list[dict], settings, reference: dict | None, out: Path, elapsed_s: float) -> list[Path]:
+def write_results(
+    points: list[dict], settings, reference: dict | None, out: Path, elapsed_s: float, partial: bool = False
+) -> list[Path]:
+    """Every output from the points; partial: the study is not finished, and every text file says so first."""
     families = [ALL, *families_of(points)]
+    head = f"**Partial results: the {len(points)} points recorded so far; the study continues.**\n\n" if partial else ""
 
     def relative(point: dict) -> dict:  # results that read the same wherever the study ran
         return {k: (str(Path(v).relative_to(out)) if k in ("model", "data") else v) for k, v in point.items()}
@@ -227,6 +231,7 @@ def write_results(points: list[dict], settings, reference: dict | None, out: Pat
     results = {
         "settings": settings.as_dict(),
         "strategies": STRATEGIES,
+        "partial": partial,
         "elapsed_s_this_invocation": round(elapsed_s, 1),
         "training_cpu_s_total": round(sum(p["training"]["cpu_s"] for p in points), 1),
         "reference_properties": {k: v for k, v in (reference or {}).items() if k not in ("eos", "phonons")},
@@ -236,9 +241,9 @@ def write_results(points: list[dict], settings, reference: dict | None, out: Pat
     }
     written = [out / name for name in ("results.json", "table.md", "properties.md", "summary.md")]
     written[0].write_text(json.dumps(results, indent=1))
-    written[1].write_text(table(points) + "\n" + target_table(points))
-    written[2].write_text(property_table(points))
-    written[3].write_text("\n".join(f"- {line}" for line in summary_lines(points, results)) + "\n")
+    written[1].write_text(head + table(points) + "\n" + target_table(points))
+    written[2].write_text(head + property_table(points))
+    written[3].write_text(head + "\n".join(f"- {line}" for line in summary_lines(points, results)) + "\n")
     written.append(
         _plot_panels(out / "force_rmse.png", [(f, curves(points, force(f))) for f in families], "force RMSE (eV/A)")
     )

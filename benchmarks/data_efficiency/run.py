@@ -110,6 +110,17 @@ def _evaluate(model: str, test_root: str, config_json: str, reference: dict | No
         return evaluate(Path(model), Path(test_root), RunConfig.model_validate_json(config_json), reference)
 
 
+def identity(point: dict) -> dict:
+    """What a point is (strategy, budget, seed, labels, ...), without where this machine keeps its data and model."""
+    return {k: v for k, v in point.items() if k not in ("data", "model")}
+
+
+def recorded_points(out: Path) -> list[dict]:
+    """Every point recorded in out/points with its identity: a report needs no data, models or work folder."""
+    records = [json.loads(path.read_text()) for path in sorted((out / "points").glob("*.json"))]
+    return [{**r.pop("point"), **r} for r in records if "point" in r]
+
+
 class Study:
     """One referee's study in one folder: labels/ (pool and sets), test/, models/, loop-s<seed>/, results."""
 
@@ -227,6 +238,8 @@ class Study:
 
     def train(self, points: list[dict], reference: dict | None = None, evaluate: bool = True) -> None:
         """Train each point not yet recorded, and evaluate it at once (its record lands as soon as it is done)."""
+        for p in points:
+            self.identify(p)
         points = [p for p in points if not self.record(p).exists()]
 
         def one(p: dict) -> None:
@@ -245,7 +258,15 @@ class Study:
         args = (point["model"], str(self.work / "test"), self.config.model_dump_json(), reference)
         result = self.evaluators.submit(_evaluate, *args).result()
         result["training"] = training_stats(Path(point["model"]).parent)
-        write_atomically(self.record(point), json.dumps(result))
+        write_atomically(self.record(point), json.dumps({"point": identity(point), **result}))
+
+    def identify(self, point: dict) -> None:
+        """A record written before records named their point gets its point's identity (what the report needs)."""
+        path = self.record(point)
+        if path.exists():
+            record = json.loads(path.read_text())
+            if "point" not in record:
+                write_atomically(path, json.dumps({"point": identity(point), **record}))
 
     def committee_sets(self) -> list[dict]:
         """(7c): per seed, an ensemble trained on a uniform seed set ranks every pool frame by its disagreement."""
@@ -307,8 +328,9 @@ class Study:
         return points
 
     def results(self, points: list[dict]) -> list[dict]:
-        """Every point with its record."""
-        return [{**p, **json.loads(self.record(p).read_text())} for p in points]
+        """Every point with its record (whose copy of the point's identity is the point itself)."""
+        records = [json.loads(self.record(p).read_text()) for p in points]
+        return [{**p, **{k: v for k, v in r.items() if k != "point"}} for p, r in zip(points, records)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,12 +341,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="results folder (default benchmarks/results/data_efficiency/<referee>[-quick])")
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="a subset of the strategies")
     parser.add_argument("--data-only", action="store_true", help="stop after the data sets and decisions (a part)")
+    parser.add_argument(
+        "--report", action="store_true", help="write the results from the points recorded so far, train nothing"
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     if args.strategies:
         settings = replace(settings, strategies=tuple(s for s in STRATEGIES if s in args.strategies))
     name = args.referee + ("-quick" if args.quick else "")
     out = Path(args.out or HERE.parent / "results" / "data_efficiency" / name)
+    if args.report:
+        return report_recorded(args.referee, settings, out)
     study = Study(args.referee, settings, out)
     (out / "settings.json").write_text(json.dumps({"referee": args.referee, **settings.as_dict()}, indent=1))
     reference = reference_properties(study.config, study.work / "reference.json") if settings.properties else None
@@ -348,6 +375,19 @@ def main(argv: list[str] | None = None) -> int:
         study.evaluators.shutdown()
     written = write_results(points, settings, reference, out, elapsed_s=time.time() - study.started)
     study.say("written: " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def report_recorded(referee: str, settings: Settings, out: Path) -> int:
+    """The results of a study still running or cut short: from its recorded points, marked as partial."""
+    points = recorded_points(out)
+    if not points:
+        print(f"no recorded points in {out / 'points'}: run the study first", file=sys.stderr)
+        return 1
+    study = Study(referee, settings, out)
+    reference = reference_properties(study.config, study.work / "reference.json") if settings.properties else None
+    written = write_results(points, settings, reference, out, elapsed_s=0.0, partial=True)
+    study.say(f"{len(points)} recorded points written: " + ", ".join(str(path) for path in written))
     return 0
 
 
