@@ -210,9 +210,9 @@ VARIANTS = {
         )
     },
     # Cu's remaining gaps ((100)/(110) surfaces and C11 4-5 % low) after weights and data did not close them: the nets'
-    # size. The run's labels from scratch (a larger net cannot continue a smaller one), the production budget
+    # size. The run's labels from scratch (a larger net cannot continue a smaller one), the production budget (200 epochs)
     **{
-        f"cu-scratch-17800-{nets}": ({**RC62, "steps": 17800, "data_subdirs": R3, **NETS[nets]}, "scratch", None)
+        f"cu-scratch-26200-{nets}": ({**RC62, "steps": 26200, "data_subdirs": R3, **NETS[nets]}, "scratch", None)
         for nets in NETS
     },
     # W against its SNAP referee (--referee w-snap), on the W example's 132 labels: the Cu example's nets and energy
@@ -388,7 +388,7 @@ DATA_SETS = {
     "train_scan_surfaces_v": "the same, a heavier virial weight",
     "train_scan_surfaces_e": "the same, a heavier energy weight (and virial weight) at the end of the production "
     "training",
-    "train_scan_nets": "the example's labels (c. 90), from scratch with its nets and larger ones",
+    "train_scan_nets": "the example's 132 labels, from scratch with its nets and larger ones",
     "train_scan_w": "W (SNAP referee, `--referee w-snap`): the W example's 132 labels (16-atom cells)",
     "train_scan_w_hot": "W: the same plus 30 referee MD frames at 1200 and 1500 K (16-atom cells)",
     "train_scan_w_md54": "W: the example's initial data plus 120 referee MD frames in 54-atom cells, 300-1800 K",
