@@ -12,12 +12,19 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from dpdriver.config import RunConfig, TrainingConfig
+from dpdriver.config import NetsConfig, RunConfig, TrainingConfig
 from dpdriver.data import system_dirs
 from dpdriver.errors import UserError
 from dpdriver.generate.initial_data import build_initial_data
 from dpdriver.loop import plan_round, train_member, warm_start_possible
-from dpdriver.train import model_shape, plan_schedule, train_model
+from dpdriver.train import (
+    PRODUCTION_SUMMARY,
+    model_shape,
+    plan_schedule,
+    production_origin,
+    train_model,
+    train_production,
+)
 from dpdriver.train.dp import PROGRESS_FILE, display_every, render_training_input, validation_draws
 from dpdriver.train.lcurve import best_step, read_lcurve
 from dpdriver.train.neighbors import decide_sel, neighbor_stat
@@ -208,6 +215,41 @@ def test_warm_start_begins_near_its_parent_and_keeps_the_free_atom_energy(emt_da
     train_member(short, "Cu", 7, plan, 1, [root / "data"], root / "restarted", [parent, parent])
     assert json.loads((root / "restarted" / "train_stats.json").read_text())["kind"] == "scratch"
     assert "initialize training from the frozen model" not in (root / "restarted" / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_production_nets_train_the_exported_model_from_scratch_in_its_own_shape(emt_data):
+    """production_nets give the exported model other nets than the members': it cannot continue a member, so it trains
+    from scratch for the production budget (and says so), with its own energy weight; nets equal to the members'
+    still continue the member."""
+
+    root, data, check = emt_data
+    members = _training(steps=40, production_steps=30)
+    parent = train_model(members, ["Cu"], data, root / "member", seed=5)
+    member = {"index": 0, "frames": 6}
+    larger = members.model_copy(
+        update={
+            "production_nets": NetsConfig(descriptor_neuron=[12, 24], axis_neuron=6, fitting_neuron=[32, 32]),
+            "production_limit_pref_e": 4.0,
+        }
+    )
+    out = train_production(larger, "Cu", parent, member, data, check[0].parent, root / "own", seed=6)
+    script = json.loads((out / "input.json").read_text())
+    assert script["model"]["descriptor"]["neuron"] == [12, 24] and script["model"]["fitting_net"]["neuron"] == [32, 32]
+    assert script["model"]["descriptor"]["axis_neuron"] == 6 and script["training"]["numb_steps"] == 30
+    assert script["loss"]["limit_pref_e"] == 4.0  # the exported model's energy weight; the members' stays 1
+    assert "initialize training from the frozen model" not in (root / "own" / "train" / "train.log").read_text()
+    summary = json.loads((out / PRODUCTION_SUMMARY).read_text())
+    assert summary["member"] is None and summary["kind"] == "scratch" and summary["validation_frames"] == 6
+    assert production_origin(summary) == "trained from scratch with its own nets (embedding [12, 24], fitting [32, 32])"
+    same = members.model_copy(
+        update={"production_nets": NetsConfig(descriptor_neuron=[8, 16], axis_neuron=4, fitting_neuron=[24, 24])}
+    )
+    out = train_production(same, "Cu", parent, member, data, check[0].parent, root / "same", seed=6)
+    assert "initialize training from the frozen model" in (root / "same" / "train" / "train.log").read_text()
+    assert (
+        production_origin(json.loads((out / PRODUCTION_SUMMARY).read_text())) == "member 0 of the last round continued"
+    )
 
 
 @pytest.mark.slow

@@ -171,11 +171,12 @@ def _mean(rows: list[dict]) -> dict:
 
 
 def cost_curve(config, run_dir: Path, work: Path, sets: dict, results: dict) -> list[dict]:
-    """The production model for other budgets, from the same parent (the run's chosen member)."""
+    """The production model for other budgets, from the same parent (the run's chosen member; none where the
+    production model has nets of its own and trains from scratch)."""
     training = with_decisions(config.training, read_decisions(run_dir))
     summary = json.loads((run_dir / "production" / "production.json").read_text())
     last = summary["round"]
-    parent = RunDir(run_dir).model(last, summary["member"]["index"])
+    parent = RunDir(run_dir).model(last, summary["member"]["index"]) if summary["member"] else None
     rows = [
         {
             "steps": summary["steps"],

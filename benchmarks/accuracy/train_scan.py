@@ -209,12 +209,41 @@ VARIANTS = {
             ("-strain-slabs", ["strained", "slabs"]),
         )
     },
-    # Cu's remaining gaps ((100)/(110) surfaces and C11 4-5 % low) after weights and data did not close them: the nets'
-    # size. The run's labels from scratch (a larger net cannot continue a smaller one), the production budget (200 epochs)
+    # Cu's remaining gaps ((100)/(110) surfaces and C11 4-5 % low) after weights and data did not close them: the
+    # nets' size. The run's labels from scratch (a larger net cannot continue a smaller one), 200 epochs
     **{
         f"cu-scratch-26200-{nets}": ({**RC62, "steps": 26200, "data_subdirs": R3, **NETS[nets]}, "scratch", None)
         for nets in NETS
     },
+    # the larger nets trained like the production model (the checkpoint of lowest held-out error of 20 kept), with
+    # the energy weight that closed the surface gaps of the small nets (prod-17800-e4)
+    **{
+        f"cu-best-26200-large-e{e:g}": (
+            {**RC62, "steps": 26200, "data_subdirs": R3, **NETS["large"], "limit_pref_e": e, "best_of_held_out": True},
+            "scratch",
+            None,
+        )
+        for e in (1, 4)
+    },
+    # between the two, and the spread between seeds
+    "cu-best-26200-large-e2": (
+        {**RC62, "steps": 26200, "data_subdirs": R3, **NETS["large"], "limit_pref_e": 2, "best_of_held_out": True},
+        "scratch",
+        None,
+    ),
+    "cu-best-26200-large-e4-seed2": (
+        {
+            **RC62,
+            "steps": 26200,
+            "data_subdirs": R3,
+            **NETS["large"],
+            "limit_pref_e": 4,
+            "best_of_held_out": True,
+            "seed_offset": 1,
+        },
+        "scratch",
+        None,
+    ),
     # W against its SNAP referee (--referee w-snap), on the W example's 132 labels: the Cu example's nets and energy
     # weight, against larger nets and a heavier energy weight
     **{
@@ -346,6 +375,7 @@ def run_variant(
     overrides = dict(overrides)
     seed = 11 + overrides.pop("seed_offset", 0)
     subdirs = overrides.pop("data_subdirs", None)
+    best_of = kind == "production" or overrides.pop("best_of_held_out", False)  # keep the best of 20 checkpoints
     systems = [s for sub in subdirs for s in system_dirs(data / sub)] if subdirs else system_dirs(data)
     training = TrainingConfig.model_validate({**BASE, **overrides})
     out = work / name
@@ -359,8 +389,8 @@ def run_variant(
         seed=seed,
         kind=kind,
         parent=parent_graph,
-        validation_dirs=system_dirs(test_data) if kind == "production" else None,
-        saves=20 if kind == "production" else 1,
+        validation_dirs=system_dirs(test_data) if best_of else None,
+        saves=20 if best_of else 1,
     )
     wall = time.monotonic() - started
     stats = json.loads((out / "train_stats.json").read_text())

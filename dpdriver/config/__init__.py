@@ -42,7 +42,7 @@ from .labelers import (
 )
 from .load import SECRET_KEY, load_config, parse_config
 from .run_config import RunConfig
-from .training import TrainingConfig
+from .training import NetsConfig, TrainingConfig
 from .validation import PropertyTolerances, TestFamily, ValidationConfig
 
 __all__ = [
@@ -87,6 +87,7 @@ __all__ = [
     "TemperatureK",
     "TestFamily",
     "TrainingConfig",
+    "NetsConfig",
     "VacancyConfig",
     "ValidationConfig",
     "VaspLabelerConfig",

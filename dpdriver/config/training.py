@@ -16,6 +16,14 @@ from .base import (
 )
 
 
+class NetsConfig(Strict):
+    """The nets of a se_e2_a model: the embedding net's widths, its axis neurons, the fitting net's widths."""
+
+    descriptor_neuron: list[int] = Field(min_length=1)
+    axis_neuron: int = Field(ge=1)
+    fitting_neuron: list[int] = Field(min_length=1)
+
+
 class TrainingConfig(Strict):
     """DeePMD-kit se_e2_a (TensorFlow backend); the ensemble differs only in seeds. How long each model trains
     follows from the data (dpdriver/train/schedule.py); the README says how the defaults were measured."""
@@ -43,6 +51,11 @@ class TrainingConfig(Strict):
     production_epochs: float = Field(200.0, gt=0)
     production_max_steps: int = Field(40000, ge=1)
     production_start_lr: LearningRate = 1e-3
+    # other nets for the exported model alone (the members stay small and cheap): it then trains from scratch for the
+    # production budget, since it cannot continue a member of another shape (README: Training, the production model)
+    production_nets: Optional[NetsConfig] = None
+    # the exported model's energy weight at the end of its schedule (default: limit_pref_e, the members')
+    production_limit_pref_e: Optional[float] = Field(None, ge=0)
     # measured on the Cu example (README: Training): 6/2 A against 5/0.5 A cut the unseen force error 0.028 -> 0.017
     # and the energy error 15 -> 2.4 meV/atom; EMT Cu interacts out to 5.27 A, and fcc's 4th shell sits at 5.1 A.
     # A switch-off as short as 6/5 A fits as well but round 0's ensemble then disagrees by 1 eV/A on any MD frame
@@ -89,6 +102,18 @@ class TrainingConfig(Strict):
         "free_atom_energy_eV",
     )
     decided_keys: ClassVar[tuple[str, ...]] = ("sel_margin", "learn_free_atom")  # what the run's decisions follow from
+
+    def production_model(self) -> TrainingConfig:
+        """The settings the exported model is built with: the members' unless production_nets or
+        production_limit_pref_e name others."""
+        update = self.production_nets.model_dump() if self.production_nets else {}
+        if self.production_limit_pref_e is not None:
+            update["limit_pref_e"] = self.production_limit_pref_e
+        return self.model_copy(update=update) if update else self
+
+    def production_from_scratch(self) -> bool:
+        """Whether the production model has a shape of its own, so it cannot continue a member."""
+        return any(getattr(self.production_model(), k) != getattr(self, k) for k in self.shape_keys)
 
     @model_validator(mode="after")
     def _radii(self):

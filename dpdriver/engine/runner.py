@@ -35,7 +35,7 @@ from ..rundir import (
     round_tag,
     set_aside,
 )
-from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line
+from ..train import PRODUCTION_SUMMARY, TRAIN_STATS, decide_model, decisions_line, production_origin
 from ..train.neighbors import check_user_sel
 from .dflow import build
 from .dflow.dispatch import local_workers, merged
@@ -127,7 +127,7 @@ def _describe_production(dirs: list[Path]) -> str:
     s = read_output_parameter(dirs[0], "summary")
     best = f", kept step {s['best_step']} (lowest held-out error)" if s.get("best_step") else ""
     return (
-        f"production model: member {s['member']['index']} continued for {s['steps']} steps on {s['frames']} "
+        f"production model: {production_origin(s)} for {s['steps']} steps on {s['frames']} "
         f"frames{best}; {s['cpu_s']:.0f} CPU-s"
     )
 

@@ -13,7 +13,7 @@ from ..cells import cell
 from ..label import PROVENANCE_FILE, make_labeler
 from ..rundir import EXPORT_SUMMARY, EXPORTED_MODEL, FROZEN_MODEL, VALIDATION
 from ..templates import render
-from ..train import with_decisions
+from ..train import production_origin, with_decisions
 
 CARD_JSON, CARD_MD = "model_card.json", "README.md"
 FILE_ROLES = {
@@ -69,7 +69,8 @@ def write_model_card(
         if p.is_file() and p.name not in (CARD_JSON, CARD_MD) and "compress" not in p.relative_to(out_dir).parts[:1]
     )
     ensemble = sorted(str(p.relative_to(out_dir)) for p in out_dir.glob("ensemble/*.pb"))
-    training = with_decisions(config.training, decisions)
+    members = with_decisions(config.training, decisions)
+    training = members.production_model() if production else members  # the exported model's own shape
     last = history[-1]["selection"]
     card = {
         "element": config.element,
@@ -104,7 +105,7 @@ def write_model_card(
                 }
                 for h in history
             ],
-            "production": production,
+            "production": {**production, "origin": production_origin(production)} if production else None,
         },
         "labeler": {"kind": config.labeler.kind},
         "labeler_settings": _labeler_settings(config),

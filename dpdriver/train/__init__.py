@@ -2,7 +2,7 @@
 
 from .decide import decide_model, decisions_line, model_shape, with_decisions
 from .dp import TRAIN_STATS, train_model
-from .production import PRODUCTION_SUMMARY, choose_member, train_production
+from .production import PRODUCTION_SUMMARY, choose_member, production_origin, train_production
 from .schedule import Schedule, plan_schedule
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "TRAIN_STATS",
     "choose_member",
     "train_production",
+    "production_origin",
     "PRODUCTION_SUMMARY",
     "Schedule",
     "plan_schedule",

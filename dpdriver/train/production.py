@@ -7,9 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
-from ..data import system_dirs
+from ..data import count_frames, system_dirs
 from .dp import SCHEDULE_FILE, TRAIN_STATS, train_model
 from .lcurve import ENERGY_SCALE_EV_ATOM, FORCE_SCALE_EV_A
+from .schedule import batches_per_epoch, plan_schedule
 from .session import BEST_STEP_FILE
 
 PRODUCTION_SAVES = 20  # checkpoints over the schedule; the best of those in its second half is kept (10 lost
@@ -38,27 +39,31 @@ def choose_member(validation: dict | None) -> dict:
 def train_production(
     training,
     element: str,
-    parent: Path,
-    member: dict,
+    parent: Path | None,
+    member: dict | None,
     data_dirs: list[Path],
     test_data: Path | None,
     workdir: Path,
     seed: int,
 ) -> Path:
-    """Continue parent (the chosen member, described by `member`) in workdir/train (resumed there after a kill)
-    and return workdir/out: the frozen model, its learning curve, schedule and statistics, and production.json
-    (which member it continued, which step was kept)."""
+    """Continue parent (the chosen member, described by `member`) in workdir/train (resumed there after a kill), or
+    train from scratch where `production_nets` gives the exported model a shape of its own; return workdir/out:
+    the frozen model, its learning curve, schedule and statistics, and production.json (which member it continued,
+    which step was kept)."""
     workdir = Path(workdir)
     validation = system_dirs(test_data) if test_data else []
     train_dir = workdir / "train"
+    steps = plan_schedule(training, batches_per_epoch(data_dirs, training.batch_atoms), "production").steps
+    scratch = training.production_from_scratch()  # its own nets: a from-scratch schedule of the production length
+    own = training.production_model()
     train_model(
-        training,
+        own.model_copy(update={"steps": steps}) if scratch else own,
         [element],
         data_dirs,
         train_dir,
         seed,
-        kind="production",
-        parent=Path(parent),
+        kind="scratch" if scratch else "production",
+        parent=None if scratch else Path(parent),
         validation_dirs=validation,
         saves=PRODUCTION_SAVES if validation else 1,
         threads=training.parallel * training.threads_per_model,
@@ -69,10 +74,22 @@ def train_production(
         shutil.copyfile(train_dir / name, out / name)
     best = train_dir / BEST_STEP_FILE
     summary = {
-        "member": member,
+        "member": None if scratch else member,
+        "nets": training.production_nets.model_dump() if scratch else None,
         "best_step": int(best.read_text()) if best.exists() else None,
-        "validation_frames": member["frames"],
+        "validation_frames": sum(count_frames(Path(d)) for d in validation),
         **json.loads((train_dir / TRAIN_STATS).read_text()),
     }
     (out / PRODUCTION_SUMMARY).write_text(json.dumps(summary, indent=1))
     return out
+
+
+def production_origin(summary: dict) -> str:
+    """Where the production model came from, for progress lines, `status` and the model card."""
+    if summary.get("member") is None:
+        nets = summary.get("nets") or {}
+        return (
+            f"trained from scratch with its own nets (embedding {nets.get('descriptor_neuron')}, "
+            f"fitting {nets.get('fitting_neuron')})"
+        )
+    return f"member {summary['member']['index']} of the last round continued"

@@ -10,7 +10,7 @@ from ..engine.dflow.dispatch import jobs_line
 from ..generate.initial_data import REPORT_FILE
 from ..loop import stop_reason_after
 from ..rundir import INIT, RunDir, read_decisions, recorded_config
-from ..train import PRODUCTION_SUMMARY
+from ..train import PRODUCTION_SUMMARY, production_origin
 from ..train.decide import decisions_line
 
 
@@ -57,7 +57,7 @@ def _production_line(run_dir: Path) -> str | None:
     p = json.loads(path.read_text())
     kept = f", kept step {p['best_step']} (lowest held-out error)" if p.get("best_step") else ""
     return (
-        f"production model: member {p['member']['index']} of round {p.get('round', '-')} continued for "
+        f"production model (round {p.get('round', '-')}): {production_origin(p)} for "
         f"{p['steps']} steps on {p['frames']} frames{kept}; {p['cpu_s'] / 60:.1f} CPU min"
     )
 
