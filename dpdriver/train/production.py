@@ -53,11 +53,13 @@ def train_production(
     workdir = Path(workdir)
     validation = system_dirs(test_data) if test_data else []
     train_dir = workdir / "train"
-    steps = plan_schedule(training, batches_per_epoch(data_dirs, training.batch_atoms), "production").steps
-    scratch = training.production_from_scratch()  # its own nets: a from-scratch schedule of the production length
     own = training.production_model()
+    scratch = training.production_from_scratch()
+    if scratch:  # its own nets: a from-scratch schedule of the production length
+        budget = plan_schedule(training, batches_per_epoch(data_dirs, training.batch_atoms), "production")
+        own = own.model_copy(update={"steps": budget.steps})
     train_model(
-        own.model_copy(update={"steps": steps}) if scratch else own,
+        own,
         [element],
         data_dirs,
         train_dir,
